@@ -1,0 +1,25 @@
+// .npz archives (a zip of .npy files) readable by numpy.load, written with
+// libzip. Arrays are little-endian, C order. Writes are atomic.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "io/array.h"
+#include "io/atomic_file.h"
+
+namespace hs::io {
+
+using NpzArchive = std::map<std::string, Array>;  // key (no ".npy") -> array
+
+// .npy v1.0 serialisation of one array and its parser.
+std::string SerializeNpy(const Array& a);
+Array ParseNpy(const std::string& bytes, const std::string& source);
+
+void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays);
+// Throws IoError naming the file (and member) when the archive is truncated,
+// not a zip, or holds a .npy this reader does not understand.
+NpzArchive ReadNpz(const std::filesystem::path& path);
+
+}  // namespace hs::io

@@ -1,0 +1,135 @@
+// safetensors parser and writer (see safetensors.h).
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace hs::io {
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // the format's own limit
+
+bool ParseDType(const std::string& s, DType* out) {
+  static const std::pair<const char*, DType> kNames[] = {
+      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
+      {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
+      {"U8", DType::U8},   {"BOOL", DType::Bool}};
+  for (auto& [name, t] : kNames)
+    if (s == name) { *out = t; return true; }
+  return false;
+}
+
+[[noreturn]] void Fail(const std::string& source, const std::string& what) {
+  throw IoError(source + ": not a valid safetensors file: " + what);
+}
+
+}  // namespace
+
+SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& source) {
+  if (bytes.size() < 8)
+    Fail(source, "only " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length (truncated?)");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[i]);
+  if (header_len > kMaxHeaderBytes)
+    Fail(source, "header length " + std::to_string(header_len) + " exceeds the 100 MiB limit");
+  if (header_len > bytes.size() - 8)
+    Fail(source, "header length " + std::to_string(header_len) + " runs past the end of the " +
+                     std::to_string(bytes.size()) + "-byte file (truncated?)");
+  std::string_view header = bytes.substr(8, header_len);
+  json j;
+  try {
+    j = json::parse(header);
+  } catch (const json::exception& e) {
+    Fail(source, std::string("header is not valid JSON (") + e.what() + ")");
+  }
+  if (!j.is_object()) Fail(source, "header is not a JSON object");
+
+  SafetensorsFile out;
+  const uint64_t buffer_len = bytes.size() - 8 - header_len;
+  const char* buffer = bytes.data() + 8 + header_len;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) Fail(source, "__metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) Fail(source, "__metadata__ value '" + m.key() + "' is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor '" + name + "'";
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      Fail(source, where + " lacks dtype, shape or data_offsets");
+    if (!v["dtype"].is_string()) Fail(source, where + ": dtype is not a string");
+    Array a;
+    if (!ParseDType(v["dtype"].get<std::string>(), &a.dtype))
+      Fail(source, where + ": unsupported dtype " + v["dtype"].get<std::string>());
+    if (!v["shape"].is_array()) Fail(source, where + ": shape is not a list");
+    uint64_t numel = 1;
+    for (const json& d : v["shape"]) {
+      if (!d.is_number_unsigned()) Fail(source, where + ": shape has a non-integer or negative entry");
+      uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && numel > (1ull << 50) / dim) Fail(source, where + ": shape is absurdly large");
+      numel *= dim;
+      a.shape.push_back(static_cast<int64_t>(dim));
+    }
+    const json& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      Fail(source, where + ": data_offsets must be two non-negative integers");
+    uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+    if (begin > end) Fail(source, where + ": data_offsets begin after they end");
+    if (end > buffer_len)
+      Fail(source, where + ": data ends at byte " + std::to_string(end) + " of a " +
+                       std::to_string(buffer_len) + "-byte buffer (truncated?)");
+    if (end - begin != numel * DTypeSize(a.dtype))
+      Fail(source, where + ": " + std::to_string(end - begin) + " bytes do not hold shape " +
+                       ShapeString(a.shape) + " of " + DTypeName(a.dtype));
+    a.bytes.assign(buffer + begin, end - begin);
+    ranges.emplace_back(begin, end);
+    out.tensors.emplace(name, std::move(a));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) Fail(source, "two tensors' data ranges overlap");
+  return out;
+}
+
+SafetensorsFile ReadSafetensors(const std::filesystem::path& path) {
+  std::string bytes = ReadFile(path);
+  return ParseSafetensors(bytes, path.string());
+}
+
+std::string SerializeSafetensors(const SafetensorsFile& file) {
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, a] : file.tensors) {
+    if (a.bytes.size() != a.numel() * DTypeSize(a.dtype))
+      throw IoError("tensor '" + name + "' has " + std::to_string(a.bytes.size()) +
+                    " bytes for shape " + ShapeString(a.shape));
+    header[name] = {{"dtype", DTypeName(a.dtype)},
+                    {"shape", a.shape},
+                    {"data_offsets", {offset, offset + a.bytes.size()}}};
+    offset += a.bytes.size();
+  }
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  std::string h = header.dump();
+  while ((8 + h.size()) % 8 != 0) h.push_back(' ');  // align the buffer to 8 bytes
+  std::string out;
+  out.reserve(8 + h.size() + offset);
+  uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += h;
+  for (const auto& [name, a] : file.tensors) out += a.bytes;
+  return out;
+}
+
+void WriteSafetensors(const std::filesystem::path& path, const SafetensorsFile& file) {
+  WriteFileAtomic(path, SerializeSafetensors(file));
+}
+
+}  // namespace hs::io

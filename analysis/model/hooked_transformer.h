@@ -1,0 +1,94 @@
+// A TransformerLens-compatible transformer in LibTorch. Parameter names equal
+// TL state-dict names (embed.W_E, blocks.0.attn.W_Q, ...), so checkpoints load
+// into HookedTransformer. Attention is computed explicitly (softmax of masked
+// scores) so the pattern is always observable.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+#include <map>
+#include <string>
+
+#include "model/activation_cache.h"
+#include "model/transformer_config.h"
+
+namespace hs::model {
+
+struct EmbedImpl : torch::nn::Module {
+  explicit EmbedImpl(const TransformerConfig& c);
+  torch::Tensor W_E;  // [d_vocab, d_model]
+};
+TORCH_MODULE(Embed);
+
+struct PosEmbedImpl : torch::nn::Module {
+  explicit PosEmbedImpl(const TransformerConfig& c);
+  torch::Tensor W_pos;  // [n_ctx, d_model]
+};
+TORCH_MODULE(PosEmbed);
+
+struct AttentionImpl : torch::nn::Module {
+  explicit AttentionImpl(const TransformerConfig& c);
+  torch::Tensor W_Q, W_K, W_V;  // [n_heads, d_model, d_head]
+  torch::Tensor W_O;            // [n_heads, d_head, d_model]
+};
+TORCH_MODULE(Attention);
+
+struct MLPImpl : torch::nn::Module {
+  explicit MLPImpl(const TransformerConfig& c);
+  torch::Tensor W_in;   // [d_model, d_mlp]
+  torch::Tensor b_in;   // [d_mlp]
+  torch::Tensor W_out;  // [d_mlp, d_model]
+  torch::Tensor b_out;  // [d_model]
+};
+TORCH_MODULE(MLP);
+
+struct TransformerBlockImpl : torch::nn::Module {
+  explicit TransformerBlockImpl(const TransformerConfig& c);
+  Attention attn{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+struct UnembedImpl : torch::nn::Module {
+  explicit UnembedImpl(const TransformerConfig& c);
+  torch::Tensor W_U;  // [d_model, d_vocab_out]
+};
+TORCH_MODULE(Unembed);
+
+class HookedTransformerImpl : public torch::nn::Module {
+ public:
+  explicit HookedTransformerImpl(TransformerConfig cfg);
+
+  // tokens [batch, pos] (int64) -> logits [batch, pos, d_vocab_out]
+  torch::Tensor forward(const torch::Tensor& tokens);
+  // Same, and fills `cache` with every hook activation (detached).
+  torch::Tensor forward_with_cache(const torch::Tensor& tokens, ActivationCache& cache);
+
+  // Re-draws every weight as TransformerLens does (N(0, init_range), biases
+  // zero) from a generator seeded with `seed`, in TL state-dict order.
+  void InitWeights(uint64_t seed);
+
+  // TL state-dict names -> parameters (shared storage, not copies).
+  std::map<std::string, torch::Tensor> StateDict() const;
+  // Copies values in; throws std::invalid_argument on a missing name or a
+  // shape mismatch, naming both.
+  void LoadStateDict(const std::map<std::string, torch::Tensor>& sd);
+
+  const TransformerConfig& cfg() const { return m_cfg; }
+
+  Embed embed{nullptr};
+  PosEmbed pos_embed{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  Unembed unembed{nullptr};
+
+  TransformerBlockImpl& block(int i) { return *blocks[i]->as<TransformerBlockImpl>(); }
+
+ private:
+  torch::Tensor Run(const torch::Tensor& tokens, ActivationCache* cache);
+  TransformerConfig m_cfg;
+};
+TORCH_MODULE(HookedTransformer);
+
+}  // namespace hs::model

@@ -1,0 +1,33 @@
+// The modular-addition task and the trainer's fast forward for it.
+#pragma once
+
+#include <torch/types.h>
+
+#include "model/hooked_transformer.h"
+
+namespace hs::train {
+
+struct ModAddData {
+  int p = 0;
+  torch::Tensor all_tokens;  // [p*p, 3] rows (a, b, '=') with index a*p + b
+  torch::Tensor all_labels;  // [p*p] (a + b) mod p
+  torch::Tensor train_idx;   // [n_train] indices into all_tokens
+  torch::Tensor test_idx;    // [n_test]
+};
+
+// The data split of the TL grokking demo: torch.manual_seed(data_seed);
+// randperm(p*p); the first int(frac * p*p) indices train.
+ModAddData MakeModAddData(int p, double train_frac, int data_seed);
+
+// Logits at the '=' position of a 1-layer, LayerNorm-free model for inputs
+// (a, b). Exploits that the '=' query is the same for every example: keys,
+// values and W_O-projected values are computed once per (token, position)
+// and gathered. Differentiable; equals model.forward(tokens)[:, -1].
+// a, b: [batch] int64 -> [batch, d_vocab_out]
+torch::Tensor ModAddFastLogits(model::HookedTransformerImpl& model, const torch::Tensor& a, const torch::Tensor& b);
+
+// Mean cross-entropy computed in float64 (log-softmax of logits cast to
+// double), as in the original code. logits [batch, classes], labels [batch].
+torch::Tensor CrossEntropyF64(const torch::Tensor& logits, const torch::Tensor& labels);
+
+}  // namespace hs::train

@@ -1,0 +1,231 @@
+// Grokking trainer (see trainer.h). AdamW is written out here rather than
+// taken from torch::optim so that its state is plain named tensors that
+// round-trip through train_state.safetensors bit for bit.
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
+#include "io/run_dir.h"
+#include "io/safetensors.h"
+#include "model/hooked_transformer.h"
+#include "model/tensor_io.h"
+#include "train/modadd.h"
+
+namespace hs::train {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+void ConfigureTorchForTraining(int threads) {
+  torch::set_num_threads(std::max(1, threads));
+  at::globalContext().setFlushDenormal(true);
+}
+
+struct Trainer::Impl {
+  TrainConfig cfg;
+  io::RunPaths paths;
+  CheckpointSchedule schedule;
+  model::HookedTransformer model{nullptr};
+  ModAddData data;
+  std::vector<std::string> names;    // TL parameter names, fixed order
+  std::vector<torch::Tensor> params, exp_avg, exp_avg_sq, ema;
+  int64_t adam_step = 0;
+  int start_epoch = 0;
+  bool complete = false;  // the folder already holds the finished run
+  std::vector<io::MetricsRow> rows;
+
+  Impl(TrainConfig c, fs::path dir) : cfg(std::move(c)), paths{std::move(dir)} {
+    cfg.Validate();
+    schedule = CheckpointSchedule::Parse(cfg.checkpoint_schedule);
+    std::error_code ec;
+    fs::create_directories(paths.CheckpointsDir(), ec);
+    if (ec)
+      throw io::IoError("cannot create run folder " + paths.dir.string() + ": " + ec.message() +
+                        "; choose a writable --out folder");
+    if (fs::exists(paths.Config())) {
+      TrainConfig old;
+      try {
+        old = nlohmann::json::parse(io::ReadFile(paths.Config())).get<TrainConfig>();
+      } catch (const nlohmann::json::exception& e) {
+        throw io::IoError(paths.Config().string() + ": not a valid run config (" + e.what() +
+                          "); move the folder away to start afresh");
+      }
+      std::string why;
+      if (!cfg.SameTraining(old, &why))
+        throw io::IoError(paths.dir.string() + " holds a run with different settings (" + why +
+                          "); choose another --out or remove that folder");
+    }
+    io::WriteFileAtomic(paths.Config(), nlohmann::json(cfg).dump(2) + "\n");
+
+    model = model::HookedTransformer(cfg.Model());
+    model->InitWeights(static_cast<uint64_t>(cfg.model_seed));
+    data = MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
+    for (auto& np : model->named_parameters()) {
+      names.push_back(np.key());
+      params.push_back(np.value());
+      exp_avg.push_back(torch::zeros_like(np.value()));
+      exp_avg_sq.push_back(torch::zeros_like(np.value()));
+      ema.push_back(torch::zeros_like(np.value()));
+    }
+    if (fs::exists(paths.TrainState())) LoadState();
+    rows = io::ReadMetricsCsv(paths.Metrics());
+    complete = start_epoch >= cfg.epochs && fs::exists(paths.Checkpoint(start_epoch)) && !rows.empty() &&
+               rows.back().epoch == start_epoch;
+    if (complete) return;
+    while (!rows.empty() && rows.back().epoch >= start_epoch) rows.pop_back();
+  }
+
+  void LoadState() {
+    io::SafetensorsFile f;
+    try {
+      f = io::ReadSafetensors(paths.TrainState());
+    } catch (const io::IoError& e) {
+      throw io::IoError(std::string(e.what()) + "; cannot resume. Move train_state.safetensors away to restart from epoch 0");
+    }
+    auto get = [&](const std::string& key, const torch::Tensor& like) {
+      auto it = f.tensors.find(key);
+      if (it == f.tensors.end()) throw io::IoError(paths.TrainState().string() + ": lacks tensor '" + key + "'");
+      torch::Tensor t = model::FromArray(it->second);
+      if (t.sizes() != like.sizes()) throw io::IoError(paths.TrainState().string() + ": tensor '" + key + "' has the wrong shape");
+      return t;
+    };
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < names.size(); ++i) {
+      params[i].copy_(get("model." + names[i], params[i]));
+      exp_avg[i] = get("adam.exp_avg." + names[i], params[i]);
+      exp_avg_sq[i] = get("adam.exp_avg_sq." + names[i], params[i]);
+      if (cfg.grokfast) ema[i] = get("grokfast.ema." + names[i], params[i]);
+    }
+    try {
+      start_epoch = std::stoi(f.metadata.at("epoch"));
+      adam_step = std::stoll(f.metadata.at("adam_step"));
+    } catch (const std::exception&) {
+      throw io::IoError(paths.TrainState().string() + ": metadata lacks epoch/adam_step");
+    }
+  }
+
+  void SaveState(int epoch) {
+    io::SafetensorsFile f;
+    for (size_t i = 0; i < names.size(); ++i) {
+      f.tensors["model." + names[i]] = model::ToArray(params[i]);
+      f.tensors["adam.exp_avg." + names[i]] = model::ToArray(exp_avg[i]);
+      f.tensors["adam.exp_avg_sq." + names[i]] = model::ToArray(exp_avg_sq[i]);
+      if (cfg.grokfast) f.tensors["grokfast.ema." + names[i]] = model::ToArray(ema[i]);
+    }
+    f.metadata = {{"epoch", std::to_string(epoch)}, {"adam_step", std::to_string(adam_step)},
+                  {"variant", cfg.VariantName()}};
+    io::WriteSafetensors(paths.TrainState(), f);
+  }
+
+  void FlushMetrics() { io::WriteFileAtomic(paths.Metrics(), io::FormatMetricsCsv(rows)); }
+
+  void Step() {
+    torch::NoGradGuard ng;
+    ++adam_step;
+    const double bc1 = 1.0 - std::pow(cfg.beta1, double(adam_step));
+    const double bc2 = 1.0 - std::pow(cfg.beta2, double(adam_step));
+    for (size_t i = 0; i < params.size(); ++i) {
+      torch::Tensor& p = params[i];
+      torch::Tensor g = p.grad();
+      if (cfg.grokfast) {  // Grokfast-EMA (Lee et al. 2024): amplify the slow gradient component
+        if (adam_step == 1)
+          ema[i].copy_(g);
+        else
+          ema[i].mul_(cfg.grokfast_alpha).add_(g, 1.0 - cfg.grokfast_alpha);
+        g.add_(ema[i], cfg.grokfast_lambda);
+      }
+      p.mul_(1.0 - cfg.lr * cfg.weight_decay);
+      exp_avg[i].mul_(cfg.beta1).add_(g, 1.0 - cfg.beta1);
+      exp_avg_sq[i].mul_(cfg.beta2).addcmul_(g, g, 1.0 - cfg.beta2);
+      torch::Tensor denom = (exp_avg_sq[i].sqrt() / std::sqrt(bc2)).add_(cfg.adam_eps);
+      p.addcdiv_(exp_avg[i], denom, -cfg.lr / bc1);
+    }
+  }
+
+  int Run(const TrainHooks& hooks) {
+    at::globalContext().setFlushDenormal(true);
+    if (complete) return start_epoch;
+    const torch::Tensor train_a = data.all_tokens.index_select(0, data.train_idx).select(1, 0).contiguous();
+    const torch::Tensor train_b = data.all_tokens.index_select(0, data.train_idx).select(1, 1).contiguous();
+    const torch::Tensor train_y = data.all_labels.index_select(0, data.train_idx);
+    const torch::Tensor test_a = data.all_tokens.index_select(0, data.test_idx).select(1, 0).contiguous();
+    const torch::Tensor test_b = data.all_tokens.index_select(0, data.test_idx).select(1, 1).contiguous();
+    const torch::Tensor test_y = data.all_labels.index_select(0, data.test_idx);
+
+    auto last_flush = Clock::now(), last_state = Clock::now(), last_epoch_t = Clock::now();
+    double ms_avg = 0;
+    double test_loss = 0, test_acc = 0;
+    int e = start_epoch;
+    for (;; ++e) {
+      if (hooks.should_stop && hooks.should_stop()) {
+        if (hooks.save_state_on_stop) {
+          SaveState(e);
+          FlushMetrics();
+        }
+        return e;
+      }
+      torch::Tensor logits = ModAddFastLogits(*model, train_a, train_b);  // [n_train, p]
+      torch::Tensor loss = CrossEntropyF64(logits, train_y);
+      io::MetricsRow row;
+      row.epoch = e;
+      row.train_loss = loss.item<double>();
+      row.train_acc = logits.argmax(1).eq(train_y).to(torch::kFloat64).mean().item<double>();
+      if (e % cfg.eval_every == 0 || e >= cfg.epochs || e == start_epoch) {
+        torch::NoGradGuard ng;
+        torch::Tensor tl = ModAddFastLogits(*model, test_a, test_b);
+        test_loss = CrossEntropyF64(tl, test_y).item<double>();
+        test_acc = tl.argmax(1).eq(test_y).to(torch::kFloat64).mean().item<double>();
+      }
+      row.test_loss = test_loss;
+      row.test_acc = test_acc;
+      rows.push_back(row);
+
+      TrainProgress prog;
+      const auto now = Clock::now();
+      if (schedule.IsCheckpoint(e, cfg.epochs)) {
+        model::SaveCheckpoint(paths.Checkpoint(e), *model,
+                              {{"epoch", std::to_string(e)}, {"variant", cfg.VariantName()}});
+        SaveState(e);
+        FlushMetrics();
+        last_flush = last_state = now;
+        prog.wrote_checkpoint = true;
+      } else if (now - last_flush > std::chrono::seconds(1)) {
+        FlushMetrics();
+        last_flush = now;
+        if (now - last_state > std::chrono::seconds(60)) {
+          SaveState(e);
+          last_state = now;
+        }
+      }
+      const double ms = std::chrono::duration<double, std::milli>(now - last_epoch_t).count();
+      last_epoch_t = now;
+      if (e > start_epoch) ms_avg = ms_avg == 0 ? ms : 0.95 * ms_avg + 0.05 * ms;
+      prog.epoch = e;
+      prog.total_epochs = cfg.epochs;
+      prog.start_epoch = start_epoch;
+      prog.train_loss = row.train_loss;
+      prog.test_loss = row.test_loss;
+      prog.train_acc = row.train_acc;
+      prog.test_acc = row.test_acc;
+      prog.ms_per_epoch = ms_avg;
+      prog.eta_seconds = ms_avg * (cfg.epochs - e) / 1000.0;
+      if (hooks.on_epoch) hooks.on_epoch(prog);
+      if (e >= cfg.epochs) break;
+
+      for (auto& p : params) p.mutable_grad() = torch::Tensor();
+      loss.backward();
+      Step();
+    }
+    return e;
+  }
+};
+
+Trainer::Trainer(TrainConfig cfg, fs::path run_dir) : m(std::make_unique<Impl>(std::move(cfg), std::move(run_dir))) {}
+Trainer::~Trainer() = default;
+int Trainer::Run(const TrainHooks& hooks) { return m->Run(hooks); }
+int Trainer::start_epoch() const { return m->start_epoch; }
+const TrainConfig& Trainer::config() const { return m->cfg; }
+
+}  // namespace hs::train

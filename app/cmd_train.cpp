@@ -1,0 +1,106 @@
+// `headscope train`: the grokking trainer with a terminal progress bar.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "train/trainer.h"
+
+namespace hs::app {
+namespace {
+std::atomic<int> g_interrupts{0};
+void OnSignal(int) { g_interrupts.fetch_add(1); }
+
+std::string FormatDuration(double s) {
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+}  // namespace
+
+std::string DefaultRunDir(const std::string& runs) {
+  train::TrainConfig d;
+  return (std::filesystem::path(runs) / d.family / d.VariantName()).string();
+}
+
+int RunTrain(const TrainOptions& opt) {
+  namespace fs = std::filesystem;
+  const train::TrainConfig& cfg = opt.cfg;
+  try {
+    cfg.Validate();
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "headscope train: " << e.what() << "\n";
+    return 2;
+  }
+  if (opt.threads < 1) {
+    std::cerr << "headscope train: --threads must be >= 1\n";
+    return 2;
+  }
+  const fs::path run_dir = fs::path(opt.out) / cfg.family / cfg.VariantName();
+  train::ConfigureTorchForTraining(opt.threads);
+  try {
+    train::Trainer trainer(cfg, run_dir);
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    const bool tty = ::isatty(STDERR_FILENO);
+    if (trainer.start_epoch() > 0)
+      std::fprintf(stderr, "resuming %s from epoch %d\n", run_dir.c_str(), trainer.start_epoch());
+    else if (!opt.quiet)
+      std::fprintf(stderr, "training %s for %d epochs\n", run_dir.c_str(), cfg.epochs);
+    auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
+    int grok90 = -1, grok99 = -1;
+    const auto t0 = std::chrono::steady_clock::now();
+    train::TrainHooks hooks;
+    hooks.should_stop = [] { return g_interrupts.load() > 0; };
+    hooks.on_epoch = [&](const train::TrainProgress& p) {
+      if (grok90 < 0 && p.test_acc > 0.9) grok90 = p.epoch;
+      if (grok99 < 0 && p.test_acc > 0.99) grok99 = p.epoch;
+      if (opt.quiet) return;
+      const auto now = std::chrono::steady_clock::now();
+      const bool last = p.epoch >= p.total_epochs;
+      if (!last && now - last_print < (tty ? std::chrono::milliseconds(100) : std::chrono::seconds(10))) return;
+      last_print = now;
+      const int width = 24;
+      const double frac = p.total_epochs ? double(p.epoch) / p.total_epochs : 1.0;
+      std::string bar(width, '.');
+      for (int i = 0; i < int(frac * width + 0.5) && i < width; ++i) bar[i] = '#';
+      std::fprintf(stderr,
+                   "%s[%s] epoch %d/%d  loss train %.3e test %.3e  acc train %.3f test %.3f  %.1f ms/epoch  ETA %s%s",
+                   tty ? "\r" : "", bar.c_str(), p.epoch, p.total_epochs, p.train_loss, p.test_loss, p.train_acc,
+                   p.test_acc, p.ms_per_epoch, FormatDuration(p.eta_seconds).c_str(), tty ? "\x1b[K" : "\n");
+      std::fflush(stderr);
+    };
+    const int reached = trainer.Run(hooks);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (tty && !opt.quiet) std::fprintf(stderr, "\n");
+    if (g_interrupts.load() > 0) {
+      std::fprintf(stderr, "stopped at epoch %d; state saved. Run the same command again to resume.\n", reached);
+      return 130;
+    }
+    if (!opt.quiet) {
+      std::fprintf(stderr, "done: %s at epoch %d in %s", run_dir.c_str(), reached, FormatDuration(wall).c_str());
+      if (grok90 >= 0) std::fprintf(stderr, "; test acc > 0.9 at epoch %d", grok90);
+      if (grok99 >= 0) std::fprintf(stderr, ", > 0.99 at epoch %d", grok99);
+      std::fprintf(stderr, "\n");
+    }
+    return 0;
+  } catch (const io::IoError& e) {
+    std::cerr << "headscope train: " << e.what() << "\n";
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "headscope train: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace hs::app

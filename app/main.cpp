@@ -1,0 +1,51 @@
+// headscope: one binary, git-style subcommands (CLI11).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace hs::app;
+  CLI::App cli{"headscope: explore transformer attention heads.\n"
+               "With no subcommand, opens the explorer on the default run (training it if absent)."};
+  cli.require_subcommand(0, 1);
+
+  ExplorerOptions ex;
+  cli.add_option("--runs", ex.runs, "Folder holding runs/<family>/<variant>")->capture_default_str();
+  cli.add_option("--run", ex.run, "Open this run folder instead of the default run");
+  cli.add_flag("!--no-train", ex.train_if_missing, "Do not start training when the default run is missing");
+  cli.add_option("--frames", ex.frames, "Close after N frames (for scripted use)")->group("");
+  cli.add_option("--screenshot", ex.screenshot, "Write a PNG of the last frame (with --frames)")->group("");
+
+  TrainOptions tr;
+  auto* train = cli.add_subcommand("train", "Train the modular-addition transformer (resumes if the run exists)");
+  auto& c = tr.cfg;
+  train->add_option("--p", c.p, "Modulus (a prime >= 3)")->capture_default_str();
+  train->add_option("--seed", c.model_seed, "Model initialisation seed")->capture_default_str();
+  train->add_option("--data-seed", c.data_seed, "Train/test split seed")->capture_default_str();
+  train->add_option("--train-frac", c.train_frac, "Fraction of the p*p pairs used for training, in (0, 1)")->capture_default_str();
+  train->add_option("--weight-decay", c.weight_decay, "AdamW weight decay")->capture_default_str();
+  train->add_option("--lr", c.lr, "AdamW learning rate")->capture_default_str();
+  train->add_option("--epochs", c.epochs, "Full-batch training steps")->capture_default_str();
+  train->add_flag("--grokfast", c.grokfast, "Grokfast-EMA gradient filter (groks in far fewer epochs)");
+  train->add_option("--grokfast-alpha", c.grokfast_alpha, "Grokfast EMA decay")->capture_default_str();
+  train->add_option("--grokfast-lambda", c.grokfast_lambda, "Grokfast amplification")->capture_default_str();
+  train->add_option("--checkpoints", c.checkpoint_schedule,
+                    "Checkpoint schedule FROM:EVERY,... (dense early, sparse late)")->capture_default_str();
+  train->add_option("--eval-every", c.eval_every, "Evaluate the test set every N epochs")->capture_default_str();
+  train->add_option("--d-model", c.d_model, "Residual width")->capture_default_str();
+  train->add_option("--n-heads", c.n_heads, "Attention heads")->capture_default_str();
+  train->add_option("--d-head", c.d_head, "Head width")->capture_default_str();
+  train->add_option("--d-mlp", c.d_mlp, "MLP width")->capture_default_str();
+  train->add_option("--threads", tr.threads, "Torch intra-op threads (1 measured fastest for this model)")->capture_default_str();
+  train->add_option("--out", tr.out, "Runs folder; the run goes to OUT/modadd_1l/<variant>")->capture_default_str();
+  train->add_flag("--quiet", tr.quiet, "No progress bar");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  if (train->parsed()) return RunTrain(tr);
+  return RunExplorer(ex);
+}

@@ -1,0 +1,166 @@
+// Tests: the HookedTransformer, its ActivationCache, the trainer's fast
+// forward against the reference forward, and checkpoints.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "io/safetensors.h"
+#include "model/activation_cache.h"
+#include "model/hooked_transformer.h"
+#include "model/tensor_io.h"
+#include "test_util.h"
+#include "train/modadd.h"
+
+using namespace hs;
+
+namespace {
+model::HookedTransformer TinyModel(int p, int n_layers = 1, uint64_t seed = 1) {
+  model::TransformerConfig c = model::ModAddConfig(p);
+  c.n_layers = n_layers;
+  c.d_model = 32;
+  c.n_heads = 3;
+  c.d_head = 8;
+  c.d_mlp = 48;
+  model::HookedTransformer m(c);
+  m->InitWeights(seed);
+  return m;
+}
+// Largest |a - b| with the index where it happens, for readable failures.
+std::string MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  torch::Tensor d = (a - b).abs().flatten();
+  const int64_t i = d.argmax().item<int64_t>();
+  return "max |diff| " + std::to_string(d[i].item<double>()) + " at flat index " + std::to_string(i);
+}
+}  // namespace
+
+TEST_CASE("parameter names are TransformerLens state-dict names with TL shapes", "[model]") {
+  auto m = TinyModel(7);
+  const auto sd = m->StateDict();
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"embed.W_E", {8, 32}},           {"pos_embed.W_pos", {3, 32}},     {"blocks.0.attn.W_Q", {3, 32, 8}},
+      {"blocks.0.attn.W_K", {3, 32, 8}}, {"blocks.0.attn.W_V", {3, 32, 8}}, {"blocks.0.attn.W_O", {3, 8, 32}},
+      {"blocks.0.mlp.W_in", {32, 48}},  {"blocks.0.mlp.b_in", {48}},      {"blocks.0.mlp.W_out", {48, 32}},
+      {"blocks.0.mlp.b_out", {32}},     {"unembed.W_U", {32, 7}}};
+  REQUIRE(sd.size() == expected.size());
+  for (const auto& [name, shape] : expected) {
+    INFO(name);
+    REQUIRE(sd.count(name));
+    CHECK(sd.at(name).sizes().vec() == shape);
+  }
+  // TL "gpt2" init: weights N(0, 0.8/sqrt(d_model)), biases zero.
+  CHECK(sd.at("blocks.0.mlp.b_in").abs().max().item<float>() == 0.0f);
+  const double std = sd.at("blocks.0.mlp.W_in").std().item<double>();
+  CHECK(std == Approx(0.8 / std::sqrt(32.0)).epsilon(0.1));
+}
+
+TEST_CASE("forward_with_cache stores every hook under TL names with TL shapes", "[model][cache]") {
+  const int n_layers = 2;
+  auto m = TinyModel(7, n_layers);
+  torch::Tensor tokens = torch::tensor({0, 3, 7, 6, 2, 7}, torch::kLong).view({2, 3});
+  model::ActivationCache cache;
+  torch::Tensor logits = m->forward_with_cache(tokens, cache);
+  CHECK(logits.sizes().vec() == std::vector<int64_t>{2, 3, 7});
+  using V = std::vector<int64_t>;
+  std::map<std::string, V> shapes = {{"hook_embed", {2, 3, 32}}, {"hook_pos_embed", {2, 3, 32}}};
+  for (int l = 0; l < n_layers; ++l) {
+    const std::string b = "blocks." + std::to_string(l) + ".";
+    for (const char* n : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out"})
+      shapes[b + n] = {2, 3, 32};
+    for (const char* n : {"attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z"}) shapes[b + n] = {2, 3, 3, 8};
+    shapes[b + "attn.hook_attn_scores"] = {2, 3, 3, 3};
+    shapes[b + "attn.hook_pattern"] = {2, 3, 3, 3};
+    shapes[b + "mlp.hook_pre"] = {2, 3, 48};
+    shapes[b + "mlp.hook_post"] = {2, 3, 48};
+  }
+  for (const auto& [name, shape] : shapes) {
+    INFO(name);
+    REQUIRE(cache.Contains(name));
+    CHECK(cache[name].sizes().vec() == shape);
+  }
+  CHECK(cache.Names().size() == shapes.size());
+  // Shorthand with negative layers.
+  CHECK(cache("pattern", -1).equal(cache["blocks.1.attn.hook_pattern"]));
+  CHECK(cache("resid_post", 0).equal(cache["blocks.0.hook_resid_post"]));
+  CHECK(cache("pre", 1).equal(cache["blocks.1.mlp.hook_pre"]));
+  CHECK(model::ActName("embed") == "hook_embed");
+  CHECK_THROWS_WITH(cache["blocks.9.attn.hook_pattern"], Catch::Contains("not in the cache"));
+  CHECK_THROWS(cache("pattern", 2));
+  // The final residual stream unembedded gives the logits.
+  CHECK(torch::allclose(torch::matmul(cache("resid_post", -1), m->unembed->W_U), logits, 1e-5, 1e-5));
+}
+
+TEST_CASE("attention rows sum to 1 and masked (future) entries are exactly 0", "[model][cache]") {
+  auto m = TinyModel(11, 1, 5);
+  torch::Tensor tokens = torch::randint(0, 12, {16, 3}, torch::kLong);
+  model::ActivationCache cache;
+  m->forward_with_cache(tokens, cache);
+  const torch::Tensor pattern = cache("pattern", 0);  // [batch, head, query_pos, key_pos]
+  const torch::Tensor sums = pattern.sum(-1);
+  INFO(MaxDiff(sums, torch::ones_like(sums)));
+  CHECK(torch::allclose(sums, torch::ones_like(sums), 0, 1e-6));
+  for (int q = 0; q < 3; ++q)
+    for (int k = q + 1; k < 3; ++k) CHECK(pattern.select(2, q).select(2, k).abs().max().item<float>() == 0.0f);
+  CHECK(std::isinf(cache("attn_scores", 0)[0][0][0][2].item<float>()));
+  // Position 0 can only attend to itself.
+  CHECK(torch::allclose(pattern.select(2, 0).select(2, 0), torch::ones({16, 3})));
+}
+
+TEST_CASE("bad token input gives clear errors", "[model]") {
+  auto m = TinyModel(7);
+  CHECK_THROWS_WITH(m->forward(torch::zeros({1, 4}, torch::kLong)), Catch::Contains("longer than the context"));
+  CHECK_THROWS_WITH(m->forward(torch::full({1, 3}, 99, torch::kLong)), Catch::Contains("outside the vocabulary"));
+}
+
+TEST_CASE("the trainer's gathered forward equals the reference forward in logits and gradients", "[model][train]") {
+  const int p = 13;
+  auto m = TinyModel(p, 1, 3);
+  {  // non-zero biases so that every term is exercised
+    torch::NoGradGuard ng;
+    m->block(0).mlp->b_in.normal_(0, 0.1);
+    m->block(0).mlp->b_out.normal_(0, 0.1);
+  }
+  const auto data = train::MakeModAddData(p, 0.5, 7);
+  const torch::Tensor x = data.all_tokens.index_select(0, data.train_idx);  // [n, 3]
+  const torch::Tensor y = data.all_labels.index_select(0, data.train_idx);
+  auto grads = [&](bool fast) {
+    for (auto& prm : m->parameters()) prm.mutable_grad() = torch::Tensor();
+    torch::Tensor logits = fast ? train::ModAddFastLogits(*m, x.select(1, 0), x.select(1, 1))
+                                : m->forward(x).select(1, -1);
+    train::CrossEntropyF64(logits, y).backward();
+    std::map<std::string, torch::Tensor> g;
+    for (auto& np : m->named_parameters()) g[np.key()] = np.value().grad().clone();
+    return std::make_pair(logits.detach(), g);
+  };
+  auto [ref_logits, ref_grads] = grads(false);
+  auto [fast_logits, fast_grads] = grads(true);
+  {
+    INFO("logits: " << MaxDiff(ref_logits, fast_logits));
+    CHECK(torch::allclose(ref_logits, fast_logits, 1e-4, 1e-5));
+  }
+  for (const auto& [name, g] : ref_grads) {
+    INFO(name << ": " << MaxDiff(g, fast_grads.at(name)));
+    CHECK(torch::allclose(g, fast_grads.at(name), 1e-3, 1e-6));
+  }
+}
+
+TEST_CASE("float64 cross-entropy does not underflow on confident predictions", "[train]") {
+  torch::Tensor logits = torch::tensor({{40.0f, 0.0f, 0.0f}});
+  torch::Tensor loss = train::CrossEntropyF64(logits, torch::tensor({0}, torch::kLong));
+  CHECK(loss.scalar_type() == torch::kFloat64);
+  CHECK(loss.item<double>() > 0.0);  // float32 would give exactly 0
+  CHECK(loss.item<double>() == Approx(2 * std::exp(-40.0)).epsilon(1e-6));
+}
+
+TEST_CASE("checkpoints round trip through safetensors and reject wrong shapes", "[model][io]") {
+  test::TempDir dir("ckpt");
+  auto m = TinyModel(7, 1, 11);
+  model::SaveCheckpoint(dir.path / "epoch_00000.safetensors", *m, {{"epoch", "0"}});
+  auto n = TinyModel(7, 1, 12);
+  CHECK_FALSE(n->embed->W_E.equal(m->embed->W_E));
+  const auto meta = model::LoadCheckpoint(dir.path / "epoch_00000.safetensors", *n);
+  CHECK(meta.at("epoch") == "0");
+  for (const auto& [name, t] : m->StateDict()) CHECK(n->StateDict().at(name).equal(t));
+  auto wrong = TinyModel(11);
+  CHECK_THROWS_WITH(model::LoadCheckpoint(dir.path / "epoch_00000.safetensors", *wrong),
+                    Catch::Contains("epoch_00000.safetensors") && Catch::Contains("shape"));
+}

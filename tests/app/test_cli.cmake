@@ -1,0 +1,37 @@
+# CLI tests of the real binary: bad flags give one-line errors; a tiny run
+# trains, is interrupted, and resumes.
+function(run_expect)
+  cmake_parse_arguments(R "" "CODE;ERR" "ARGS" ${ARGN})
+  execute_process(COMMAND ${HEADSCOPE} ${R_ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL R_CODE)
+    message(FATAL_ERROR "headscope ${R_ARGS}: exit ${rc}, expected ${R_CODE}\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(R_ERR AND NOT err MATCHES "${R_ERR}")
+    message(FATAL_ERROR "headscope ${R_ARGS}: stderr lacks '${R_ERR}':\n${err}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+run_expect(ARGS train --p 12 --out ${WORK} CODE 2 ERR "--p 12 is not a prime")
+run_expect(ARGS train --train-frac 1.5 --out ${WORK} CODE 2 ERR "--train-frac 1.5 must be strictly between 0 and 1")
+run_expect(ARGS train --checkpoints bogus --out ${WORK} CODE 2 ERR "FROM:EVERY")
+file(WRITE ${WORK}/a_file "x")
+run_expect(ARGS train --p 7 --epochs 2 --out ${WORK}/a_file CODE 1 ERR "writable --out")
+run_expect(ARGS train --help CODE 0)
+
+set(TINY --p 11 --d-model 32 --d-mlp 64 --train-frac 0.8 --checkpoints 0:10 --out ${WORK})
+run_expect(ARGS train ${TINY} --epochs 30 --quiet CODE 0)
+set(run ${WORK}/modadd_1l/p11_seed999_frac0.8_d32h4x32m64)
+foreach(f config.json metrics.csv train_state.safetensors checkpoints/epoch_00000.safetensors checkpoints/epoch_00030.safetensors)
+  if(NOT EXISTS ${run}/${f})
+    message(FATAL_ERROR "missing ${run}/${f}")
+  endif()
+endforeach()
+# Extending the run resumes from epoch 30.
+run_expect(ARGS train ${TINY} --epochs 40 CODE 0 ERR "resuming .* from epoch 30")
+# A truncated train state is reported, not silently ignored.
+file(READ ${run}/train_state.safetensors head LIMIT 100 HEX)
+file(WRITE ${run}/train_state.safetensors "truncated")
+run_expect(ARGS train ${TINY} --epochs 50 CODE 1 ERR "train_state.safetensors.*Move train_state.safetensors away")
+message(STATUS "CLI tests passed")
