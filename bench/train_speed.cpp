@@ -50,9 +50,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--reference") && i + 1 < argc) reference = argv[++i];
   }
+  hs::train::ConfigureTorchForTraining(2);
+  const double hs_train2 = TimeHeadscope(epochs, 5, 1000000);
   hs::train::ConfigureTorchForTraining(1);
   const double hs_train = TimeHeadscope(epochs, 5, 1000000);
   const double hs_full = TimeHeadscope(epochs, 5, 1);
+  std::printf("headscope  train step, 2 threads  %8.2f ms/epoch\n", hs_train2);
   std::printf("headscope  train step only        %8.2f ms/epoch\n", hs_train);
   std::printf("headscope  train + test eval      %8.2f ms/epoch (what `headscope train` does by default)\n", hs_full);
 

@@ -166,11 +166,15 @@ NpzArchive ReadNpz(const fs::path& path) {
     const std::string source = path.string() + ":" + name;
     zip_file_t* f = zip_fopen_index(z.get(), i, 0);
     if (!f) throw IoError(source + ": cannot open member (" + zip_strerror(z.get()) + ")");
-    std::string bytes(st.size, '\0');
-    zip_int64_t got = zip_fread(f, bytes.data(), st.size);
+    // Read one byte past the end: libzip verifies the CRC only on reaching EOF.
+    std::string bytes(st.size + 1, '\0');
+    zip_uint64_t total = 0;
+    zip_int64_t got = 0;
+    while (total < bytes.size() && (got = zip_fread(f, bytes.data() + total, bytes.size() - total)) > 0) total += got;
     zip_fclose(f);
-    if (got < 0 || static_cast<zip_uint64_t>(got) != st.size)
-      throw IoError(source + ": member is truncated or fails its checksum");
+    if (got < 0 || total != st.size)
+      throw IoError(source + ": member is truncated or fails its checksum (corrupt file?)");
+    bytes.resize(st.size);
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) name.resize(name.size() - 4);
     out.emplace(name, ParseNpy(bytes, source));
   }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "io/array.h"
+#include "model/ops.h"
 
 namespace hs::model {
 namespace {
@@ -137,7 +138,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     hook(b + "mlp.hook_pre", pre);
     torch::Tensor post;
     if (m_cfg.act_fn == "relu")
-      post = torch::relu(pre);
+      post = Relu(pre);
     else if (m_cfg.act_fn == "gelu")
       post = torch::gelu(pre);
     else

@@ -3,6 +3,9 @@
 // round-trip through train_state.safetensors bit for bit.
 #include "train/trainer.h"
 
+#include <dlfcn.h>
+#include <malloc.h>
+
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -19,7 +22,18 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 void ConfigureTorchForTraining(int threads) {
+  // Keep freed tensor memory in the heap instead of returning it to the OS:
+  // a training step allocates and frees many ~10 MB tensors, and on this VM
+  // faulting fresh pages back in cost more than the arithmetic.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
   torch::set_num_threads(std::max(1, threads));
+  // Debian's torch calls OpenBLAS, whose pthread build starts one thread per
+  // core and ignores torch's setting; align it so --threads means threads.
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(std::max(1, threads));
   at::globalContext().setFlushDenormal(true);
 }
 

@@ -40,7 +40,7 @@ TEST_CASE("LinePlot draws series for hundreds of frames and reports clicks", "[w
   int vertices = 0;
   for (int frame = 0; frame < 300; ++frame) {
     ImGuiIO& io = ImGui::GetIO();
-    io.MousePos = ImVec2(640, 300);
+    io.MousePos = ImVec2(640, 120);
     io.MouseDown[0] = frame == 200;
     ImGui::NewFrame();
     ImGui::SetNextWindowPos(ImVec2(0, 0));

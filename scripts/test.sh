@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds headscope and its tests, and runs the
+# whole suite (CLI, training, file formats, widgets, a real window under Xvfb).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j2
+cd build
+ctest -j2 --output-on-failure --timeout 900
