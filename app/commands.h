@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "train/train_config.h"
 
@@ -15,6 +16,15 @@ struct TrainOptions {
   bool quiet = false;
 };
 int RunTrain(const TrainOptions& opt);
+
+struct AnalyzeOptions {
+  std::string run_dir;
+  std::vector<std::string> analyzers;  // empty: the family's list
+  int threads = 2;
+  bool follow = false;
+  bool quiet = false;
+};
+int RunAnalyze(const AnalyzeOptions& opt);
 
 struct ExplorerOptions {
   std::string runs = "runs";

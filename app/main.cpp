@@ -41,11 +41,20 @@ int main(int argc, char** argv) {
   train->add_option("--out", tr.out, "Runs folder; the run goes to OUT/modadd_1l/<variant>")->capture_default_str();
   train->add_flag("--quiet", tr.quiet, "No progress bar");
 
+  AnalyzeOptions an;
+  auto* analyze = cli.add_subcommand("analyze", "Run the family's analyzers over every checkpoint of a run");
+  analyze->add_option("run_dir", an.run_dir, "Run folder, e.g. runs/modadd_1l/p113_seed999")->required();
+  analyze->add_option("--analyzers", an.analyzers, "Comma-separated subset (default: all of the family)")->delimiter(',');
+  analyze->add_option("--threads", an.threads, "Checkpoints analysed in parallel")->capture_default_str();
+  analyze->add_flag("--follow", an.follow, "Keep analysing new checkpoints of a run that is still training");
+  analyze->add_flag("--quiet", an.quiet, "No progress bar");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return cli.exit(e);
   }
   if (train->parsed()) return RunTrain(tr);
+  if (analyze->parsed()) return RunAnalyze(an);
   return RunExplorer(ex);
 }

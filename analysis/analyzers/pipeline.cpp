@@ -1,0 +1,248 @@
+// [SECTION] Analysis pipeline (see pipeline.h).
+#include "analyzers/pipeline.h"
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "analyzers/analyzer.h"
+#include "io/atomic_file.h"
+#include "io/run_dir.h"
+#include "library/fourier.h"
+#include "model/hooked_transformer.h"
+#include "model/tensor_io.h"
+#include "train/modadd.h"
+#include "train/train_config.h"
+
+namespace hs::analyzers {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const std::map<std::string, std::string>& BuiltinFamilies();  // generated
+
+namespace {
+
+struct RunInfo {
+  train::TrainConfig train;
+  model::TransformerConfig model;
+  nlohmann::json family;
+};
+
+RunInfo LoadRun(const fs::path& run_dir) {
+  if (!fs::is_directory(run_dir)) throw io::IoError(run_dir.string() + ": no such run folder");
+  const fs::path cfg = run_dir / "config.json";
+  if (!fs::exists(cfg)) throw io::IoError(run_dir.string() + " is not a run folder (no config.json)");
+  RunInfo info;
+  try {
+    info.train = nlohmann::json::parse(io::ReadFile(cfg)).get<train::TrainConfig>();
+  } catch (const nlohmann::json::exception& e) {
+    throw io::IoError(cfg.string() + ": not a valid run config (" + e.what() + ")");
+  }
+  info.model = info.train.Model();
+  // runs/<family>/family.json, written from the built-in definition if absent.
+  const fs::path fam = run_dir.parent_path() / "family.json";
+  auto it = BuiltinFamilies().find(info.train.family);
+  try {
+    if (fs::exists(fam)) {
+      info.family = nlohmann::json::parse(io::ReadFile(fam));
+    } else if (it != BuiltinFamilies().end()) {
+      info.family = nlohmann::json::parse(it->second);
+      io::WriteFileAtomic(fam, info.family.dump(2) + "\n");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw io::IoError(fam.string() + ": not valid JSON (" + e.what() + "); delete it to restore the default");
+  }
+  return info;
+}
+
+std::vector<std::unique_ptr<Analyzer>> MakeAll(const std::vector<std::string>& names, const RunInfo& info) {
+  std::vector<std::unique_ptr<Analyzer>> out;
+  const nlohmann::json params = info.family.value("analyzer_params", nlohmann::json::object());
+  for (const auto& n : names) out.push_back(MakeAnalyzer(n, params.value(n, nlohmann::json::object())));
+  return out;
+}
+
+void CheckShapes(const io::NpzArchive& a, const std::map<std::string, std::vector<int64_t>>& shapes,
+                 const fs::path& path) {
+  for (const auto& [key, shape] : shapes) {
+    auto it = a.find(key);
+    if (it == a.end()) throw io::IoError(path.string() + ": lacks array '" + key + "'");
+    if (it->second.shape != shape)
+      throw io::IoError(path.string() + ": '" + key + "' has shape " + io::ShapeString(it->second.shape) +
+                        ", expected " + io::ShapeString(shape));
+  }
+}
+
+// One worker's model, reused across checkpoints.
+struct Evaluator {
+  RunInfo info;
+  model::HookedTransformer model{nullptr};
+  torch::Tensor tokens;  // [p*p, 3]
+  torch::Tensor basis;   // [p, p]
+
+  explicit Evaluator(const RunInfo& i) : info(i) {
+    model = model::HookedTransformer(info.model);
+    model->eval();
+    tokens = train::MakeModAddData(info.train.p, info.train.train_frac, info.train.data_seed).all_tokens;
+    basis = library::FourierBasis(info.train.p);
+  }
+
+  // Loads the checkpoint and runs the shared forward pass.
+  void Forward(const fs::path& ckpt, model::ActivationCache& cache) {
+    model::LoadCheckpoint(ckpt, *model);
+    torch::NoGradGuard ng;
+    model->forward_with_cache(tokens, cache);
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> FamilyAnalyzers(const fs::path& run_dir) {
+  const RunInfo info = LoadRun(run_dir);
+  std::vector<std::string> names;
+  if (info.family.contains("analyzers"))
+    for (const auto& n : info.family["analyzers"]) names.push_back(n.get<std::string>());
+  return names.empty() ? AnalyzerNames() : names;
+}
+
+io::NpzArchive ReadValidArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
+  const RunInfo info = LoadRun(run_dir);
+  const auto a = MakeAll({analyzer}, info);
+  const fs::path path = io::RunPaths{run_dir}.Artifact(analyzer, epoch);
+  io::NpzArchive arr = io::ReadNpz(path);
+  CheckShapes(arr, a[0]->ArtifactShapes(info.model, info.train.p), path);
+  return arr;
+}
+
+io::NpzArchive ComputeArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
+  const RunInfo info = LoadRun(run_dir);
+  const auto a = MakeAll({analyzer}, info);
+  Evaluator ev(info);
+  model::ActivationCache cache;
+  ev.Forward(io::RunPaths{run_dir}.Checkpoint(epoch), cache);
+  return a[0]->Analyze({cache, info.model, info.train.p, epoch, ev.basis});
+}
+
+AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,
+                         const std::function<void(const AnalyzeProgress&)>& on_progress,
+                         const std::function<bool()>& should_stop) {
+  const RunInfo info = LoadRun(run_dir);
+  const std::vector<std::string> names = opt.analyzers.empty() ? FamilyAnalyzers(run_dir) : opt.analyzers;
+  const auto analyzers = MakeAll(names, info);
+  const io::RunPaths paths{run_dir};
+  for (const auto& a : analyzers) fs::create_directories(paths.ArtifactsDir(a->name()));
+  const int p = info.train.p;
+  auto stop = [&] { return should_stop && should_stop(); };
+
+  AnalyzeReport report;
+  std::mutex mu;  // guards report, progress
+  std::set<int> done_epochs;
+  auto last_new = Clock::now();
+  bool summaries_current = false;
+
+  for (;;) {
+    // Which checkpoints need work, and which analyzers for each.
+    std::deque<std::pair<int, std::vector<const Analyzer*>>> todo;
+    const std::vector<int> epochs = io::ListCheckpointEpochs(run_dir);
+    for (int e : epochs) {
+      if (done_epochs.count(e)) continue;
+      std::vector<const Analyzer*> need;
+      for (const auto& a : analyzers) {
+        const fs::path path = paths.Artifact(a->name(), e);
+        if (!fs::exists(path)) {
+          need.push_back(a.get());
+          continue;
+        }
+        try {
+          CheckShapes(io::ReadNpz(path), a->ArtifactShapes(info.model, p), path);
+        } catch (const io::IoError& err) {
+          report.warnings.push_back(std::string(err.what()) + "; recomputing it");
+          need.push_back(a.get());
+        }
+      }
+      if (need.empty()) {
+        ++report.skipped;
+        done_epochs.insert(e);
+      } else {
+        todo.emplace_back(e, std::move(need));
+      }
+    }
+
+    if (!todo.empty()) {
+      summaries_current = false;
+      last_new = Clock::now();
+      AnalyzeProgress prog;
+      prog.total = int(todo.size());
+      const auto t0 = Clock::now();
+      auto worker = [&] {
+        Evaluator ev(info);
+        for (;;) {
+          std::pair<int, std::vector<const Analyzer*>> job;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (todo.empty() || stop()) return;
+            job = std::move(todo.front());
+            todo.pop_front();
+          }
+          const int e = job.first;
+          try {
+            model::ActivationCache cache;
+            ev.Forward(paths.Checkpoint(e), cache);
+            for (const Analyzer* a : job.second)
+              io::WriteNpz(paths.Artifact(a->name(), e), a->Analyze({cache, info.model, p, e, ev.basis}));
+            std::lock_guard<std::mutex> lock(mu);
+            ++report.analysed;
+            done_epochs.insert(e);
+          } catch (const io::IoError& err) {
+            std::lock_guard<std::mutex> lock(mu);
+            report.warnings.push_back(std::string(err.what()) + "; checkpoint skipped");
+            done_epochs.insert(e);
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          ++prog.done;
+          prog.epoch = e;
+          prog.ms_per_checkpoint = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / prog.done;
+          if (on_progress) on_progress(prog);
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int i = 1; i < std::max(1, opt.threads); ++i) pool.emplace_back(worker);
+      worker();
+      for (auto& t : pool) t.join();
+    }
+    if (stop()) break;
+
+    if (!summaries_current) {
+      std::vector<int> have(done_epochs.begin(), done_epochs.end());
+      for (const auto& a : analyzers) {
+        if (!a->has_summary()) continue;
+        std::vector<int> ep;
+        std::vector<io::NpzArchive> per_epoch;
+        for (int e : have) {
+          try {
+            per_epoch.push_back(ReadValidArtifact(run_dir, a->name(), e));
+            ep.push_back(e);
+          } catch (const io::IoError&) {  // reported above
+          }
+        }
+        if (!ep.empty())
+          io::WriteNpz(paths.ArtifactsDir(a->name()) / "summary.npz", a->ComputeSummary(ep, per_epoch));
+      }
+      summaries_current = true;
+    }
+    if (!opt.follow) break;
+    const bool final_done = done_epochs.count(info.train.epochs) > 0;
+    if (final_done && Clock::now() - last_new > std::chrono::duration<double>(opt.follow_idle_exit_seconds)) break;
+    std::this_thread::sleep_for(std::chrono::duration<double>(opt.follow_poll_seconds));
+    if (stop()) break;
+  }
+  return report;
+}
+
+}  // namespace hs::analyzers
