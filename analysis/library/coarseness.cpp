@@ -11,12 +11,14 @@ torch::Tensor CoarsenessMetrics(const torch::Tensor& maps_in, const CoarsenessSp
   // [0] low-frequency energy ratio without DC.
   torch::Tensor power = torch::fft::fftshift(torch::fft::fft2(maps), c10::IntArrayRef{-2, -1}).abs().square();  // [n, H, W]
   const int64_t cy = H / 2, cx = W / 2;  // fftshift puts DC here
+  torch::Tensor with_dc = power.sum({1, 2});
   power.select(1, cy).select(1, cx).zero_();
   torch::Tensor yy = torch::arange(H, torch::kFloat32).unsqueeze(1) - float(cy);
   torch::Tensor xx = torch::arange(W, torch::kFloat32).unsqueeze(0) - float(cx);
   const double radius = spec.low_freq_radius * double(std::min(H, W));
   torch::Tensor mask = ((yy.square() + xx.square()).sqrt() <= radius).to(torch::kFloat32);  // [H, W]
   torch::Tensor total = power.sum({1, 2});
+  total = torch::where(total > 1e-10 * with_dc, total, torch::zeros_like(total));  // round-off of a constant map
   torch::Tensor low = (power * mask).sum({1, 2});
   torch::Tensor fft_ratio = torch::where(total > 0, low / total.clamp_min(1e-30), torch::zeros_like(total));
 

@@ -26,9 +26,12 @@ torch::Tensor Fourier2D(const torch::Tensor& grids, const torch::Tensor& basis) 
 torch::Tensor FrequencyVarianceFractions(const torch::Tensor& grids, const torch::Tensor& basis) {
   const int64_t p = basis.size(0), n = grids.size(0), n_freq = NumFrequencies(int(p));
   torch::Tensor T = Fourier2D(grids.to(torch::kFloat32), basis).to(torch::kFloat64);  // [n, p, p]
+  torch::Tensor with_dc = T.square().sum({1, 2});    // [n]
   T.select(1, 0).select(1, 0).zero_();
   torch::Tensor sq = T.square();                      // [n, p, p]
   torch::Tensor total = sq.sum({1, 2});               // [n]
+  // float32 round-off leaves ~1e-14 of a constant grid's energy outside DC.
+  total = torch::where(total > 1e-10 * with_dc, total, torch::zeros_like(total));
   torch::Tensor out = torch::empty({n_freq, n}, torch::kFloat64);
   for (int64_t k = 1; k <= n_freq; ++k) {
     torch::Tensor idx = torch::tensor({int64_t(0), 2 * k - 1, 2 * k}, torch::kLong);
