@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   std::printf("headscope  train step only        %8.2f ms/epoch\n", hs_train);
   std::printf("headscope  train + test eval      %8.2f ms/epoch (what `headscope train` does by default)\n", hs_full);
 
-  const std::string cmd = "/usr/bin/python3 " + reference + " --p 113 --epochs " + std::to_string(epochs) + " 2>&1";
+  // One BLAS thread on both sides: the reference's torch.set_num_threads(1)
+  // does not reach OpenBLAS's own pool.
+  const std::string cmd = "OPENBLAS_NUM_THREADS=1 /usr/bin/python3 " + reference + " --p 113 --epochs " + std::to_string(epochs) + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   double ref = 0;
   char line[512];

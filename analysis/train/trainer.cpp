@@ -26,6 +26,7 @@ void ConfigureTorchForTraining(int threads) {
   // a training step allocates and frees many ~10 MB tensors, and on this VM
   // faulting fresh pages back in cost more than the arithmetic.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_MMAP_MAX, 0);  // tensors above the 32 MB mmap cap too (a p=113 activation cache has 80 MB ones)
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
   torch::set_num_threads(std::max(1, threads));

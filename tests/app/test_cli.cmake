@@ -34,4 +34,15 @@ run_expect(ARGS train ${TINY} --epochs 40 CODE 0 ERR "resuming .* from epoch 30"
 file(READ ${run}/train_state.safetensors head LIMIT 100 HEX)
 file(WRITE ${run}/train_state.safetensors "truncated")
 run_expect(ARGS train ${TINY} --epochs 50 CODE 1 ERR "train_state.safetensors.*Move train_state.safetensors away")
+# analyze: artifacts for every checkpoint and summaries; then up to date.
+run_expect(ARGS analyze ${run} --quiet CODE 0)
+foreach(f artifacts/attention_freq/summary.npz artifacts/attention_patterns/epoch_00040.npz
+          artifacts/neuron_freq_norm/summary.npz artifacts/coarseness/epoch_00000.npz)
+  if(NOT EXISTS ${run}/${f})
+    message(FATAL_ERROR "analyze did not write ${run}/${f}")
+  endif()
+endforeach()
+run_expect(ARGS analyze ${run} CODE 0 ERR "analysed 0 checkpoints, 5 already up to date")
+run_expect(ARGS analyze ${WORK}/no_such_run CODE 1 ERR "no such run folder")
+run_expect(ARGS analyze ${run} --analyzers attention_frequency CODE 2 ERR "unknown analyzer 'attention_frequency'")
 message(STATUS "CLI tests passed")
