@@ -33,6 +33,12 @@ struct ExplorerOptions {
   int frames = 0;              // > 0: close after this many frames (tests, screenshots)
   std::string screenshot;      // write a PNG of the last frame
   int width = 1600, height = 1000;
+  int epoch = -1;              // start at this checkpoint epoch (-1: remembered / latest)
+  std::string panel;           // draw only this panel: heads, head_freq, specialization, neurons, loss
+  std::string pair;            // position pair for the head grid, "Q,K" (e.g. "2,0")
+  bool wait_ready = false;     // with --frames: keep rendering until every panel has its data
+  std::vector<int> script_epochs;  // scripted slider moves, one per frame after load (tests)
+  std::string frame_log;       // write per-frame timings (CSV) here (bench)
 };
 int RunExplorer(const ExplorerOptions& opt);
 

@@ -1,31 +1,49 @@
-// [SECTION] The explorer window: GLFW + OpenGL3 + Dear ImGui frame loop.
-// Opens one run (the default run unless --run is given); when the default
-// run is missing it trains it in a background thread and the panels follow.
+// [SECTION] Index
+//   Background training ....... BackgroundTrainer
+//   Run state ................. RunState: checkpoints, metrics, shape, refresh
+//   Window .................... RunExplorer: GLFW + OpenGL3 + Dear ImGui frame loop
+//   Layout .................... DrawTopBar, DrawEpochBar, DrawTabs
+// The explorer: one window over a run. A shared epoch slider drives every
+// panel; artifacts load or compute in background jobs; the UI thread never
+// waits on them.
 #include <GLFW/glfw3.h>
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "analyzers/pipeline.h"
+#include "artifact_source.h"
 #include "commands.h"
+#include "gl_textures.h"
+#include "io/atomic_file.h"
 #include "io/run_dir.h"
+#include "panels/attention_grid_panel.h"
+#include "panels/head_freq_panel.h"
 #include "panels/loss_curves_panel.h"
+#include "panels/neuron_panel.h"
+#include "panels/specialization_panel.h"
 #include "screenshot.h"
 #include "train/trainer.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// [SECTION] Background training of the default run.
+// [SECTION] Background training
 struct BackgroundTrainer {
   std::thread thread;
   std::atomic<bool> stop{false};
@@ -33,13 +51,17 @@ struct BackgroundTrainer {
   std::mutex mu;
   train::TrainProgress progress;  // guarded by mu
   std::string error;              // guarded by mu
+  fs::path dir;
 
-  void Start(const train::TrainConfig& cfg, const fs::path& dir) {
+  void Start(const train::TrainConfig& cfg, const fs::path& run_dir) {
+    Stop();
+    stop = false;
     running = true;
-    thread = std::thread([this, cfg, dir] {
+    dir = run_dir;
+    thread = std::thread([this, cfg, run_dir] {
       try {
         train::ConfigureTorchForTraining(1);
-        train::Trainer t(cfg, dir);
+        train::Trainer t(cfg, run_dir);
         train::TrainHooks hooks;
         hooks.should_stop = [this] { return stop.load(); };
         hooks.on_epoch = [this](const train::TrainProgress& p) {
@@ -54,21 +76,66 @@ struct BackgroundTrainer {
       running = false;
     });
   }
-  ~BackgroundTrainer() {
+  void Stop() {  // saves train_state: the run resumes next time
     stop = true;
-    if (thread.joinable()) thread.join();  // saves train_state: the run resumes next time
+    if (thread.joinable()) thread.join();
+  }
+  ~BackgroundTrainer() { Stop(); }
+};
+
+// [SECTION] Run state
+struct RunState {
+  fs::path dir;
+  train::TrainConfig cfg;
+  bool valid = false;
+  std::string error;
+  RunShape shape;
+  std::vector<int> epochs;
+  Clock::time_point last_scan{};
+
+  void Open(const fs::path& d) {
+    dir = d;
+    valid = false;
+    epochs.clear();
+    last_scan = {};
+    try {
+      cfg = nlohmann::json::parse(io::ReadFile(d / "config.json")).get<train::TrainConfig>();
+      shape.p = cfg.p;
+      shape.n_heads = cfg.n_heads;
+      shape.n_ctx = 3;
+      shape.d_mlp = cfg.d_mlp;
+      shape.n_freq = (cfg.p - 1) / 2;
+      shape.total_epochs = cfg.epochs;
+      shape.positions = {"a", "b", "="};
+      valid = true;
+      error.clear();
+    } catch (const std::exception& e) {
+      error = d.string() + ": cannot read config.json (" + e.what() + ")";
+    }
+  }
+  // Re-lists checkpoints at most every 0.5 s (cheap, and live runs grow).
+  bool Refresh() {
+    if (Clock::now() - last_scan < std::chrono::milliseconds(500)) return false;
+    last_scan = Clock::now();
+    auto e = io::ListCheckpointEpochs(dir);
+    const bool changed = e != epochs;
+    epochs = std::move(e);
+    return changed;
   }
 };
 
 void NoDisplayMessage(const char* why) {
   std::cerr << "headscope: cannot open the explorer window: " << why << ".\n"
             << "The explorer needs a display. Headless commands do the same work in batch:\n"
-            << "  headscope train [--p 113 ...]      train (or resume) a run\n"
-            << "  headscope --help                   all subcommands\n"
-            << "To render without a screen: xvfb-run -a headscope --frames 30 --screenshot out.png\n";
+            << "  headscope train [--p 113 ...]              train (or resume) a run\n"
+            << "  headscope analyze RUN_DIR                  compute every artifact (numpy-readable .npz)\n"
+            << "  headscope shot --run RUN_DIR --epoch N --out FILE.png   render a panel to PNG (uses xvfb-run if needed)\n"
+            << "  headscope --help                           all subcommands\n";
 }
 
 void GlfwError(int code, const char* desc) { std::fprintf(stderr, "GLFW error %d: %s\n", code, desc); }
+
+const char* kStateFile = "headscope_state.json";  // last run and epoch, beside the layout .ini
 
 }  // namespace
 
@@ -78,7 +145,20 @@ int RunExplorer(const ExplorerOptions& opt) {
     NoDisplayMessage("no display found (DISPLAY and WAYLAND_DISPLAY are not set)");
     return 3;
   }
-  const fs::path run_dir = opt.run.empty() ? fs::path(DefaultRunDir(opt.runs)) : fs::path(opt.run);
+  // Which run: --run, else the remembered one, else the default run.
+  fs::path run_dir = opt.run.empty() ? fs::path(DefaultRunDir(opt.runs)) : fs::path(opt.run);
+  int remembered_epoch = -1;
+  nlohmann::json saved;
+  if (opt.run.empty() && opt.frames == 0) {
+    try {
+      saved = nlohmann::json::parse(io::ReadFile(kStateFile));
+      if (fs::exists(fs::path(saved.value("run", "")) / "config.json")) {
+        run_dir = saved.value("run", run_dir.string());
+        remembered_epoch = saved.value("epoch", -1);
+      }
+    } catch (const std::exception&) {  // no or unreadable state: defaults
+    }
+  }
   if (!opt.run.empty() && !fs::exists(run_dir / "config.json")) {
     std::cerr << "headscope: " << run_dir.string() << " is not a run folder (no config.json). "
               << "Train one with `headscope train`, or pick one of the folders under " << opt.runs << "/.\n";
@@ -104,7 +184,7 @@ int RunExplorer(const ExplorerOptions& opt) {
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
-  io.IniFilename = "headscope_layout.ini";
+  io.IniFilename = opt.frames > 0 ? nullptr : "headscope_layout.ini";
   float xscale = 1, yscale = 1;
   glfwGetWindowContentScale(window, &xscale, &yscale);
   const float scale = std::max(1.0f, xscale);
@@ -112,69 +192,282 @@ int RunExplorer(const ExplorerOptions& opt) {
   if (fs::exists(kFont)) io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale);
   ImGui::StyleColorsLight();
   ImGui::GetStyle().ScaleAllSizes(scale);
+  ImGui::GetStyle().FrameRounding = 3;
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 130");
+  widgets::SetTextureBackend(GlTextureBackend());
 
-  BackgroundTrainer trainer;
-  train::TrainConfig default_cfg;
-  const bool default_run = opt.run.empty();
-  const bool complete = fs::exists(run_dir / "checkpoints" / (io::EpochStem(default_cfg.epochs) + ".safetensors"));
-  if (default_run && !complete && opt.train_if_missing) trainer.Start(default_cfg, run_dir);
+  train::ConfigureTorchForTraining(1);
+  {
+    jobs::JobSystem jobs(1);
+    jobs::ArtifactStore store(size_t(768) << 20);
+    ArtifactSource source(jobs, store);
+    BackgroundTrainer trainer;
+    std::atomic<bool> analyzing{false};
 
-  LossCurvesPanel loss;
-  int frame = 0;
-  while (!glfwWindowShouldClose(window)) {
-    if (opt.frames > 0 && frame >= opt.frames) break;
-    glfwPollEvents();
-    if (glfwGetWindowAttrib(window, GLFW_ICONIFIED)) {
-      glfwWaitEventsTimeout(0.1);
-      continue;
+    RunState run;
+    run.Open(run_dir);
+    std::vector<fs::path> all_runs = io::ListRuns(opt.runs);
+    const train::TrainConfig default_cfg;
+    const bool default_run = run_dir == fs::path(DefaultRunDir(opt.runs));
+    const bool complete = fs::exists(io::RunPaths{run_dir}.Checkpoint(default_cfg.epochs));
+    if (default_run && !complete && opt.train_if_missing && opt.frames == 0) trainer.Start(default_cfg, run_dir);
+    if (!run.valid && default_run) {  // training creates config.json within a moment
+      for (int i = 0; i < 50 && !fs::exists(run_dir / "config.json"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      run.Open(run_dir);
     }
-    ImGui_ImplOpenGL3_NewFrame();
-    ImGui_ImplGlfw_NewFrame();
-    ImGui::NewFrame();
 
-    loss.Refresh(run_dir);
-    const ImGuiViewport* vp = ImGui::GetMainViewport();
-    ImGui::SetNextWindowPos(vp->WorkPos);
-    ImGui::SetNextWindowSize(vp->WorkSize);
-    ImGui::Begin("headscope", nullptr,
-                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
-    ImGui::Text("Run: %s", run_dir.string().c_str());
-    if (trainer.running || !trainer.error.empty()) {
-      std::lock_guard<std::mutex> lock(trainer.mu);
-      if (!trainer.error.empty()) {
-        ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "Training failed: %s", trainer.error.c_str());
+    LossCurvesPanel loss;
+    AttentionGridPanel grid;
+    HeadFreqPanel head_freq;
+    SpecializationPanel spec;
+    NeuronPanel neurons;
+    if (!opt.pair.empty()) std::sscanf(opt.pair.c_str(), "%d,%d", &grid.query_pos, &grid.key_pos);
+    int epoch_index = -1;
+    int wanted_epoch = opt.epoch >= 0 ? opt.epoch : remembered_epoch;
+    bool playing = false, follow_latest = wanted_epoch < 0;
+    auto last_play = Clock::now();
+    auto last_analyze = Clock::now();
+    size_t script_pos = 0;
+    std::ofstream frame_log;
+    if (!opt.frame_log.empty()) {
+      frame_log.open(opt.frame_log);
+      frame_log << "frame,epoch,build_ms,total_ms,stale,uploads\n";
+    }
+
+    auto start_analysis = [&]() {
+      if (analyzing.exchange(true)) return;
+      const fs::path dir = run.dir;
+      jobs.Submit("analyze_all", jobs::Lane::Model, [&analyzing, dir](const jobs::CancelToken& token) {
+        try {
+          analyzers::AnalyzeOptions ao;
+          ao.threads = 1;
+          analyzers::AnalyzeRun(dir, ao, {}, [&token] { return token.cancelled(); });
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "headscope: analysis failed: %s\n", e.what());
+        }
+        analyzing = false;
+      });
+    };
+
+    int frame = 0;
+    int ready_frames = 0;
+    const auto t_start = Clock::now();
+    // With --frames and wait_ready: keep going until two quiet frames in a
+    // row (every panel has its data), for at most a minute.
+    auto still_waiting = [&] {
+      return opt.wait_ready && ready_frames < 2 && Clock::now() - t_start < std::chrono::seconds(60);
+    };
+    while (!glfwWindowShouldClose(window)) {
+      if (opt.frames > 0 && frame >= opt.frames && !still_waiting()) break;
+      const auto t_frame = Clock::now();
+      glfwPollEvents();
+      if (glfwGetWindowAttrib(window, GLFW_ICONIFIED)) {
+        glfwWaitEventsTimeout(0.1);
+        continue;
+      }
+      ImGui_ImplOpenGL3_NewFrame();
+      ImGui_ImplGlfw_NewFrame();
+      ImGui::NewFrame();
+
+      // Run data.
+      if (run.Refresh() && follow_latest && !run.epochs.empty()) epoch_index = int(run.epochs.size()) - 1;
+      if (epoch_index < 0 && !run.epochs.empty()) {
+        epoch_index = int(run.epochs.size()) - 1;
+        if (wanted_epoch >= 0) {
+          auto it = std::lower_bound(run.epochs.begin(), run.epochs.end(), wanted_epoch);
+          epoch_index = it == run.epochs.end() ? int(run.epochs.size()) - 1 : int(it - run.epochs.begin());
+        }
+      }
+      epoch_index = std::min(epoch_index, int(run.epochs.size()) - 1);
+      if (script_pos < opt.script_epochs.size() && frame >= 2) {
+        auto it = std::lower_bound(run.epochs.begin(), run.epochs.end(), opt.script_epochs[script_pos++]);
+        if (it != run.epochs.end()) epoch_index = int(it - run.epochs.begin());
+      }
+      loss.Refresh(run.dir);
+      // Live run: keep summaries current while checkpoints land.
+      if (trainer.running && Clock::now() - last_analyze > std::chrono::seconds(5)) {
+        last_analyze = Clock::now();
+        start_analysis();
+      }
+
+      ViewContext v;
+      v.run = run.dir;
+      v.shape = run.shape;
+      v.epochs = run.epochs;
+      v.epoch = epoch_index >= 0 ? run.epochs[epoch_index] : -1;
+      v.grok_epoch = loss.GrokEpoch();
+      v.source = &source;
+
+      const ImGuiViewport* vp = ImGui::GetMainViewport();
+      ImGui::SetNextWindowPos(vp->WorkPos);
+      ImGui::SetNextWindowSize(vp->WorkSize);
+      ImGui::Begin("headscope", nullptr,
+                   ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
+                       ImGuiWindowFlags_NoBringToFrontOnFocus);
+      const float fh = ImGui::GetFontSize();
+
+      if (!opt.panel.empty()) {
+        // [SECTION] Single panel (headscope shot --panel NAME)
+        if (opt.panel == "heads") grid.Draw(v);
+        else if (opt.panel == "head_freq") head_freq.Draw(v);
+        else if (opt.panel == "specialization") spec.Draw(v, nullptr);
+        else if (opt.panel == "neurons") neurons.Draw(v);
+        else loss.Draw(v.epoch >= 0 ? float(v.epoch) : NAN);
       } else {
-        const auto& p = trainer.progress;
-        char overlay[160];
-        std::snprintf(overlay, sizeof overlay, "training epoch %d / %d   test acc %.3f   %.1f ms/epoch   ETA %.0f s",
-                      p.epoch, p.total_epochs, p.test_acc, p.ms_per_epoch, p.eta_seconds);
-        ImGui::ProgressBar(p.total_epochs ? float(p.epoch) / p.total_epochs : 0.f, ImVec2(-1, 0), overlay);
-        if (ImGui::IsItemHovered())
-          ImGui::SetTooltip("The default run trains in the background; closing the window saves its state\n"
-                            "and the next launch resumes it.");
+        // [SECTION] Top bar: run picker, training, analysis
+        ImGui::SetNextItemWidth(fh * 20);
+        if (ImGui::BeginCombo("run", run.dir.string().c_str())) {
+          if (ImGui::IsWindowAppearing()) all_runs = io::ListRuns(opt.runs);
+          for (const auto& r : all_runs)
+            if (ImGui::Selectable(r.string().c_str(), r == run.dir)) {
+              run.Open(r);
+              epoch_index = -1;
+              follow_latest = true;
+            }
+          if (all_runs.empty()) ImGui::TextDisabled("no runs under %s/", opt.runs.c_str());
+          ImGui::EndCombo();
+        }
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Every run folder under %s/ (runs/<family>/<variant>)", opt.runs.c_str());
+        ImGui::SameLine();
+        if (trainer.running) {
+          if (ImGui::Button("Pause training")) trainer.Stop();
+          if (ImGui::IsItemHovered()) ImGui::SetTooltip("Stops after the current epoch and saves the state; Resume continues exactly.");
+          ImGui::SameLine();
+          std::lock_guard<std::mutex> lock(trainer.mu);
+          const auto& p = trainer.progress;
+          char overlay[160];
+          std::snprintf(overlay, sizeof overlay, "epoch %d / %d   test acc %.3f   %.0f ms/epoch   ETA %.0f s", p.epoch,
+                        p.total_epochs, p.test_acc, p.ms_per_epoch, p.eta_seconds);
+          ImGui::ProgressBar(p.total_epochs ? float(p.epoch) / p.total_epochs : 0.f, ImVec2(fh * 26, 0), overlay);
+        } else if (run.valid && !fs::exists(io::RunPaths{run.dir}.Checkpoint(run.cfg.epochs))) {
+          if (ImGui::Button(run.epochs.empty() ? "Start training" : "Resume training")) trainer.Start(run.cfg, run.dir);
+          if (ImGui::IsItemHovered()) ImGui::SetTooltip("Trains this run in the background; the panels follow new checkpoints.");
+        } else if (run.valid) {
+          ImGui::TextDisabled("training complete (%d epochs)", run.cfg.epochs);
+        }
+        {
+          std::lock_guard<std::mutex> lock(trainer.mu);
+          if (!trainer.error.empty()) {
+            ImGui::SameLine();
+            ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "training failed: %s", trainer.error.c_str());
+          }
+        }
+        ImGui::SameLine();
+        ImGui::BeginDisabled(analyzing.load() || run.epochs.empty());
+        if (ImGui::Button(analyzing.load() ? "Analyzing..." : "Analyze all")) start_analysis();
+        ImGui::EndDisabled();
+        if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+          ImGui::SetTooltip("Compute every analyzer for every checkpoint and the cross-epoch summaries\n(same as `headscope analyze RUN`).");
+        if (!run.error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", run.error.c_str());
+
+        // [SECTION] Epoch bar
+        const int n = int(run.epochs.size());
+        if (n > 0) {
+          if (ImGui::Button(playing ? "Pause" : "Play")) playing = !playing;
+          if (ImGui::IsItemHovered()) ImGui::SetTooltip("Step through the checkpoints (about 8 per second)");
+          ImGui::SameLine();
+          if (ImGui::ArrowButton("##back", ImGuiDir_Left)) epoch_index = std::max(0, epoch_index - 1), follow_latest = false;
+          ImGui::SameLine();
+          if (ImGui::ArrowButton("##fwd", ImGuiDir_Right)) epoch_index = std::min(n - 1, epoch_index + 1);
+          ImGui::SameLine();
+          ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fh * 16);
+          char label[64];
+          std::snprintf(label, sizeof label, "epoch %d", run.epochs[epoch_index]);
+          if (ImGui::SliderInt("##epoch", &epoch_index, 0, n - 1, label)) follow_latest = epoch_index == n - 1;
+          if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("Checkpoint shown by every panel (%d checkpoints). Left/Right arrow keys step.", n);
+          ImGui::SameLine();
+          ImGui::Checkbox("follow latest", &follow_latest);
+          if (ImGui::IsItemHovered()) ImGui::SetTooltip("Jump to each new checkpoint as training writes it");
+          if (!ImGui::GetIO().WantTextInput) {
+            if (ImGui::IsKeyPressed(ImGuiKey_LeftArrow)) epoch_index = std::max(0, epoch_index - 1), follow_latest = false;
+            if (ImGui::IsKeyPressed(ImGuiKey_RightArrow)) epoch_index = std::min(n - 1, epoch_index + 1);
+          }
+          if (playing && Clock::now() - last_play > std::chrono::milliseconds(120)) {
+            last_play = Clock::now();
+            epoch_index = epoch_index + 1 >= n ? 0 : epoch_index + 1;
+          }
+        } else {
+          ImGui::TextDisabled("No checkpoints yet%s.", trainer.running ? ": the first one is written at epoch 0" : "");
+        }
+        ImGui::Separator();
+
+        // [SECTION] Tabs
+        if (ImGui::BeginTabBar("##tabs")) {
+          if (ImGui::BeginTabItem("Heads")) {
+            const ImVec2 avail = ImGui::GetContentRegionAvail();
+            ImGui::BeginChild("##grid", ImVec2(avail.x * 0.5f, 0), true);
+            ImGui::TextUnformatted("Attention patterns per head");
+            grid.Draw(v);
+            ImGui::EndChild();
+            ImGui::SameLine();
+            ImGui::BeginChild("##right", ImVec2(0, 0), false);
+            const float h = ImGui::GetContentRegionAvail().y;
+            ImGui::BeginChild("##headfreq", ImVec2(0, h * 0.5f), true);
+            head_freq.Draw(v);
+            ImGui::EndChild();
+            ImGui::BeginChild("##spec", ImVec2(0, 0), true);
+            bool want = false;
+            const int jump = spec.Draw(v, &want);
+            if (want) start_analysis();
+            if (jump >= 0 && n > 0) {
+              auto it = std::lower_bound(run.epochs.begin(), run.epochs.end(), jump);
+              epoch_index = it == run.epochs.end() ? n - 1 : int(it - run.epochs.begin());
+              follow_latest = false;
+            }
+            ImGui::EndChild();
+            ImGui::EndChild();
+            ImGui::EndTabItem();
+          }
+          if (ImGui::BeginTabItem("Neurons")) {
+            neurons.Draw(v);
+            ImGui::EndTabItem();
+          }
+          if (ImGui::BeginTabItem("Training curves")) {
+            loss.Draw(v.epoch >= 0 ? float(v.epoch) : NAN);
+            ImGui::EndTabItem();
+          }
+          ImGui::EndTabBar();
+        }
+      }
+      ImGui::End();
+
+      const double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_frame).count();
+      ImGui::Render();
+      int w, h;
+      glfwGetFramebufferSize(window, &w, &h);
+      glViewport(0, 0, w, h);
+      glClearColor(0.95f, 0.95f, 0.95f, 1.0f);
+      glClear(GL_COLOR_BUFFER_BIT);
+      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+      const bool busy = jobs.Pending() + jobs.Running() > 0 || grid.stale();
+      ready_frames = busy ? 0 : ready_frames + 1;
+      ++frame;
+      const bool last = opt.frames > 0 && frame >= opt.frames && !still_waiting();
+      if (!opt.screenshot.empty() && last) {
+        std::string err;
+        if (!WriteFramebufferPng(opt.screenshot, w, h, &err)) std::cerr << "headscope: " << err << "\n";
+      }
+      glfwSwapBuffers(window);
+      if (frame_log.is_open()) {
+        glFinish();
+        frame_log << frame << "," << v.epoch << "," << build_ms << ","
+                  << std::chrono::duration<double, std::milli>(Clock::now() - t_frame).count() << "," << (busy ? 1 : 0)
+                  << "," << widgets::TextureUploadCount() << "\n";
+      }
+      if (opt.wait_ready && busy && opt.frames > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (opt.frames == 0 && run.valid) {
+      try {
+        nlohmann::json st = {{"run", run.dir.string()}, {"epoch", epoch_index >= 0 ? run.epochs[epoch_index] : -1}};
+        io::WriteFileAtomic(kStateFile, st.dump(2));
+      } catch (const std::exception&) {
       }
     }
-    if (loss.GrokEpoch() >= 0)
-      ImGui::Text("Grokking: test accuracy first above 0.9 at epoch %d", loss.GrokEpoch());
-    ImGui::Separator();
-    loss.Draw(loss.LastEpoch() >= 0 ? float(loss.LastEpoch()) : NAN);
-    ImGui::End();
-
-    ImGui::Render();
-    int w, h;
-    glfwGetFramebufferSize(window, &w, &h);
-    glViewport(0, 0, w, h);
-    glClearColor(0.95f, 0.95f, 0.95f, 1.0f);
-    glClear(GL_COLOR_BUFFER_BIT);
-    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-    ++frame;
-    if (!opt.screenshot.empty() && opt.frames > 0 && frame == opt.frames) {
-      std::string err;
-      if (!WriteFramebufferPng(opt.screenshot, w, h, &err)) std::cerr << "headscope: " << err << "\n";
-    }
-    glfwSwapBuffers(window);
+    trainer.Stop();
+    jobs.Shutdown();  // before the store and source its jobs write into go away
+    widgets::ReleaseWidgetTextures();
   }
 
   ImGui_ImplOpenGL3_Shutdown();

@@ -1,5 +1,6 @@
 // headscope: one binary, git-style subcommands (CLI11).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "commands.h"
@@ -49,6 +50,23 @@ int main(int argc, char** argv) {
   analyze->add_flag("--follow", an.follow, "Keep analysing new checkpoints of a run that is still training");
   analyze->add_flag("--quiet", an.quiet, "No progress bar");
 
+  ExplorerOptions shot;
+  shot.frames = 3;
+  shot.wait_ready = true;
+  shot.train_if_missing = false;
+  auto* shot_cmd = cli.add_subcommand("shot", "Render the explorer (or one panel) at an epoch to a PNG, in a real GL context");
+  shot_cmd->add_option("--run", shot.run, "Run folder")->required();
+  shot_cmd->add_option("--epoch", shot.epoch, "Checkpoint epoch (the nearest checkpoint at or after it)")->required();
+  shot_cmd->add_option("--panel", shot.panel, "heads, head_freq, specialization, neurons, loss (default: the whole window)");
+  shot_cmd->add_option("--pair", shot.pair, "Position pair for the heads panel as Q,K (default 2,0: '=' attending to a)");
+  shot_cmd->add_option("--out", shot.screenshot, "PNG file to write")->required();
+  shot_cmd->add_option("--width", shot.width, "Window width in pixels")->capture_default_str();
+  shot_cmd->add_option("--height", shot.height, "Window height in pixels")->capture_default_str();
+  cli.add_option("--script-epochs", ex.script_epochs, "")->group("")->delimiter(',');
+  cli.add_option("--frame-log", ex.frame_log, "")->group("");
+  cli.add_option("--width", ex.width, "")->group("");
+  cli.add_option("--height", ex.height, "")->group("");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -56,5 +74,14 @@ int main(int argc, char** argv) {
   }
   if (train->parsed()) return RunTrain(tr);
   if (analyze->parsed()) return RunAnalyze(an);
+  if (shot_cmd->parsed()) {
+    static const char* kPanels[] = {"", "heads", "head_freq", "specialization", "neurons", "loss"};
+    if (std::find(std::begin(kPanels), std::end(kPanels), shot.panel) == std::end(kPanels)) {
+      std::cerr << "headscope shot: unknown --panel '" << shot.panel
+                << "'; use heads, head_freq, specialization, neurons or loss\n";
+      return 2;
+    }
+    return RunExplorer(shot);
+  }
   return RunExplorer(ex);
 }

@@ -128,6 +128,8 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
       const double y = ser.y[i];
       if (!std::isfinite(y) || (spec.log_y && y <= 0)) { flush(); last_col = INT_MIN; continue; }
       const float X = px(ser.x[i]), Y = py(y);
+      if (ser.markers) dl->AddCircleFilled(ImVec2(X, Y), 2.5f, col);
+      if (ser.step && !pts.empty() && pts.back().y != Y) pts.push_back(ImVec2(X, pts.back().y));
       const int c = int(X);
       if (c == last_col) {
         if (Y < cmin) { cmin = Y; pts.push_back(ImVec2(X, Y)); }

@@ -21,6 +21,8 @@ struct LineSeries {
   const float* y = nullptr;  // [count]; non-finite values break the line
   int count = 0;
   ImU32 color = 0;           // 0: pick from the default palette
+  bool markers = false;      // a dot at every sample (discrete values)
+  bool step = false;         // hold each value until the next sample
 };
 
 struct LinePlotSpec {

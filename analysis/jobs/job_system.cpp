@@ -1,0 +1,127 @@
+// Job system (see job_system.h).
+#include "jobs/job_system.h"
+
+namespace hs::jobs {
+
+JobSystem::JobSystem(int pool_threads) {
+  m_model.threads.emplace_back([this] { Worker(m_model); });
+  for (int i = 0; i < std::max(1, pool_threads); ++i) m_pool.threads.emplace_back([this] { Worker(m_pool); });
+}
+
+JobSystem::~JobSystem() { Shutdown(); }
+
+void JobSystem::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_stop = true;
+    for (auto& kv : m_running) kv.second.cancel();
+    m_model.pending.clear();
+    m_model.order.clear();
+    m_pool.pending.clear();
+    m_pool.order.clear();
+  }
+  m_cv.notify_all();
+  for (auto* lane : {&m_model, &m_pool}) {
+    for (auto& t : lane->threads)
+      if (t.joinable()) t.join();
+    lane->threads.clear();
+  }
+}
+
+void JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    ++m_submitted;
+    LaneState& lane = lane_id == Lane::Model ? m_model : m_pool;
+    LaneState& other = lane_id == Lane::Model ? m_pool : m_model;
+    // Latest wins: drop a pending job of this slot in either lane, cancel a running one.
+    for (auto* l : {&lane, &other}) {
+      if (l->pending.erase(slot))
+        for (auto it = l->order.begin(); it != l->order.end(); ++it)
+          if (*it == slot) {
+            l->order.erase(it);
+            break;
+          }
+    }
+    auto r = m_running.find(slot);
+    if (r != m_running.end()) r->second.cancel();
+    lane.pending[slot] = Job{std::move(task), CancelToken()};
+    lane.order.push_back(slot);
+  }
+  m_cv.notify_all();
+}
+
+void JobSystem::CancelSlot(const std::string& slot) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  for (auto* l : {&m_model, &m_pool})
+    if (l->pending.erase(slot))
+      for (auto it = l->order.begin(); it != l->order.end(); ++it)
+        if (*it == slot) {
+          l->order.erase(it);
+          break;
+        }
+  auto r = m_running.find(slot);
+  if (r != m_running.end()) r->second.cancel();
+}
+
+void JobSystem::Worker(LaneState& lane) {
+  for (;;) {
+    std::string slot;
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(m_mu);
+      m_cv.wait(lock, [&] { return m_stop || !lane.order.empty(); });
+      if (m_stop) return;
+      // A slot already running on another worker waits its turn, so one
+      // panel's results arrive in order.
+      auto it = lane.order.begin();
+      while (it != lane.order.end() && m_running.count(*it)) ++it;
+      if (it == lane.order.end()) {
+        m_cv.wait_for(lock, std::chrono::milliseconds(5));
+        continue;
+      }
+      slot = *it;
+      lane.order.erase(it);
+      job = std::move(lane.pending.at(slot));
+      lane.pending.erase(slot);
+      m_running[slot] = job.token;
+      ++m_running_count;
+      ++m_executed;
+    }
+    try {
+      if (!job.token.cancelled()) job.task(job.token);
+    } catch (...) {
+      // A job reports its own errors through its result; never kill the worker.
+    }
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_running.erase(slot);
+      --m_running_count;
+    }
+    m_cv.notify_all();
+    m_idle_cv.notify_all();
+  }
+}
+
+int JobSystem::Pending() const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return int(m_model.pending.size() + m_pool.pending.size());
+}
+int JobSystem::Running() const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return m_running_count;
+}
+uint64_t JobSystem::Submitted() const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return m_submitted;
+}
+uint64_t JobSystem::Executed() const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return m_executed;
+}
+void JobSystem::WaitIdle() const {
+  std::unique_lock<std::mutex> lock(m_mu);
+  m_idle_cv.wait(lock, [&] { return m_running_count == 0 && m_model.pending.empty() && m_pool.pending.empty(); });
+}
+
+}  // namespace hs::jobs

@@ -1,0 +1,78 @@
+// Background jobs for the explorer. Two lanes: a serial model lane (forward
+// passes, anything that loads weights) and a worker pool for pure analyses
+// over immutable arrays. Jobs are submitted under a slot (one per panel):
+// a newer job for the same slot replaces a pending one (latest wins) and
+// cancels a running one, so dragging a slider across 100 epochs queues at
+// most one job per panel. The UI thread never waits on a job.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hs::jobs {
+
+// Polled by long jobs; set when a newer job for the same slot arrives.
+class CancelToken {
+ public:
+  CancelToken() : m_flag(std::make_shared<std::atomic<bool>>(false)) {}
+  bool cancelled() const { return m_flag->load(); }
+  void cancel() const { m_flag->store(true); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> m_flag;
+};
+
+enum class Lane { Model, Pool };
+
+class JobSystem {
+ public:
+  using Task = std::function<void(const CancelToken&)>;
+
+  explicit JobSystem(int pool_threads = 1);
+  ~JobSystem();  // Shutdown()
+  // Cancels running jobs, drops pending ones and joins the workers. Call it
+  // before destroying anything a job's closure refers to. Idempotent.
+  void Shutdown();
+  JobSystem(const JobSystem&) = delete;
+  JobSystem& operator=(const JobSystem&) = delete;
+
+  void Submit(const std::string& slot, Lane lane, Task task);
+  void CancelSlot(const std::string& slot);
+
+  int Pending() const;         // queued, not started
+  int Running() const;
+  uint64_t Submitted() const;  // since start
+  uint64_t Executed() const;   // jobs that actually ran
+  // Blocks until nothing is queued or running (tests, benchmarks, shutdown).
+  void WaitIdle() const;
+
+ private:
+  struct Job {
+    Task task;
+    CancelToken token;
+  };
+  struct LaneState {
+    std::deque<std::string> order;  // slots with a pending job, oldest first
+    std::map<std::string, Job> pending;
+    std::vector<std::thread> threads;
+  };
+  void Worker(LaneState& lane);
+
+  mutable std::mutex m_mu;
+  mutable std::condition_variable m_cv, m_idle_cv;
+  bool m_stop = false;
+  LaneState m_model, m_pool;
+  std::map<std::string, CancelToken> m_running;  // slot -> token of its running job
+  int m_running_count = 0;
+  uint64_t m_submitted = 0, m_executed = 0;
+};
+
+}  // namespace hs::jobs
