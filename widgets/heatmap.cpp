@@ -255,7 +255,9 @@ int FacetGrid(const char* id, const float* const* values, int n, int rows, int c
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float cb = ImGui::GetFontSize() * 4.5f;
   const float fw = (avail.x - cb) / ncol;
-  const float fh = spec.facet_height > 0 ? spec.facet_height : std::max(80.0f, avail.y / nrow);
+  const float title_pad = ImGui::GetFontSize() * (spec.heatmap.axis_ticks ? 4.0f : 1.8f);
+  const float fh = spec.facet_height > 0 ? spec.facet_height
+                                         : std::max(80.0f, std::min(avail.y / nrow, fw + title_pad));
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   int clicked = -1;
   hs.colorbar = false;
