@@ -30,6 +30,8 @@
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "panels/attention_grid_panel.h"
+#include "panels/compare_panel.h"
+#include "run_state.h"
 #include "panels/head_freq_panel.h"
 #include "panels/loss_curves_panel.h"
 #include "panels/neuron_panel.h"
@@ -83,47 +85,6 @@ struct BackgroundTrainer {
   ~BackgroundTrainer() { Stop(); }
 };
 
-// [SECTION] Run state
-struct RunState {
-  fs::path dir;
-  train::TrainConfig cfg;
-  bool valid = false;
-  std::string error;
-  RunShape shape;
-  std::vector<int> epochs;
-  Clock::time_point last_scan{};
-
-  void Open(const fs::path& d) {
-    dir = d;
-    valid = false;
-    epochs.clear();
-    last_scan = {};
-    try {
-      cfg = nlohmann::json::parse(io::ReadFile(d / "config.json")).get<train::TrainConfig>();
-      shape.p = cfg.p;
-      shape.n_heads = cfg.n_heads;
-      shape.n_ctx = 3;
-      shape.d_mlp = cfg.d_mlp;
-      shape.n_freq = (cfg.p - 1) / 2;
-      shape.total_epochs = cfg.epochs;
-      shape.positions = {"a", "b", "="};
-      valid = true;
-      error.clear();
-    } catch (const std::exception& e) {
-      error = d.string() + ": cannot read config.json (" + e.what() + ")";
-    }
-  }
-  // Re-lists checkpoints at most every 0.5 s (cheap, and live runs grow).
-  bool Refresh() {
-    if (Clock::now() - last_scan < std::chrono::milliseconds(500)) return false;
-    last_scan = Clock::now();
-    auto e = io::ListCheckpointEpochs(dir);
-    const bool changed = e != epochs;
-    epochs = std::move(e);
-    return changed;
-  }
-};
-
 void NoDisplayMessage(const char* why) {
   std::cerr << "headscope: cannot open the explorer window: " << why << ".\n"
             << "The explorer needs a display. Headless commands do the same work in batch:\n"
@@ -135,7 +96,31 @@ void NoDisplayMessage(const char* why) {
 
 void GlfwError(int code, const char* desc) { std::fprintf(stderr, "GLFW error %d: %s\n", code, desc); }
 
-const char* kStateFile = "headscope_state.json";  // last run and epoch, beside the layout .ini
+const char* kStateFile = "headscope_state.json";
+
+// A panel export requested this frame: written after rendering.
+struct ExportRequest {
+  std::string path;
+  ImVec2 min, max;
+};
+
+// A small "PNG" button at the top right of the current child window; the
+// child's rectangle is saved as exports/<name>_epoch_N.png after this frame.
+void ExportButton(const char* name, int epoch, std::vector<ExportRequest>& out, std::string& status) {
+  const float w = ImGui::CalcTextSize("PNG").x + ImGui::GetStyle().FramePadding.x * 2;
+  const ImVec2 keep = ImGui::GetCursorPos();
+  ImGui::SetCursorPos(ImVec2(ImGui::GetWindowContentRegionMax().x - w, ImGui::GetWindowContentRegionMin().y));
+  if (ImGui::SmallButton((std::string("PNG##") + name).c_str())) {
+    std::error_code ec;
+    fs::create_directories("exports", ec);
+    const std::string path = "exports/" + std::string(name) + "_epoch_" + std::to_string(epoch) + ".png";
+    out.push_back({path, ImGui::GetWindowPos(),
+                   ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x, ImGui::GetWindowPos().y + ImGui::GetWindowSize().y)});
+    status = "saved " + fs::absolute(path).string();
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Export this panel to exports/%s_epoch_%d.png", name, epoch);
+  ImGui::SetCursorPos(keep);
+}  // last run and epoch, beside the layout .ini
 
 }  // namespace
 
@@ -217,11 +202,14 @@ int RunExplorer(const ExplorerOptions& opt) {
       run.Open(run_dir);
     }
 
+    std::vector<ExportRequest> exports;
+    std::string export_status;
     LossCurvesPanel loss;
     AttentionGridPanel grid;
     HeadFreqPanel head_freq;
     SpecializationPanel spec;
     NeuronPanel neurons;
+    ComparePanel compare;
     if (!opt.pair.empty()) std::sscanf(opt.pair.c_str(), "%d,%d", &grid.query_pos, &grid.key_pos);
     int epoch_index = -1;
     int wanted_epoch = opt.epoch >= 0 ? opt.epoch : remembered_epoch;
@@ -232,7 +220,7 @@ int RunExplorer(const ExplorerOptions& opt) {
     std::ofstream frame_log;
     if (!opt.frame_log.empty()) {
       frame_log.open(opt.frame_log);
-      frame_log << "frame,epoch,build_ms,total_ms,stale,uploads\n";
+      frame_log << "frame,epoch,build_ms,total_ms,stale,uploads,latency_ms\n";
     }
 
     auto start_analysis = [&]() {
@@ -252,10 +240,13 @@ int RunExplorer(const ExplorerOptions& opt) {
 
     int frame = 0;
     int ready_frames = 0;
+    Clock::time_point script_moved_at{};
+    bool latency_pending = false;  // a scripted move whose panels have not caught up yet
     const auto t_start = Clock::now();
     // With --frames and wait_ready: keep going until two quiet frames in a
     // row (every panel has its data), for at most a minute.
     auto still_waiting = [&] {
+      if (script_pos < opt.script_epochs.size() && Clock::now() - t_start < std::chrono::minutes(10)) return true;
       return opt.wait_ready && ready_frames < 2 && Clock::now() - t_start < std::chrono::seconds(60);
     };
     while (!glfwWindowShouldClose(window)) {
@@ -280,9 +271,11 @@ int RunExplorer(const ExplorerOptions& opt) {
         }
       }
       epoch_index = std::min(epoch_index, int(run.epochs.size()) - 1);
-      if (script_pos < opt.script_epochs.size() && frame >= 2) {
+      if (script_pos < opt.script_epochs.size() && frame >= 2 && (!opt.script_wait || ready_frames >= 1)) {
         auto it = std::lower_bound(run.epochs.begin(), run.epochs.end(), opt.script_epochs[script_pos++]);
         if (it != run.epochs.end()) epoch_index = int(it - run.epochs.begin());
+        script_moved_at = Clock::now();
+        latency_pending = true;
       }
       loss.Refresh(run.dir);
       // Live run: keep summaries current while checkpoints land.
@@ -359,6 +352,10 @@ int RunExplorer(const ExplorerOptions& opt) {
         ImGui::EndDisabled();
         if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
           ImGui::SetTooltip("Compute every analyzer for every checkpoint and the cross-epoch summaries\n(same as `headscope analyze RUN`).");
+        if (!export_status.empty()) {
+          ImGui::SameLine();
+          ImGui::TextDisabled("%s", export_status.c_str());
+        }
         if (!run.error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", run.error.c_str());
 
         // [SECTION] Epoch bar
@@ -399,15 +396,18 @@ int RunExplorer(const ExplorerOptions& opt) {
             const ImVec2 avail = ImGui::GetContentRegionAvail();
             ImGui::BeginChild("##grid", ImVec2(avail.x * 0.5f, 0), true);
             ImGui::TextUnformatted("Attention patterns per head");
+            ExportButton("heads", v.epoch, exports, export_status);
             grid.Draw(v);
             ImGui::EndChild();
             ImGui::SameLine();
             ImGui::BeginChild("##right", ImVec2(0, 0), false);
             const float h = ImGui::GetContentRegionAvail().y;
             ImGui::BeginChild("##headfreq", ImVec2(0, h * 0.5f), true);
+            ExportButton("head_freq", v.epoch, exports, export_status);
             head_freq.Draw(v);
             ImGui::EndChild();
             ImGui::BeginChild("##spec", ImVec2(0, 0), true);
+            ExportButton("specialization", v.epoch, exports, export_status);
             bool want = false;
             const int jump = spec.Draw(v, &want);
             if (want) start_analysis();
@@ -421,11 +421,22 @@ int RunExplorer(const ExplorerOptions& opt) {
             ImGui::EndTabItem();
           }
           if (ImGui::BeginTabItem("Neurons")) {
+            ImGui::BeginChild("##neurons", ImVec2(0, 0), false);
+            ExportButton("neurons", v.epoch, exports, export_status);
             neurons.Draw(v);
+            ImGui::EndChild();
+            ImGui::EndTabItem();
+          }
+          if (ImGui::BeginTabItem("Compare")) {
+            if (ImGui::IsWindowAppearing() || all_runs.empty()) all_runs = io::ListRuns(opt.runs);
+            compare.Draw(v, all_runs);
             ImGui::EndTabItem();
           }
           if (ImGui::BeginTabItem("Training curves")) {
+            ImGui::BeginChild("##loss", ImVec2(0, 0), false);
+            ExportButton("loss_curves", v.epoch, exports, export_status);
             loss.Draw(v.epoch >= 0 ? float(v.epoch) : NAN);
+            ImGui::EndChild();
             ImGui::EndTabItem();
           }
           ImGui::EndTabBar();
@@ -441,6 +452,14 @@ int RunExplorer(const ExplorerOptions& opt) {
       glClearColor(0.95f, 0.95f, 0.95f, 1.0f);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+      for (const auto& e : exports) {
+        const float sx = io.DisplayFramebufferScale.x, sy = io.DisplayFramebufferScale.y;
+        std::string err;
+        if (!WriteFramebufferRegionPng(e.path, h, int(e.min.x * sx), int(e.min.y * sy), int((e.max.x - e.min.x) * sx),
+                                       int((e.max.y - e.min.y) * sy), &err))
+          export_status = "export failed: " + err;
+      }
+      exports.clear();
       const bool busy = jobs.Pending() + jobs.Running() > 0 || grid.stale();
       ready_frames = busy ? 0 : ready_frames + 1;
       ++frame;
@@ -454,7 +473,12 @@ int RunExplorer(const ExplorerOptions& opt) {
         glFinish();
         frame_log << frame << "," << v.epoch << "," << build_ms << ","
                   << std::chrono::duration<double, std::milli>(Clock::now() - t_frame).count() << "," << (busy ? 1 : 0)
-                  << "," << widgets::TextureUploadCount() << "\n";
+                  << "," << widgets::TextureUploadCount() << ",";
+        if (latency_pending && !busy) {  // this frame shows the epoch the script moved to
+          latency_pending = false;
+          frame_log << std::chrono::duration<double, std::milli>(Clock::now() - script_moved_at).count();
+        }
+        frame_log << "\n";
       }
       if (opt.wait_ready && busy && opt.frames > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

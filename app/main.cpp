@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   shot_cmd->add_option("--height", shot.height, "Window height in pixels")->capture_default_str();
   cli.add_option("--script-epochs", ex.script_epochs, "")->group("")->delimiter(',');
   cli.add_option("--frame-log", ex.frame_log, "")->group("");
+  cli.add_flag("--script-wait", ex.script_wait, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
 

@@ -13,10 +13,18 @@
 namespace hs::app {
 
 bool WriteFramebufferPng(const std::string& path, int w, int h, std::string* error) {
+  return WriteFramebufferRegionPng(path, h, 0, 0, w, h, error);
+}
+
+bool WriteFramebufferRegionPng(const std::string& path, int fb_h, int x, int y, int w, int h, std::string* error) {
+  if (w <= 0 || h <= 0) {
+    if (error) *error = "empty region";
+    return false;
+  }
   std::vector<unsigned char> pixels(size_t(w) * h * 4);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
   glReadBuffer(GL_BACK);
-  glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
+  glReadPixels(x, fb_h - y - h, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
   // OpenGL's origin is bottom-left; PNG rows go top-down.
   std::vector<unsigned char> flipped(pixels.size());
   for (int y = 0; y < h; ++y)

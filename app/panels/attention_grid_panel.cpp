@@ -37,7 +37,7 @@ void AttentionGridPanel::Draw(ViewContext& v) {
     EmptyState("No checkpoints yet. Start training from the bar above; heads appear with the first checkpoint.");
     return;
   }
-  jobs::ArtifactPtr a = v.source->Request("attention_grid", v.run, "attention_patterns", v.epoch);
+  jobs::ArtifactPtr a = v.source->Request(slot, v.run, "attention_patterns", v.epoch);
   if (a) m_shown = a, m_shown_epoch = v.epoch;
   m_stale = !a;
   const std::string err = v.source->Error(v.run, "attention_patterns", v.epoch);
@@ -69,11 +69,11 @@ void AttentionGridPanel::Draw(ViewContext& v) {
   const int clicked = widgets::FacetGrid("##heads", facets.data(), s.n_heads, s.p, s.p, fs);
   if (clicked >= 0) {
     enlarged = clicked;
-    ImGui::OpenPopup("Head (large)");
+    ImGui::OpenPopup(("Head (large)##" + slot).c_str());
   }
   const ImVec2 vp = ImGui::GetMainViewport()->WorkSize;
   ImGui::SetNextWindowSize(ImVec2(std::min(vp.x * 0.7f, vp.y * 0.9f), vp.y * 0.85f), ImGuiCond_Appearing);
-  if (ImGui::BeginPopupModal("Head (large)", nullptr, ImGuiWindowFlags_NoSavedSettings)) {
+  if (ImGui::BeginPopupModal(("Head (large)##" + slot).c_str(), nullptr, ImGuiWindowFlags_NoSavedSettings)) {
     if (enlarged >= 0 && enlarged < s.n_heads) {
       ImGui::Text("Head %d, %s, epoch %d", enlarged, PairLabel(s, query_pos, key_pos).c_str(), m_shown_epoch);
       ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 5);

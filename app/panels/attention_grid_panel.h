@@ -2,6 +2,8 @@
 // faceted; click a head to open it large with labelled a / b axes.
 #pragma once
 
+#include <string>
+
 #include "view_context.h"
 
 namespace hs::app {
@@ -10,6 +12,7 @@ struct AttentionGridPanel {
   int query_pos = -1;  // -1: the last position ('=')
   int key_pos = 0;     // 'a'
   int enlarged = -1;   // head shown large, -1: none
+  std::string slot = "attention_grid";  // job slot: one per panel instance
 
   void Draw(ViewContext& v);
   // Readable label for a pair: "= attending to a".
