@@ -309,11 +309,12 @@ int RunExplorer(const ExplorerOptions& opt) {
         else loss.Draw(v.epoch >= 0 ? float(v.epoch) : NAN);
       } else {
         // [SECTION] Top bar: run picker, training, analysis
+        auto short_name = [](const fs::path& d) { return d.parent_path().filename().string() + "/" + d.filename().string(); };
         ImGui::SetNextItemWidth(fh * 20);
-        if (ImGui::BeginCombo("run", run.dir.string().c_str())) {
+        if (ImGui::BeginCombo("run", short_name(run.dir).c_str())) {
           if (ImGui::IsWindowAppearing()) all_runs = io::ListRuns(opt.runs);
           for (const auto& r : all_runs)
-            if (ImGui::Selectable(r.string().c_str(), r == run.dir)) {
+            if (ImGui::Selectable(short_name(r).c_str(), r == run.dir)) {
               run.Open(r);
               epoch_index = -1;
               follow_latest = true;
@@ -321,10 +322,11 @@ int RunExplorer(const ExplorerOptions& opt) {
           if (all_runs.empty()) ImGui::TextDisabled("no runs under %s/", opt.runs.c_str());
           ImGui::EndCombo();
         }
-        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Every run folder under %s/ (runs/<family>/<variant>)", opt.runs.c_str());
+        if (ImGui::IsItemHovered())
+          ImGui::SetTooltip("%s\nPick any run folder under %s/ (<family>/<variant>)", run.dir.string().c_str(), opt.runs.c_str());
         ImGui::SameLine();
         if (trainer.running) {
-          if (ImGui::Button("Pause training")) trainer.Stop();
+          if (ImGui::Button(trainer.stop ? "Pausing..." : "Pause training")) trainer.stop = true;  // never block the UI
           if (ImGui::IsItemHovered()) ImGui::SetTooltip("Stops after the current epoch and saves the state; Resume continues exactly.");
           ImGui::SameLine();
           std::lock_guard<std::mutex> lock(trainer.mu);

@@ -26,6 +26,7 @@ double NiceStep(double range, int target) {
   return (n < 1.5 ? 1 : n < 3.5 ? 2 : n < 7.5 ? 5 : 10) * mag;
 }
 void FormatTick(char* buf, size_t n, double v) {
+  if (std::fabs(v) < 1e-9) v = 0;  // no "-0"
   if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3))
     std::snprintf(buf, n, "%.0e", v);
   else

@@ -4,6 +4,9 @@
 #include "train/trainer.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <malloc.h>
 
 #include <chrono>
@@ -49,6 +52,12 @@ struct Trainer::Impl {
   int64_t adam_step = 0;
   int start_epoch = 0;
   bool complete = false;  // the folder already holds the finished run
+  struct RunLock {  // flock on <run>/.train.lock, held while this trainer lives
+    int fd = -1;
+    ~RunLock() {
+      if (fd >= 0) ::close(fd);  // releases it, also when the constructor throws later
+    }
+  } lock;
   std::vector<io::MetricsRow> rows;
 
   Impl(TrainConfig c, fs::path dir) : cfg(std::move(c)), paths{std::move(dir)} {
@@ -59,6 +68,12 @@ struct Trainer::Impl {
     if (ec)
       throw io::IoError("cannot create run folder " + paths.dir.string() + ": " + ec.message() +
                         "; choose a writable --out folder");
+    // One trainer per run folder: a second writer would interleave checkpoints.
+    lock.fd = ::open((paths.dir / ".train.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+      throw io::IoError(paths.dir.string() + " is being trained by another process right now; "
+                        "wait for it (the explorer follows it live) or stop it first");
+    }
     if (fs::exists(paths.Config())) {
       TrainConfig old;
       try {

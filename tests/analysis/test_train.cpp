@@ -82,9 +82,11 @@ TEST_CASE("a killed run resumes and ends with the same weights as an uninterrupt
       hooks.save_state_on_stop = false;
       CHECK(t.Run(hooks) == 138);
     }
-    train::Trainer resumed(cfg, b);
-    CHECK(resumed.start_epoch() == 100);
-    CHECK(resumed.Run() == cfg.epochs);
+    {
+      train::Trainer resumed(cfg, b);
+      CHECK(resumed.start_epoch() == 100);
+      CHECK(resumed.Run() == cfg.epochs);
+    }
 
     const auto wa = io::ReadSafetensors(a / "checkpoints" / "epoch_00260.safetensors");
     const auto wb = io::ReadSafetensors(b / "checkpoints" / "epoch_00260.safetensors");
@@ -128,6 +130,12 @@ TEST_CASE("bad settings are refused with a sentence that says what to change", "
   io::WriteFileAtomic(dir.path / "file", "x");
   CHECK_THROWS_WITH(train::Trainer(TinyConfig(), dir.path / "file" / "run"),
                     Catch::Contains("cannot create run folder") && Catch::Contains("writable --out"));
+  // Two trainers never write the same folder at once.
+  {
+    train::Trainer first(TinyConfig(), dir.path / "locked");
+    CHECK_THROWS_WITH(train::Trainer(TinyConfig(), dir.path / "locked"), Catch::Contains("being trained by another process"));
+  }
+  CHECK_NOTHROW(train::Trainer(TinyConfig(), dir.path / "locked"));  // released with the first
   // A folder holding a run with other settings is not silently mixed.
   auto cfg = TinyConfig();
   cfg.epochs = 1;
