@@ -66,20 +66,8 @@ void WriteFileAtomic(const fs::path& path, std::string_view bytes) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    std::string err = ErrnoText();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw IoError("cannot sync " + path.string() + ": " + err);
-  }
   ::close(fd);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw IoError("cannot move " + tmp.string() + " to " + path.string() + ": " + ec.message());
-  }
-  FsyncPath(path.parent_path().empty() ? fs::path(".") : path.parent_path(), true);
+  CommitTempFile(tmp, path);  // fsync, rename, fsync the folder
 }
 
 std::string ReadFile(const fs::path& path) {

@@ -1,6 +1,8 @@
 // Job system (see job_system.h).
 #include "jobs/job_system.h"
 
+#include <algorithm>
+
 namespace hs::jobs {
 
 JobSystem::JobSystem(int pool_threads) {
@@ -33,18 +35,7 @@ void JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
     std::lock_guard<std::mutex> lock(m_mu);
     ++m_submitted;
     LaneState& lane = lane_id == Lane::Model ? m_model : m_pool;
-    LaneState& other = lane_id == Lane::Model ? m_pool : m_model;
-    // Latest wins: drop a pending job of this slot in either lane, cancel a running one.
-    for (auto* l : {&lane, &other}) {
-      if (l->pending.erase(slot))
-        for (auto it = l->order.begin(); it != l->order.end(); ++it)
-          if (*it == slot) {
-            l->order.erase(it);
-            break;
-          }
-    }
-    auto r = m_running.find(slot);
-    if (r != m_running.end()) r->second.cancel();
+    DropLocked(slot);  // latest wins
     lane.pending[slot] = Job{std::move(task), CancelToken()};
     lane.order.push_back(slot);
   }
@@ -53,13 +44,12 @@ void JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
 
 void JobSystem::CancelSlot(const std::string& slot) {
   std::lock_guard<std::mutex> lock(m_mu);
+  DropLocked(slot);
+}
+
+void JobSystem::DropLocked(const std::string& slot) {
   for (auto* l : {&m_model, &m_pool})
-    if (l->pending.erase(slot))
-      for (auto it = l->order.begin(); it != l->order.end(); ++it)
-        if (*it == slot) {
-          l->order.erase(it);
-          break;
-        }
+    if (l->pending.erase(slot)) l->order.erase(std::find(l->order.begin(), l->order.end(), slot));
   auto r = m_running.find(slot);
   if (r != m_running.end()) r->second.cancel();
 }

@@ -65,6 +65,8 @@ class JobSystem {
     std::vector<std::thread> threads;
   };
   void Worker(LaneState& lane);
+  // Drops the slot's pending job (either lane) and cancels its running one. Needs m_mu.
+  void DropLocked(const std::string& slot);
 
   mutable std::mutex m_mu;
   mutable std::condition_variable m_cv, m_idle_cv;
