@@ -476,7 +476,7 @@ int RunExplorer(const ExplorerOptions& opt) {
         frame_log << frame << "," << v.epoch << "," << build_ms << ","
                   << std::chrono::duration<double, std::milli>(Clock::now() - t_frame).count() << "," << (busy ? 1 : 0)
                   << "," << widgets::TextureUploadCount() << ",";
-        if (latency_pending && !busy) {  // this frame shows the epoch the script moved to
+        if (latency_pending && !grid.stale()) {  // the head heatmaps show the epoch the script moved to
           latency_pending = false;
           frame_log << std::chrono::duration<double, std::milli>(Clock::now() - script_moved_at).count();
         }

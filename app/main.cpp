@@ -4,9 +4,12 @@
 #include <iostream>
 
 #include "commands.h"
+#include "train/trainer.h"
 
 int main(int argc, char** argv) {
   using namespace hs::app;
+  // Allocator and torch settings before any thread starts (see trainer.h).
+  hs::train::ConfigureTorchForTraining(1);
   CLI::App cli{"headscope: explore transformer attention heads.\n"
                "With no subcommand, opens the explorer on the default run (training it if absent)."};
   cli.require_subcommand(0, 1);

@@ -96,6 +96,9 @@ struct Evaluator {
   // Loads the checkpoint and runs the shared forward pass.
   void Forward(const fs::path& ckpt, model::ActivationCache& cache) {
     model::LoadCheckpoint(ckpt, *model);
+    // Flush-to-zero is per thread (MXCSR): set it on whichever worker runs
+    // this. Late checkpoints hold many subnormal weights (weight decay).
+    at::globalContext().setFlushDenormal(true);
     torch::NoGradGuard ng;
     model->forward_with_cache(tokens, cache);
   }
@@ -121,12 +124,38 @@ io::NpzArchive ReadValidArtifact(const fs::path& run_dir, const std::string& ana
 }
 
 io::NpzArchive ComputeArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
+  // The explorer asks for several analyzers of one epoch in a row on its
+  // serial model lane: keep this thread's model and last forward pass so
+  // they share one forward, as in AnalyzeRun.
+  struct Last {
+    fs::path run;
+    fs::file_time_type config_mtime{};
+    std::unique_ptr<Evaluator> ev;
+    int epoch = -1;
+    fs::file_time_type ckpt_mtime{};
+    model::ActivationCache cache;
+  };
+  thread_local Last last;
+  const io::RunPaths paths{run_dir};
+  std::error_code ec;
+  const auto cfg_mtime = fs::last_write_time(paths.Config(), ec);
   const RunInfo info = LoadRun(run_dir);
   const auto a = MakeAll({analyzer}, info);
-  Evaluator ev(info);
-  model::ActivationCache cache;
-  ev.Forward(io::RunPaths{run_dir}.Checkpoint(epoch), cache);
-  return a[0]->Analyze({cache, info.model, info.train.p, epoch, ev.basis});
+  if (!last.ev || last.run != run_dir || last.config_mtime != cfg_mtime) {
+    last = Last{};
+    last.run = run_dir;
+    last.config_mtime = cfg_mtime;
+    last.ev = std::make_unique<Evaluator>(info);
+  }
+  const auto ck_mtime = fs::last_write_time(paths.Checkpoint(epoch), ec);
+  if (ec) throw io::IoError(paths.Checkpoint(epoch).string() + ": checkpoint not found");
+  if (last.epoch != epoch || last.ckpt_mtime != ck_mtime) {
+    last.epoch = -1;
+    last.ev->Forward(paths.Checkpoint(epoch), last.cache);
+    last.epoch = epoch;
+    last.ckpt_mtime = ck_mtime;
+  }
+  return a[0]->Analyze({last.cache, info.model, info.train.p, epoch, last.ev->basis});
 }
 
 AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,

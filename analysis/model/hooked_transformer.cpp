@@ -117,20 +117,31 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     auto& attn = *block(l).attn;
     auto& mlp = *block(l).mlp;
     hook(b + "hook_resid_pre", resid);
-    torch::Tensor q = torch::einsum("bpd,hde->bphe", {resid, attn.W_Q});  // [batch, pos, head, d_head]
-    torch::Tensor k = torch::einsum("bpd,hde->bphe", {resid, attn.W_K});
-    torch::Tensor v = torch::einsum("bpd,hde->bphe", {resid, attn.W_V});
+    // One GEMM per projection: W [head, d_model, d_head] as [d_model, head*d_head].
+    const int64_t H = m_cfg.n_heads, E = m_cfg.d_head, D = m_cfg.d_model;
+    auto project = [&](const torch::Tensor& W) {  // -> [batch, pos, head, d_head]
+      return torch::matmul(resid, W.permute({1, 0, 2}).reshape({D, H * E})).view({batch, n_pos, H, E});
+    };
+    torch::Tensor q = project(attn.W_Q);
+    torch::Tensor k = project(attn.W_K);
+    torch::Tensor v = project(attn.W_V);
     hook(b + "attn.hook_q", q);
     hook(b + "attn.hook_k", k);
     hook(b + "attn.hook_v", v);
-    torch::Tensor scores = torch::einsum("bqhe,bkhe->bhqk", {q, k}) * scale;  // [batch, head, query_pos, key_pos]
+    // Short contexts: broadcast multiply + sum (a bmm per (batch, head) of
+    // 3x32 matrices is far slower); long contexts: batched matmul.
+    const bool short_ctx = n_pos <= 8;
+    torch::Tensor scores =
+        (short_ctx ? (q.unsqueeze(2) * k.unsqueeze(1)).sum(-1).permute({0, 3, 1, 2})
+                   : torch::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1}))) * scale;  // [batch, head, query_pos, key_pos]
     scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
     hook(b + "attn.hook_attn_scores", scores);
     torch::Tensor pattern = torch::softmax(scores, -1);  // [batch, head, query_pos, key_pos]
     hook(b + "attn.hook_pattern", pattern);
-    torch::Tensor z = torch::einsum("bhqk,bkhe->bqhe", {pattern, v});  // [batch, pos, head, d_head]
+    torch::Tensor z = short_ctx ? (pattern.permute({0, 2, 3, 1}).unsqueeze(-1) * v.unsqueeze(1)).sum(2)
+                                : torch::matmul(pattern, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3});  // [batch, pos, head, d_head]
     hook(b + "attn.hook_z", z);
-    torch::Tensor attn_out = torch::einsum("bqhe,hed->bqd", {z, attn.W_O});  // [batch, pos, d_model]
+    torch::Tensor attn_out = torch::matmul(z.reshape({batch, n_pos, H * E}), attn.W_O.reshape({H * E, D}));  // [batch, pos, d_model]
     hook(b + "hook_attn_out", attn_out);
     resid = resid + attn_out;
     hook(b + "hook_resid_mid", resid);
