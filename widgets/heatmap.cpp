@@ -180,13 +180,14 @@ bool Heatmap(const char* id, const float* values, int rows, int cols, const Heat
   char buf[48];
   if (s.axis_ticks) {
     const int xs = TickStep(cols, w, fh * 2.5f), ys = TickStep(rows, h, fh * 1.2f);
-    for (int c = 0; c < cols; c += xs) {
+    // Ticks on round labels (multiples of the step), whatever the base.
+    for (int c = (xs - s.x_tick_base % xs) % xs; c < cols; c += xs) {
       std::snprintf(buf, sizeof buf, "%d", c + s.x_tick_base);
       const float x = p0.x + (c + 0.5f) * w / cols, tw = ImGui::CalcTextSize(buf).x;
       dl->AddLine(ImVec2(x, p1.y), ImVec2(x, p1.y + 3), text);
       dl->AddText(ImVec2(x - tw * 0.5f, p1.y + 3), text, buf);
     }
-    for (int r = 0; r < rows; r += ys) {
+    for (int r = (ys - s.y_tick_base % ys) % ys; r < rows; r += ys) {
       std::snprintf(buf, sizeof buf, "%d", r + s.y_tick_base);
       const float y = p0.y + (r + 0.5f) * h / rows, tw = ImGui::CalcTextSize(buf).x;
       dl->AddLine(ImVec2(p0.x - 3, y), ImVec2(p0.x, y), text);

@@ -103,7 +103,7 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
       dl->AddLine(ImVec2(x, p0.y), ImVec2(x, p1.y), grid);
       FormatTick(buf, sizeof buf, v);
       const float w = ImGui::CalcTextSize(buf).x;
-      dl->AddText(ImVec2(x - w * 0.5f, p1.y + 2), text, buf);
+      dl->AddText(ImVec2(std::min(x - w * 0.5f, origin.x + size.x - w - 1), p1.y + 2), text, buf);  // keep the last label inside
     }
   }
   if (spec.x_label && *spec.x_label) {
@@ -153,7 +153,7 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
   dl->PopClipRect();
 
   // Legend (top right).
-  float ly = p0.y + 4;
+  float ly = p0.y + fh * 1.3f;  // below the y-axis title line
   for (int s = 0; s < n_series; ++s) {
     const float w = ImGui::CalcTextSize(series[s].label).x;
     const float lx = p1.x - w - fh * 2;
