@@ -306,6 +306,7 @@ int RunExplorer(const ExplorerOptions& opt) {
         else if (opt.panel == "head_freq") head_freq.Draw(v);
         else if (opt.panel == "specialization") spec.Draw(v, nullptr);
         else if (opt.panel == "neurons") neurons.Draw(v);
+        else if (opt.panel == "compare") compare.Draw(v, all_runs);
         else loss.Draw(v.epoch >= 0 ? float(v.epoch) : NAN);
       } else {
         // [SECTION] Top bar: run picker, training, analysis

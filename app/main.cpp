@@ -59,8 +59,9 @@ int main(int argc, char** argv) {
   shot.train_if_missing = false;
   auto* shot_cmd = cli.add_subcommand("shot", "Render the explorer (or one panel) at an epoch to a PNG, in a real GL context");
   shot_cmd->add_option("--run", shot.run, "Run folder")->required();
+  shot_cmd->add_option("--runs", shot.runs, "Folder of runs (for --panel compare)")->capture_default_str();
   shot_cmd->add_option("--epoch", shot.epoch, "Checkpoint epoch (the nearest checkpoint at or after it)")->required();
-  shot_cmd->add_option("--panel", shot.panel, "heads, head_freq, specialization, neurons, loss (default: the whole window)");
+  shot_cmd->add_option("--panel", shot.panel, "heads, head_freq, specialization, neurons, loss, compare (default: the whole window)");
   shot_cmd->add_option("--pair", shot.pair, "Position pair for the heads panel as Q,K (default 2,0: '=' attending to a)");
   shot_cmd->add_option("--out", shot.screenshot, "PNG file to write")->required();
   shot_cmd->add_option("--width", shot.width, "Window width in pixels")->capture_default_str();
@@ -79,10 +80,10 @@ int main(int argc, char** argv) {
   if (train->parsed()) return RunTrain(tr);
   if (analyze->parsed()) return RunAnalyze(an);
   if (shot_cmd->parsed()) {
-    static const char* kPanels[] = {"", "heads", "head_freq", "specialization", "neurons", "loss"};
+    static const char* kPanels[] = {"", "heads", "head_freq", "specialization", "neurons", "loss", "compare"};
     if (std::find(std::begin(kPanels), std::end(kPanels), shot.panel) == std::end(kPanels)) {
       std::cerr << "headscope shot: unknown --panel '" << shot.panel
-                << "'; use heads, head_freq, specialization, neurons or loss\n";
+                << "'; use heads, head_freq, specialization, neurons, loss or compare\n";
       return 2;
     }
     return RunExplorer(shot);

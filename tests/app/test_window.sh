@@ -42,7 +42,10 @@ shot --epoch 60 --panel head_freq --out head_freq.png --width 700 --height 600
 shot --epoch 60 --panel specialization --out spec.png --width 800 --height 600
 shot --epoch 60 --panel neurons --out neurons.png --width 1200 --height 900
 shot --epoch 40 --out window.png --width 1400 --height 900
-for f in heads_e0 heads_e60 heads_e60_b_to_a head_freq spec neurons window; do $CHECK nonblank $f.png; done
+# Compare needs a second run: a variant without weight decay.
+"$HS" train --p 11 --d-model 32 --d-mlp 64 --train-frac 0.8 --lr 3e-3 --weight-decay 0 --epochs 40 --checkpoints 0:20 --out "$WORK/runs" --quiet
+xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --runs "$WORK/runs" --run "$RUN" --epoch 40 --panel compare --out compare.png --width 1400 --height 700
+for f in heads_e0 heads_e60 heads_e60_b_to_a head_freq spec neurons window compare; do $CHECK nonblank $f.png; done
 $CHECK differ heads_e0.png heads_e60.png 0.05          # the epoch slider changes the heads
 $CHECK differ heads_e60.png heads_e60_b_to_a.png 0.05  # so does the position pair
 
