@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -93,14 +94,18 @@ struct Evaluator {
     basis = library::FourierBasis(info.train.p);
   }
 
-  // Loads the checkpoint and runs the shared forward pass.
-  void Forward(const fs::path& ckpt, model::ActivationCache& cache) {
+  // Loads the checkpoint and runs the shared forward pass (stopping after the
+  // hook `stop_after` when given).
+  void Forward(const fs::path& ckpt, model::ActivationCache& cache, const std::string& stop_after = {}) {
     model::LoadCheckpoint(ckpt, *model);
     // Flush-to-zero is per thread (MXCSR): set it on whichever worker runs
     // this. Late checkpoints hold many subnormal weights (weight decay).
     at::globalContext().setFlushDenormal(true);
     torch::NoGradGuard ng;
-    model->forward_with_cache(tokens, cache);
+    if (stop_after.empty())
+      model->forward_with_cache(tokens, cache);
+    else
+      model->forward_with_cache(tokens, cache, stop_after);
   }
 };
 
@@ -149,9 +154,20 @@ io::NpzArchive ComputeArtifact(const fs::path& run_dir, const std::string& analy
   }
   const auto ck_mtime = fs::last_write_time(paths.Checkpoint(epoch), ec);
   if (ec) throw io::IoError(paths.Checkpoint(epoch).string() + ": checkpoint not found");
-  if (last.epoch != epoch || last.ckpt_mtime != ck_mtime) {
+  const auto needs = a[0]->required_activations();
+  auto have_all = [&] {
+    for (const auto& n : needs)
+      if (!last.cache.Contains(n)) return false;
+    return true;
+  };
+  if (last.epoch != epoch || last.ckpt_mtime != ck_mtime || !have_all()) {
     last.epoch = -1;
-    last.ev->Forward(paths.Checkpoint(epoch), last.cache);
+    // Patterns only (the head grid, head frequencies): stop before the MLP,
+    // which is most of the cost. Anything else: the whole forward pass.
+    const bool attention_only = std::all_of(needs.begin(), needs.end(), [](const std::string& n) {
+      return n.find("attn.hook_pattern") != std::string::npos;
+    });
+    last.ev->Forward(paths.Checkpoint(epoch), last.cache, attention_only && !needs.empty() ? needs.back() : "");
     last.epoch = epoch;
     last.ckpt_mtime = ck_mtime;
   }

@@ -90,7 +90,13 @@ torch::Tensor HookedTransformerImpl::forward_with_cache(const torch::Tensor& tok
   return Run(tokens, &cache);
 }
 
-torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, ActivationCache* cache) {
+torch::Tensor HookedTransformerImpl::forward_with_cache(const torch::Tensor& tokens, ActivationCache& cache,
+                                                        const std::string& stop_after) {
+  cache = ActivationCache(m_cfg.n_layers);
+  return Run(tokens, &cache, stop_after);
+}
+
+torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, ActivationCache* cache, const std::string& stop_after) {
   using torch::indexing::Slice;
   if (tokens.dim() != 2) throw std::invalid_argument("tokens must be [batch, pos]");
   const int64_t batch = tokens.size(0), n_pos = tokens.size(1);
@@ -138,6 +144,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     hook(b + "attn.hook_attn_scores", scores);
     torch::Tensor pattern = torch::softmax(scores, -1);  // [batch, head, query_pos, key_pos]
     hook(b + "attn.hook_pattern", pattern);
+    if (!stop_after.empty() && cache && cache->Contains(stop_after)) return torch::Tensor();
     torch::Tensor z = short_ctx ? (pattern.permute({0, 2, 3, 1}).unsqueeze(-1) * v.unsqueeze(1)).sum(2)
                                 : torch::matmul(pattern, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3});  // [batch, pos, head, d_head]
     hook(b + "attn.hook_z", z);

@@ -65,6 +65,10 @@ class HookedTransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens);
   // Same, and fills `cache` with every hook activation (detached).
   torch::Tensor forward_with_cache(const torch::Tensor& tokens, ActivationCache& cache);
+  // Like TransformerLens's stop_at_layer, by hook: stops as soon as the hook
+  // `stop_after` is stored (returns an undefined tensor then). Analyses that
+  // need only attention patterns skip the MLP this way.
+  torch::Tensor forward_with_cache(const torch::Tensor& tokens, ActivationCache& cache, const std::string& stop_after);
 
   // Re-draws every weight as TransformerLens does (N(0, init_range), biases
   // zero) from a generator seeded with `seed`, in TL state-dict order.
@@ -86,7 +90,7 @@ class HookedTransformerImpl : public torch::nn::Module {
   TransformerBlockImpl& block(int i) { return *blocks[i]->as<TransformerBlockImpl>(); }
 
  private:
-  torch::Tensor Run(const torch::Tensor& tokens, ActivationCache* cache);
+  torch::Tensor Run(const torch::Tensor& tokens, ActivationCache* cache, const std::string& stop_after = {});
   TransformerConfig m_cfg;
 };
 TORCH_MODULE(HookedTransformer);

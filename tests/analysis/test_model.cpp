@@ -165,3 +165,14 @@ TEST_CASE("checkpoints round trip through safetensors and reject wrong shapes", 
   CHECK_THROWS_WITH(model::LoadCheckpoint(dir.path / "epoch_00000.safetensors", *wrong),
                     Catch::Contains("epoch_00000.safetensors") && Catch::Contains("shape"));
 }
+
+TEST_CASE("forward_with_cache can stop after a hook, with the same activations up to it", "[model][cache]") {
+  auto m = TinyModel(7, 2);
+  torch::Tensor tokens = torch::tensor({0, 3, 7, 6, 2, 7}, torch::kLong).view({2, 3});
+  model::ActivationCache full, part;
+  m->forward_with_cache(tokens, full);
+  CHECK_FALSE(m->forward_with_cache(tokens, part, "blocks.0.attn.hook_pattern").defined());
+  CHECK(part["blocks.0.attn.hook_pattern"].equal(full["blocks.0.attn.hook_pattern"]));
+  CHECK_FALSE(part.Contains("blocks.0.mlp.hook_post"));
+  CHECK_FALSE(part.Contains("blocks.1.attn.hook_pattern"));
+}
