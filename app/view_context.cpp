@@ -11,6 +11,21 @@ const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t 
   return it->second.data<float>();
 }
 
+widgets::HeatmapSpec FrequencyHeatmapSpec(const char* title, const char* unit, int epoch, int wanted) {
+  widgets::HeatmapSpec hs;
+  hs.title = title;
+  hs.x_label = unit;
+  hs.y_label = "k";
+  hs.y_tick_base = 1;
+  hs.vmin = 0;
+  hs.vmax = 1;
+  hs.equal_aspect = false;
+  hs.value_label = "fraction of variance";
+  hs.version = uint64_t(epoch);
+  hs.stale = epoch != wanted;
+  return hs;
+}
+
 void EmptyState(const char* text) {
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float wrap = std::max(100.0f, avail.x - 20);

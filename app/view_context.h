@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "artifact_source.h"
+#include "heatmap.h"
 #include "io/npz.h"
 
 namespace hs::app {
@@ -29,6 +30,10 @@ struct ViewContext {
 // Pointer to a float32 array's data if `a` holds `key` with `numel`
 // elements, else nullptr.
 const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t numel);
+
+// The spec of a frequency x unit heatmap of variance fractions (rows k =
+// 1..n_freq, values in [0, 1]) showing `epoch`'s data while `wanted` is selected.
+widgets::HeatmapSpec FrequencyHeatmapSpec(const char* title, const char* unit, int epoch, int wanted);
 
 // Draws a centred explanatory line in the remaining space (empty states).
 void EmptyState(const char* text);

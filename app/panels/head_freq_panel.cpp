@@ -55,18 +55,8 @@ void HeadFreqPanel::Draw(ViewContext& v) {
     if (h % 2 == 0 && h + 1 < s.n_heads) ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
   }
   ImGui::Spacing();
-  std::vector<std::string> col_labels;
-  widgets::HeatmapSpec hs;
-  hs.title = "Variance fraction per frequency, '=' attending to a";
-  hs.x_label = "head";
-  hs.y_label = "k";
-  hs.y_tick_base = 1;
-  hs.vmin = 0;
-  hs.vmax = 1;
-  hs.equal_aspect = false;
-  hs.value_label = "fraction of variance";
-  hs.version = uint64_t(m_freq_epoch);
-  hs.stale = m_freq_epoch != v.epoch;
+  const widgets::HeatmapSpec hs =
+      FrequencyHeatmapSpec("Variance fraction per frequency, '=' attending to a", "head", m_freq_epoch, v.epoch);
   widgets::HeatmapState st;
   widgets::Heatmap("##freq", fm, s.n_freq, s.n_heads, hs, &st);
   // Annotate each head's dominant frequency on its column.

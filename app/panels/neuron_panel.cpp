@@ -45,18 +45,8 @@ void NeuronPanel::Draw(ViewContext& v) {
   ImGui::TextWrapped("Key frequencies (neurons): %s", keys.empty() ? "none yet" : keys.c_str());
 
   const float avail_h = ImGui::GetContentRegionAvail().y;
-  widgets::HeatmapSpec hs;
-  hs.title = "Neuron variance fraction per frequency";
-  hs.x_label = "neuron";
-  hs.y_label = "k";
-  hs.y_tick_base = 1;
-  hs.vmin = 0;
-  hs.vmax = 1;
-  hs.equal_aspect = false;
-  hs.value_label = "fraction of variance";
+  widgets::HeatmapSpec hs = FrequencyHeatmapSpec("Neuron variance fraction per frequency", "neuron", m_freq_epoch, v.epoch);
   hs.size = ImVec2(-1, avail_h * 0.38f);
-  hs.version = uint64_t(m_freq_epoch);
-  hs.stale = m_freq_epoch != v.epoch;
   widgets::Heatmap("##nfreq", fm, s.n_freq, s.d_mlp, hs);
 
   // Filter + paging.
