@@ -344,7 +344,10 @@ int RunExplorer(const ExplorerOptions& opt) {
         }
         {
           std::lock_guard<std::mutex> lock(trainer.mu);
-          if (!trainer.error.empty()) {
+          if (trainer.error.find("being trained by another process") != std::string::npos) {
+            ImGui::SameLine();
+            ImGui::TextDisabled("another process is training this run; following it live");
+          } else if (!trainer.error.empty()) {
             ImGui::SameLine();
             ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "training failed: %s", trainer.error.c_str());
           }
