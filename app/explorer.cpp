@@ -53,13 +53,11 @@ struct BackgroundTrainer {
   std::mutex mu;
   train::TrainProgress progress;  // guarded by mu
   std::string error;              // guarded by mu
-  fs::path dir;
 
   void Start(const train::TrainConfig& cfg, const fs::path& run_dir) {
     Stop();
     stop = false;
     running = true;
-    dir = run_dir;
     thread = std::thread([this, cfg, run_dir] {
       try {
         train::ConfigureTorchForTraining(1);

@@ -37,7 +37,6 @@ void FormatTick(char* buf, size_t n, double v) {
 bool LinePlot(const char* id, const LineSeries* series, int n_series, const LinePlotSpec& spec, float* clicked_x) {
   ImGui::PushID(id);
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  const ImGuiStyle& style = ImGui::GetStyle();
   ImVec2 size = spec.size;
   if (size.x <= 0) size.x = std::max(100.0f, ImGui::GetContentRegionAvail().x);
   if (size.y <= 0) size.y = std::max(80.0f, ImGui::GetContentRegionAvail().y);
@@ -189,7 +188,6 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
     ImGui::EndTooltip();
   }
   if (clicked && clicked_x) *clicked_x = float(std::min(std::max(mx, x0), x1));
-  (void)style;
   ImGui::PopID();
   return clicked;
 }

@@ -64,7 +64,6 @@ int SpecializationPanel::Draw(ViewContext& v, bool* request_analysis) {
   spec.y_min = 0;
   spec.y_max = float(s.n_freq + 1);
   if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) jump = int(clicked);
-  (void)s;
   return jump;
 }
 
