@@ -271,9 +271,12 @@ AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,
         std::vector<io::NpzArchive> per_epoch;
         for (int e : have) {
           try {
-            per_epoch.push_back(ReadValidArtifact(run_dir, a->name(), e));
+            const fs::path path = paths.Artifact(a->name(), e);
+            per_epoch.push_back(io::ReadNpz(path));
+            CheckShapes(per_epoch.back(), a->ArtifactShapes(info.model, p), path);
             ep.push_back(e);
           } catch (const io::IoError&) {  // reported above
+            if (per_epoch.size() > ep.size()) per_epoch.pop_back();
           }
         }
         if (!ep.empty())
