@@ -1,255 +1,523 @@
 // [SECTION] Analysis pipeline (see pipeline.h).
+//   - shared helpers: analyzers of a run, artifact validation, the forward
+//   - ModelCache: on-demand artifacts with model and forward reuse
+//   - readers: ReadValidArtifact, ReadValidSummary
+//   - manifest: validated artifacts by (size, mtime)
+//   - AnalyzeRun
 #include "analyzers/pipeline.h"
 
+#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "analyzers/analyzer.h"
+#include "families/modadd.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "library/fourier.h"
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
-#include "train/modadd.h"
-#include "train/train_config.h"
 
 namespace hs::analyzers {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-const std::map<std::string, std::string>& BuiltinFamilies();  // generated
+using families::RunInfo;
 
 namespace {
 
-struct RunInfo {
-  train::TrainConfig train;
-  model::TransformerConfig model;
-  nlohmann::json family;
-};
+// [SECTION] shared helpers
 
-RunInfo LoadRun(const fs::path& run_dir) {
-  if (!fs::is_directory(run_dir)) throw io::IoError(run_dir.string() + ": no such run folder");
-  const fs::path cfg = run_dir / "config.json";
-  if (!fs::exists(cfg)) throw io::IoError(run_dir.string() + " is not a run folder (no config.json)");
-  RunInfo info;
-  try {
-    info.train = nlohmann::json::parse(io::ReadFile(cfg)).get<train::TrainConfig>();
-  } catch (const nlohmann::json::exception& e) {
-    throw io::IoError(cfg.string() + ": not a valid run config (" + e.what() + ")");
-  }
-  info.model = info.train.Model();
-  // runs/<family>/family.json, written from the built-in definition if absent.
-  const fs::path fam = run_dir.parent_path() / "family.json";
-  auto it = BuiltinFamilies().find(info.train.family);
-  try {
-    if (fs::exists(fam)) {
-      info.family = nlohmann::json::parse(io::ReadFile(fam));
-    } else if (it != BuiltinFamilies().end()) {
-      info.family = nlohmann::json::parse(it->second);
-      io::WriteFileAtomic(fam, info.family.dump(2) + "\n");
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw io::IoError(fam.string() + ": not valid JSON (" + e.what() + "); delete it to restore the default");
-  }
-  return info;
+std::unique_ptr<Analyzer> Make(const std::string& name, const RunInfo& run) {
+  return MakeAnalyzer(name, run.AnalyzerParams(name));
 }
 
-std::vector<std::unique_ptr<Analyzer>> MakeAll(const std::vector<std::string>& names, const RunInfo& info) {
+std::vector<std::unique_ptr<Analyzer>> MakeAll(const std::vector<std::string>& names, const RunInfo& run) {
   std::vector<std::unique_ptr<Analyzer>> out;
-  const nlohmann::json params = info.family.value("analyzer_params", nlohmann::json::object());
-  for (const auto& n : names) out.push_back(MakeAnalyzer(n, params.value(n, nlohmann::json::object())));
+  for (const auto& n : names) out.push_back(Make(n, run));
   return out;
 }
 
-void CheckShapes(const io::NpzArchive& a, const std::map<std::string, std::vector<int64_t>>& shapes,
-                 const fs::path& path) {
-  for (const auto& [key, shape] : shapes) {
-    auto it = a.find(key);
-    if (it == a.end()) throw io::IoError(path.string() + ": lacks array '" + key + "'");
-    if (it->second.shape != shape)
-      throw io::IoError(path.string() + ": '" + key + "' has shape " + io::ShapeString(it->second.shape) +
-                        ", expected " + io::ShapeString(shape));
+// Every float in `a` is finite; returns the first bad flat index or -1.
+int64_t FirstNonFinite(const io::Array& a) {
+  if (a.dtype != io::DType::F32) return -1;
+  const float* v = a.data<float>();
+  for (int64_t i = 0, n = a.numel(); i < n; ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+
+// Keys, dtypes, shapes and finite values of one per-epoch artifact.
+void CheckArtifact(const io::NpzArchive& arr, const Analyzer& an, const RunInfo& run, const fs::path& path) {
+  for (const auto& [key, shape] : an.ArtifactShapes(run)) {
+    auto it = arr.find(key);
+    if (it == arr.end()) throw io::IoError(path.string() + ": lacks array '" + key + "'");
+    const io::Array& a = it->second;
+    if (a.dtype != an.ArtifactDType(key))
+      throw io::IoError(path.string() + ": '" + key + "' is " + io::DTypeName(a.dtype) + ", expected " +
+                        io::DTypeName(an.ArtifactDType(key)));
+    if (a.shape != shape)
+      throw io::IoError(path.string() + ": '" + key + "' has shape " + io::ShapeString(a.shape) + ", expected " +
+                        io::ShapeString(shape));
+    const int64_t bad = FirstNonFinite(a);
+    if (bad >= 0) throw io::IoError(path.string() + ": '" + key + "' holds a non-finite value at flat index " + std::to_string(bad));
   }
 }
 
-// One worker's model, reused across checkpoints.
+// How each analyzer's files are written. attention_patterns deflates well
+// (masked pairs are zeros, the first position's row is all ones); the small
+// arrays are not worth the time. See README "Disk".
+io::NpzWriteOptions WriteOptionsFor(const std::string& analyzer) {
+  io::NpzWriteOptions o;
+  o.deflate = analyzer == "attention_patterns" || analyzer == "neuron_activations";
+  o.level = 1;
+  return o;
+}
+
+// A file's size and modification time (ns); size -1 when absent.
+struct FileStamp {
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp& o) const { return size == o.size && mtime_ns == o.mtime_ns; }
+  bool operator!=(const FileStamp& o) const { return !(*this == o); }
+};
+
+FileStamp Stamp(const fs::path& p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return {int64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+// Hooks any analyzer of this run reads: what a cached forward keeps.
+std::set<std::string> UsefulHooks(const RunInfo& run) {
+  std::set<std::string> out;
+  for (const auto& n : AnalyzerNames())
+    for (const auto& h : MakeAnalyzer(n)->required_activations(run)) out.insert(h);
+  return out;
+}
+
+// One model for a run: loads checkpoints and runs the shared forward pass.
 struct Evaluator {
-  RunInfo info;
+  const RunInfo& run;
   model::HookedTransformer model{nullptr};
-  torch::Tensor tokens;  // [p*p, 3]
+  torch::Tensor tokens;  // [p*p, n_ctx]
   torch::Tensor basis;   // [p, p]
 
-  explicit Evaluator(const RunInfo& i) : info(i) {
-    model = model::HookedTransformer(info.model);
+  explicit Evaluator(const RunInfo& r) : run(r) {
+    model = model::HookedTransformer(run.model);
     model->eval();
-    tokens = train::MakeModAddData(info.train.p, info.train.train_frac, info.train.data_seed).all_tokens;
-    basis = library::FourierBasis(info.train.p);
+    tokens = families::ModAddInputs(run);
+    basis = library::FourierBasis(run.p);
   }
 
-  // Loads the checkpoint and runs the shared forward pass (stopping after the
-  // hook `stop_after` when given).
-  void Forward(const fs::path& ckpt, model::ActivationCache& cache, const std::string& stop_after = {}) {
-    model::LoadCheckpoint(ckpt, *model);
-    // Flush-to-zero is per thread (MXCSR): set it on whichever worker runs
-    // this. Late checkpoints hold many subnormal weights (weight decay).
+  void Load(const fs::path& ckpt) {
+    try {
+      model::LoadCheckpoint(ckpt, *model);
+    } catch (const io::IoError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw io::IoError(ckpt.string() + ": cannot load checkpoint (" + e.what() + ")");
+    }
+  }
+
+  // The forward pass `needs` asks for: the attention-only fast path when it
+  // applies, else the general forward (stopping after the last pattern when
+  // only patterns are needed). Returns true when the fast path ran.
+  bool Forward(const std::vector<std::string>& needs, bool attention_only, bool allow_fast, model::ActivationCache& cache) {
+    // Flush-to-zero is per thread (MXCSR): late checkpoints hold many
+    // subnormal weights (weight decay).
     at::globalContext().setFlushDenormal(true);
     torch::NoGradGuard ng;
-    if (stop_after.empty())
-      model->forward_with_cache(tokens, cache);
+    if (attention_only && allow_fast && families::ModAddFastPatternsApply(run)) {
+      cache = model::ActivationCache(run.model.n_layers);
+      cache.Store(model::ActName("pattern", 0), families::ModAddAttentionPatterns(*model, run));
+      return true;
+    }
+    if (attention_only && !needs.empty())
+      model->forward_with_cache(tokens, cache, needs.back());
     else
-      model->forward_with_cache(tokens, cache, stop_after);
+      model->forward_with_cache(tokens, cache);
+    return false;
   }
 };
 
 }  // namespace
 
-std::vector<std::string> FamilyAnalyzers(const fs::path& run_dir) {
-  const RunInfo info = LoadRun(run_dir);
-  std::vector<std::string> names;
-  if (info.family.contains("analyzers"))
-    for (const auto& n : info.family["analyzers"]) names.push_back(n.get<std::string>());
-  return names.empty() ? AnalyzerNames() : names;
+// [SECTION] ModelCache
+
+struct ModelCache::Impl {
+  struct Entry {
+    fs::path ckpt;
+    FileStamp stamp;
+    std::string run_key;  // model config + positions
+    std::unique_ptr<RunInfo> run;  // a copy: the evaluator refers to it
+    std::unique_ptr<Evaluator> ev;
+    model::ActivationCache cache;
+  };
+  int max_models = 2;
+  std::list<Entry> entries;  // most recent first
+  int64_t forwards = 0, fast = 0, loads = 0;
+  bool fast_enabled = true;
+};
+
+ModelCache::ModelCache(int max_models) : m(std::make_unique<Impl>()) { m->max_models = std::max(1, max_models); }
+ModelCache::~ModelCache() = default;
+void ModelCache::Clear() { m->entries.clear(); }
+int64_t ModelCache::forward_passes() const { return m->forwards; }
+int64_t ModelCache::fast_passes() const { return m->fast; }
+int64_t ModelCache::checkpoint_loads() const { return m->loads; }
+void ModelCache::set_fast_path(bool enabled) {
+  m->fast_enabled = enabled;
+  for (auto& e : m->entries) e.cache = model::ActivationCache();
 }
 
-io::NpzArchive ReadValidArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
-  const RunInfo info = LoadRun(run_dir);
-  const auto a = MakeAll({analyzer}, info);
-  const fs::path path = io::RunPaths{run_dir}.Artifact(analyzer, epoch);
+io::NpzArchive ModelCache::Compute(const RunInfo& run, const std::string& analyzer, int epoch, const StopFn& cancelled) {
+  auto check = [&] {
+    if (cancelled && cancelled()) throw Cancelled();
+  };
+  check();
+  const auto an = Make(analyzer, run);
+  const fs::path ckpt = io::RunPaths{run.dir}.Checkpoint(epoch);
+  const FileStamp stamp = Stamp(ckpt);
+  if (stamp.size < 0) throw io::IoError(ckpt.string() + ": checkpoint not found");
+  std::string run_key = nlohmann::json(run.model).dump() + "|" + std::to_string(run.p);
+  for (const auto& s : run.positions) run_key += "|" + s;
+
+  auto it = std::find_if(m->entries.begin(), m->entries.end(), [&](const Impl::Entry& e) {
+    return e.ckpt == ckpt && e.stamp == stamp && e.run_key == run_key;
+  });
+  if (it != m->entries.end()) {
+    m->entries.splice(m->entries.begin(), m->entries, it);
+  } else {
+    // Phase 1: load the checkpoint (reusing an evicted model's storage is not
+    // worth the complexity: a model is ~1 MB).
+    Impl::Entry e;
+    e.ckpt = ckpt;
+    e.stamp = stamp;
+    e.run_key = run_key;
+    e.run = std::make_unique<RunInfo>(run);
+    e.ev = std::make_unique<Evaluator>(*e.run);
+    e.ev->Load(ckpt);
+    ++m->loads;
+    m->entries.push_front(std::move(e));
+    while (int(m->entries.size()) > m->max_models) m->entries.pop_back();
+  }
+  Impl::Entry& entry = m->entries.front();
+  check();
+
+  // Phase 2: the forward pass, unless this checkpoint's cache has what the
+  // analyzer reads.
+  const auto needs = an->required_activations(run);
+  const bool have = std::all_of(needs.begin(), needs.end(), [&](const std::string& n) { return entry.cache.Contains(n); });
+  if (!have) {
+    model::ActivationCache fresh;
+    const bool fast = entry.ev->Forward(needs, an->attention_only(run), m->fast_enabled, fresh);
+    // Keep only what some analyzer reads: the whole cache is ~250 MB at p=113.
+    entry.cache = model::ActivationCache(run.model.n_layers);
+    const auto useful = UsefulHooks(run);
+    for (const auto& n : fresh.Names())
+      if (useful.count(n)) entry.cache.Store(n, fresh[n]);
+    ++m->forwards;
+    if (fast) ++m->fast;
+  }
+  check();
+  // Phase 3: analyze.
+  return an->Analyze({entry.cache, *entry.run, epoch, entry.ev->basis});
+}
+
+// [SECTION] readers
+
+io::NpzArchive ReadValidArtifact(const RunInfo& run, const std::string& analyzer, int epoch) {
+  const auto an = Make(analyzer, run);
+  const fs::path path = io::RunPaths{run.dir}.Artifact(analyzer, epoch);
   io::NpzArchive arr = io::ReadNpz(path);
-  CheckShapes(arr, a[0]->ArtifactShapes(info.model, info.train.p), path);
+  CheckArtifact(arr, *an, run, path);
   return arr;
 }
 
-io::NpzArchive ComputeArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
-  // The explorer asks for several analyzers of one epoch in a row on its
-  // serial model lane: keep this thread's model and last forward pass so
-  // they share one forward, as in AnalyzeRun.
-  struct Last {
-    fs::path run;
-    fs::file_time_type config_mtime{};
-    std::unique_ptr<Evaluator> ev;
-    int epoch = -1;
-    fs::file_time_type ckpt_mtime{};
-    model::ActivationCache cache;
-  };
-  thread_local Last last;
-  const io::RunPaths paths{run_dir};
-  std::error_code ec;
-  const auto cfg_mtime = fs::last_write_time(paths.Config(), ec);
-  const RunInfo info = LoadRun(run_dir);
-  const auto a = MakeAll({analyzer}, info);
-  if (!last.ev || last.run != run_dir || last.config_mtime != cfg_mtime) {
-    last = Last{};
-    last.run = run_dir;
-    last.config_mtime = cfg_mtime;
-    last.ev = std::make_unique<Evaluator>(info);
+io::NpzArchive ReadValidSummary(const RunInfo& run, const std::string& analyzer) {
+  const auto an = Make(analyzer, run);
+  const fs::path path = io::RunPaths{run.dir}.ArtifactsDir(analyzer) / "summary.npz";
+  auto fail = [&](const std::string& what) { return io::IoError(path.string() + ": " + what); };
+  if (!an->has_summary()) throw fail("analyzer '" + analyzer + "' has no summary");
+  io::NpzArchive arr = io::ReadNpz(path);
+  auto ep = arr.find("epochs");
+  if (ep == arr.end()) throw fail("lacks array 'epochs'");
+  if (ep->second.dtype != io::DType::I64 || ep->second.shape.size() != 1)
+    throw fail("'epochs' must be a 1-D int64 array, found " + std::string(io::DTypeName(ep->second.dtype)) + " " +
+               io::ShapeString(ep->second.shape));
+  const int64_t n = ep->second.shape[0];
+  {
+    const int64_t* e = ep->second.data<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      if (e[i] < 0) throw fail("'epochs' holds a negative epoch (" + std::to_string(e[i]) + ")");
+      if (i > 0 && e[i] <= e[i - 1])
+        throw fail("'epochs' is not strictly ascending (" + std::to_string(e[i]) + " after " + std::to_string(e[i - 1]) + ")");
+    }
   }
-  const auto ck_mtime = fs::last_write_time(paths.Checkpoint(epoch), ec);
-  if (ec) throw io::IoError(paths.Checkpoint(epoch).string() + ": checkpoint not found");
-  const auto needs = a[0]->required_activations();
-  auto have_all = [&] {
-    for (const auto& n : needs)
-      if (!last.cache.Contains(n)) return false;
-    return true;
-  };
-  if (last.epoch != epoch || last.ckpt_mtime != ck_mtime || !have_all()) {
-    last.epoch = -1;
-    // Patterns only (the head grid, head frequencies): stop before the MLP,
-    // which is most of the cost. Anything else: the whole forward pass.
-    const bool attention_only = std::all_of(needs.begin(), needs.end(), [](const std::string& n) {
-      return n.find("attn.hook_pattern") != std::string::npos;
-    });
-    last.ev->Forward(paths.Checkpoint(epoch), last.cache, attention_only && !needs.empty() ? needs.back() : "");
-    last.epoch = epoch;
-    last.ckpt_mtime = ck_mtime;
+  for (const auto& [key, shape] : an->SummaryShapes(run, n)) {
+    auto it = arr.find(key);
+    if (it == arr.end()) throw fail("lacks array '" + key + "'");
+    const io::Array& a = it->second;
+    const ValueRule rule = an->SummaryRule(key, run);
+    if (a.dtype != rule.dtype)
+      throw fail("'" + key + "' is " + io::DTypeName(a.dtype) + ", expected " + io::DTypeName(rule.dtype));
+    if (a.shape != shape) {
+      if (!a.shape.empty() && !shape.empty() && a.shape.size() == shape.size() && a.shape[0] != shape[0] &&
+          std::equal(a.shape.begin() + 1, a.shape.end(), shape.begin() + 1))
+        throw fail("'" + key + "' has " + std::to_string(a.shape[0]) + " rows but 'epochs' has " + std::to_string(n));
+      throw fail("'" + key + "' has shape " + io::ShapeString(a.shape) + ", expected " + io::ShapeString(shape));
+    }
+    const std::vector<float> v = a.ToFloat();
+    const double tol = 1e-5;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!std::isfinite(v[i])) throw fail("'" + key + "' holds a non-finite value at flat index " + std::to_string(i));
+      if (v[i] < rule.lo - tol || v[i] > rule.hi + tol) {
+        std::ostringstream s;
+        s << "'" << key << "' holds " << v[i] << " at flat index " << i << ", outside [" << rule.lo << ", " << rule.hi << "]";
+        if (key == "dominant_freq_per_head") s << " (frequencies k are 1-based, k <= n_freq)";
+        throw fail(s.str());
+      }
+    }
   }
-  return a[0]->Analyze({last.cache, info.model, info.train.p, epoch, last.ev->basis});
+  return arr;
 }
 
-AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,
-                         const std::function<void(const AnalyzeProgress&)>& on_progress,
-                         const std::function<bool()>& should_stop) {
-  const RunInfo info = LoadRun(run_dir);
-  const std::vector<std::string> names = opt.analyzers.empty() ? FamilyAnalyzers(run_dir) : opt.analyzers;
-  const auto analyzers = MakeAll(names, info);
+io::NpzArchive ReadValidArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
+  return ReadValidArtifact(*families::LoadRunInfo(run_dir), analyzer, epoch);
+}
+
+io::NpzArchive ComputeArtifact(const fs::path& run_dir, const std::string& analyzer, int epoch) {
+  ModelCache cache(1);
+  return cache.Compute(*families::LoadRunInfo(run_dir), analyzer, epoch);
+}
+
+std::vector<std::string> FamilyAnalyzers(const fs::path& run_dir) {
+  const auto run = families::LoadRunInfo(run_dir);
+  return run->analyzers.empty() ? AnalyzerNames() : run->analyzers;
+}
+
+std::vector<std::string> StoredAnalyzers(const RunInfo& run) {
+  std::vector<std::string> out;
+  for (const auto& n : run.analyzers.empty() ? AnalyzerNames() : run.analyzers)
+    if (std::find(run.on_demand.begin(), run.on_demand.end(), n) == run.on_demand.end()) out.push_back(n);
+  return out;
+}
+
+// [SECTION] manifest
+namespace {
+
+// artifacts/manifest.json: per analyzer and epoch, the stamps of a validated
+// (or freshly written) artifact and of the checkpoint it came from; per
+// analyzer, the summary's stamp and a digest of the artifacts it was computed
+// from. Anything that does not match is re-read; a lost or corrupt manifest
+// only costs one re-validation pass.
+struct Manifest {
+  struct Record {
+    FileStamp artifact, checkpoint;
+  };
+  struct Summary {
+    FileStamp file;
+    std::string inputs;
+  };
+  std::map<std::string, std::map<int, Record>> artifacts;
+  std::map<std::string, Summary> summaries;
+  bool dirty = false;
+
+  static nlohmann::json J(const FileStamp& s) { return nlohmann::json::array({s.size, s.mtime_ns}); }
+  static FileStamp S(const nlohmann::json& j) { return {j.at(0).get<int64_t>(), j.at(1).get<int64_t>()}; }
+
+  static Manifest Load(const fs::path& path, std::vector<std::string>& warnings) {
+    Manifest m;
+    if (!fs::exists(path)) return m;
+    try {
+      const nlohmann::json j = nlohmann::json::parse(io::ReadFile(path));
+      if (j.value("version", 0) != 1) return m;
+      for (const auto& [an, eps] : j.at("artifacts").items())
+        for (const auto& [e, rec] : eps.items()) m.artifacts[an][std::stoi(e)] = {S(rec.at("artifact")), S(rec.at("checkpoint"))};
+      for (const auto& [an, rec] : j.at("summaries").items())
+        m.summaries[an] = {S(rec.at("file")), rec.at("inputs").get<std::string>()};
+    } catch (const std::exception& e) {
+      warnings.push_back(path.string() + ": unreadable (" + e.what() + "); re-validating every artifact");
+      return Manifest{};
+    }
+    return m;
+  }
+
+  std::string Dump() const {
+    nlohmann::json j = {{"version", 1}, {"artifacts", nlohmann::json::object()}, {"summaries", nlohmann::json::object()}};
+    for (const auto& [an, eps] : artifacts)
+      for (const auto& [e, rec] : eps) j["artifacts"][an][std::to_string(e)] = {{"artifact", J(rec.artifact)}, {"checkpoint", J(rec.checkpoint)}};
+    for (const auto& [an, s] : summaries) j["summaries"][an] = {{"file", J(s.file)}, {"inputs", s.inputs}};
+    return j.dump() + "\n";
+  }
+
+  const Record* Find(const std::string& an, int e) const {
+    auto a = artifacts.find(an);
+    if (a == artifacts.end()) return nullptr;
+    auto r = a->second.find(e);
+    return r == a->second.end() ? nullptr : &r->second;
+  }
+  void Set(const std::string& an, int e, const Record& r) {
+    artifacts[an][e] = r;
+    dirty = true;
+  }
+  void Erase(const std::string& an, int e) {
+    auto a = artifacts.find(an);
+    if (a != artifacts.end() && a->second.erase(e)) dirty = true;
+  }
+};
+
+// Turns filesystem errors into IoErrors that say what to do.
+io::IoError WriteProblem(const fs::path& path, const std::string& why) {
+  return io::IoError("cannot write " + path.string() + ": " + why +
+                     "; make the run folder writable (and move away any file in the way), or analyze a copy of the run");
+}
+
+void EnsureWritableDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw WriteProblem(dir, ec ? ec.message() : "a file is in the way");
+  const fs::path probe = io::TempPathFor(dir / "write_probe");
+  FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw WriteProblem(dir, std::strerror(errno));
+  std::fclose(f);
+  fs::remove(probe, ec);
+}
+
+AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
+                             const std::function<void(const AnalyzeProgress&)>& on_progress, const StopFn& should_stop) {
+  const families::RunInfoPtr run_ptr = families::LoadRunInfo(run_dir);
+  const RunInfo& run = *run_ptr;
+  const std::vector<std::string> names = opt.analyzers.empty() ? StoredAnalyzers(run) : opt.analyzers;
+  const auto analyzers = MakeAll(names, run);
   const io::RunPaths paths{run_dir};
-  for (const auto& a : analyzers) fs::create_directories(paths.ArtifactsDir(a->name()));
-  const int p = info.train.p;
+  const fs::path manifest_path = run_dir / "artifacts" / "manifest.json";
+  {
+    std::error_code ec;
+    const fs::path arts = run_dir / "artifacts";
+    if (fs::exists(arts, ec) && !fs::is_directory(arts, ec)) throw WriteProblem(arts, "a file is in the way of the artifacts folder");
+    for (const auto& a : analyzers) {
+      const fs::path d = paths.ArtifactsDir(a->name());
+      if (fs::exists(d, ec) && !fs::is_directory(d, ec)) throw WriteProblem(d, "a file is in the way of the analyzer's folder");
+    }
+  }
   auto stop = [&] { return should_stop && should_stop(); };
 
   AnalyzeReport report;
-  std::mutex mu;  // guards report, progress
-  std::set<int> done_epochs;
+  Manifest manifest = Manifest::Load(manifest_path, report.warnings);
+  std::mutex mu;                          // guards report, manifest, progress
+  std::set<int> counted;                  // epochs counted in analysed/skipped
+  std::map<int, FileStamp> failed;        // checkpoints that failed, as they were
   auto last_new = Clock::now();
-  bool summaries_current = false;
+  int last_listed = -1;
 
   for (;;) {
-    // Which checkpoints need work, and which analyzers for each.
-    std::deque<std::pair<int, std::vector<const Analyzer*>>> todo;
+    ++report.passes;
+    // Which checkpoints need work, and which analyzers for each: by stat,
+    // reading an artifact only when the manifest does not vouch for it.
+    std::deque<std::tuple<int, FileStamp, std::vector<const Analyzer*>>> todo;
     const std::vector<int> epochs = io::ListCheckpointEpochs(run_dir);
+    if (!epochs.empty() && epochs.back() != last_listed) {
+      last_listed = epochs.back();
+      last_new = Clock::now();
+    }
     for (int e : epochs) {
-      if (done_epochs.count(e)) continue;
+      const FileStamp ck = Stamp(paths.Checkpoint(e));
+      if (ck.size < 0) continue;
+      auto f = failed.find(e);
+      if (f != failed.end() && f->second == ck) continue;
       std::vector<const Analyzer*> need;
       for (const auto& a : analyzers) {
         const fs::path path = paths.Artifact(a->name(), e);
-        if (!fs::exists(path)) {
+        const FileStamp art = Stamp(path);
+        if (art.size < 0) {
+          manifest.Erase(a->name(), e);
           need.push_back(a.get());
           continue;
         }
+        const Manifest::Record* rec = manifest.Find(a->name(), e);
+        if (rec && rec->artifact == art && rec->checkpoint == ck) continue;  // vouched for
+        if (rec && rec->checkpoint != ck) {  // the checkpoint was rewritten since
+          manifest.Erase(a->name(), e);
+          need.push_back(a.get());
+          continue;
+        }
+        ++report.artifacts_validated;
         try {
-          CheckShapes(io::ReadNpz(path), a->ArtifactShapes(info.model, p), path);
+          CheckArtifact(io::ReadNpz(path), *a, run, path);
+          manifest.Set(a->name(), e, {art, ck});
         } catch (const io::IoError& err) {
           report.warnings.push_back(std::string(err.what()) + "; recomputing it");
+          manifest.Erase(a->name(), e);
           need.push_back(a.get());
         }
       }
       if (need.empty()) {
-        ++report.skipped;
-        done_epochs.insert(e);
+        if (counted.insert(e).second) ++report.skipped;
       } else {
-        todo.emplace_back(e, std::move(need));
+        todo.emplace_back(e, ck, std::move(need));
       }
     }
 
-    if (!todo.empty()) {
-      summaries_current = false;
-      last_new = Clock::now();
+    if (!todo.empty() && !stop()) {
+      for (const auto& a : analyzers) EnsureWritableDir(paths.ArtifactsDir(a->name()));
       AnalyzeProgress prog;
       prog.total = int(todo.size());
       const auto t0 = Clock::now();
       auto worker = [&] {
-        Evaluator ev(info);
+        std::unique_ptr<Evaluator> ev;
         for (;;) {
-          std::pair<int, std::vector<const Analyzer*>> job;
+          std::tuple<int, FileStamp, std::vector<const Analyzer*>> job;
           {
             std::lock_guard<std::mutex> lock(mu);
             if (todo.empty() || stop()) return;
             job = std::move(todo.front());
             todo.pop_front();
           }
-          const int e = job.first;
+          const int e = std::get<0>(job);
+          const fs::path ckpt = paths.Checkpoint(e);
+          std::string error;
           try {
+            if (!ev) ev = std::make_unique<Evaluator>(run);
+            ev->Load(ckpt);
+            std::vector<std::string> needs;
+            bool attention_only = true;
+            for (const Analyzer* a : std::get<2>(job)) {
+              for (auto& n : a->required_activations(run)) needs.push_back(n);
+              attention_only = attention_only && a->attention_only(run);
+            }
             model::ActivationCache cache;
-            ev.Forward(paths.Checkpoint(e), cache);
-            for (const Analyzer* a : job.second)
-              io::WriteNpz(paths.Artifact(a->name(), e), a->Analyze({cache, info.model, p, e, ev.basis}));
-            std::lock_guard<std::mutex> lock(mu);
-            ++report.analysed;
-            done_epochs.insert(e);
-          } catch (const io::IoError& err) {
-            std::lock_guard<std::mutex> lock(mu);
-            report.warnings.push_back(std::string(err.what()) + "; checkpoint skipped");
-            done_epochs.insert(e);
+            ev->Forward(needs, attention_only, true, cache);
+            for (const Analyzer* a : std::get<2>(job)) {
+              const fs::path path = paths.Artifact(a->name(), e);
+              io::WriteNpz(path, a->Analyze({cache, run, e, ev->basis}), WriteOptionsFor(a->name()));
+              std::lock_guard<std::mutex> lock(mu);
+              manifest.Set(a->name(), e, {Stamp(path), std::get<1>(job)});
+            }
+          } catch (const std::exception& err) {
+            error = err.what();
+          } catch (...) {
+            error = "unknown error";
           }
           std::lock_guard<std::mutex> lock(mu);
+          if (error.empty()) {
+            if (counted.insert(e).second) ++report.analysed;
+          } else {
+            if (error.find(ckpt.string()) == std::string::npos) error = ckpt.string() + ": " + error;
+            report.warnings.push_back(error + "; checkpoint skipped");
+            failed[e] = std::get<1>(job);
+          }
           ++prog.done;
           prog.epoch = e;
           prog.ms_per_checkpoint = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / prog.done;
@@ -263,34 +531,75 @@ AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,
     }
     if (stop()) break;
 
-    if (!summaries_current) {
-      std::vector<int> have(done_epochs.begin(), done_epochs.end());
-      for (const auto& a : analyzers) {
-        if (!a->has_summary()) continue;
-        std::vector<int> ep;
-        std::vector<io::NpzArchive> per_epoch;
-        for (int e : have) {
-          try {
-            const fs::path path = paths.Artifact(a->name(), e);
-            per_epoch.push_back(io::ReadNpz(path));
-            CheckShapes(per_epoch.back(), a->ArtifactShapes(info.model, p), path);
-            ep.push_back(e);
-          } catch (const io::IoError&) {  // reported above
-            if (per_epoch.size() > ep.size()) per_epoch.pop_back();
-          }
+    // Summaries: rewritten only when the artifacts they come from changed.
+    for (const auto& a : analyzers) {
+      if (!a->has_summary()) continue;
+      std::vector<int> ep;
+      std::string digest;
+      for (int e : epochs)
+        if (const Manifest::Record* rec = manifest.Find(a->name(), e)) {
+          ep.push_back(e);
+          digest += std::to_string(e) + ":" + std::to_string(rec->artifact.size) + ":" + std::to_string(rec->artifact.mtime_ns) + ";";
         }
-        if (!ep.empty())
-          io::WriteNpz(paths.ArtifactsDir(a->name()) / "summary.npz", a->ComputeSummary(ep, per_epoch));
+      digest = std::to_string(std::hash<std::string>{}(digest)) + "/" + std::to_string(ep.size());
+      const fs::path spath = paths.ArtifactsDir(a->name()) / "summary.npz";
+      auto s = manifest.summaries.find(a->name());
+      if (ep.empty() || (s != manifest.summaries.end() && s->second.inputs == digest && s->second.file == Stamp(spath)))
+        continue;
+      std::vector<int> used;
+      std::vector<io::NpzArchive> per_epoch;
+      for (int e : ep) {
+        try {
+          const fs::path path = paths.Artifact(a->name(), e);
+          io::NpzArchive arr = io::ReadNpz(path);
+          CheckArtifact(arr, *a, run, path);
+          per_epoch.push_back(std::move(arr));
+          used.push_back(e);
+        } catch (const io::IoError& err) {
+          report.warnings.push_back(std::string(err.what()) + "; left out of the summary");
+          manifest.Erase(a->name(), e);
+        }
       }
-      summaries_current = true;
+      if (used.empty()) continue;
+      try {
+        io::WriteNpz(spath, a->ComputeSummary(run, used, per_epoch));
+      } catch (const io::IoError& err) {
+        throw WriteProblem(spath, err.what());
+      } catch (const std::exception& err) {
+        report.warnings.push_back(spath.string() + ": summary not written (" + err.what() + ")");
+        continue;
+      }
+      ++report.summaries_written;
+      manifest.summaries[a->name()] = {Stamp(spath), used.size() == ep.size() ? digest : std::string()};
+      manifest.dirty = true;
+    }
+    if (manifest.dirty) {
+      try {
+        io::WriteFileAtomic(manifest_path, manifest.Dump());
+        manifest.dirty = false;
+      } catch (const io::IoError& err) {
+        report.warnings.push_back(std::string(err.what()) + "; the next pass re-reads every artifact");
+      }
     }
     if (!opt.follow) break;
-    const bool final_done = done_epochs.count(info.train.epochs) > 0;
+    const bool final_done = counted.count(run.total_epochs) > 0;
     if (final_done && Clock::now() - last_new > std::chrono::duration<double>(opt.follow_idle_exit_seconds)) break;
     std::this_thread::sleep_for(std::chrono::duration<double>(opt.follow_poll_seconds));
     if (stop()) break;
   }
   return report;
+}
+
+}  // namespace
+
+AnalyzeReport AnalyzeRun(const fs::path& run_dir, const AnalyzeOptions& opt,
+                         const std::function<void(const AnalyzeProgress&)>& on_progress, const StopFn& should_stop) {
+  try {
+    return AnalyzeRunImpl(run_dir, opt, on_progress, should_stop);
+  } catch (const fs::filesystem_error& e) {
+    throw io::IoError(e.path1().string() + ": " + e.code().message() + " (" + e.what() +
+                      "); check that the run folder is readable and writable");
+  }
 }
 
 }  // namespace hs::analyzers

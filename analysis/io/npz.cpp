@@ -3,6 +3,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -111,7 +112,7 @@ Array ParseNpy(const std::string& bytes, const std::string& source) {
   return a;
 }
 
-void WriteNpz(const fs::path& path, const NpzArchive& arrays) {
+void WriteNpz(const fs::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt) {
   const fs::path tmp = TempPathFor(path);
   int err = 0;
   std::unique_ptr<zip_t, ZipCloser> z(zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
@@ -127,7 +128,9 @@ void WriteNpz(const fs::path& path, const NpzArchive& arrays) {
       zip_source_free(src);
       throw IoError("cannot add " + name + " to " + path.string() + ": " + zip_strerror(z.get()));
     }
-    zip_set_file_compression(z.get(), idx, ZIP_CM_STORE, 0);
+    if (zip_set_file_compression(z.get(), idx, opt.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                                 opt.deflate ? zip_uint32_t(std::clamp(opt.level, 1, 9)) : 0) != 0)
+      throw IoError("cannot set compression for " + name + " in " + path.string() + ": " + zip_strerror(z.get()));
   }
   zip_t* raw = z.release();
   if (zip_close(raw) != 0) {

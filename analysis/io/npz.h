@@ -17,7 +17,14 @@ using NpzArchive = std::map<std::string, Array>;  // key (no ".npy") -> array
 std::string SerializeNpy(const Array& a);
 Array ParseNpy(const std::string& bytes, const std::string& source);
 
-void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays);
+struct NpzWriteOptions {
+  // ZIP_DEFLATED members (numpy.load reads them; np.savez_compressed writes
+  // them). CRCs are written either way and checked on read.
+  bool deflate = false;
+  int level = 1;  // 1 (fastest) .. 9
+};
+
+void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt = {});
 // Throws IoError naming the file (and member) when the archive is truncated,
 // not a zip, or holds a .npy this reader does not understand.
 NpzArchive ReadNpz(const std::filesystem::path& path);
