@@ -34,12 +34,13 @@ struct ExplorerOptions {
   std::string screenshot;      // write a PNG of the last frame
   int width = 1600, height = 1000;
   int epoch = -1;              // start at this checkpoint epoch (-1: remembered / latest)
-  std::string panel;           // draw only this panel: heads, head_freq, specialization, neurons, loss
+  std::string panel;           // draw only this registered panel (headscope shot --panel)
   std::string pair;            // position pair for the head grid, "Q,K" (e.g. "2,0")
   bool wait_ready = false;     // with --frames: keep rendering until every panel has its data
   std::vector<int> script_epochs;  // scripted slider moves, one per frame after load (tests)
   bool script_wait = false;        // advance the script only once the panels show the current epoch
   std::string frame_log;       // write per-frame timings (CSV) here (bench)
+  std::string script_shots;    // write DIR/step_<i>.png once each scripted step is fully drawn (tests)
 };
 int RunExplorer(const ExplorerOptions& opt);
 

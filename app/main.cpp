@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "panel.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -61,14 +62,16 @@ int main(int argc, char** argv) {
   shot_cmd->add_option("--run", shot.run, "Run folder")->required();
   shot_cmd->add_option("--runs", shot.runs, "Folder of runs (for --panel compare)")->capture_default_str();
   shot_cmd->add_option("--epoch", shot.epoch, "Checkpoint epoch (the nearest checkpoint at or after it)")->required();
-  shot_cmd->add_option("--panel", shot.panel, "heads, head_freq, specialization, neurons, loss, compare (default: the whole window)");
-  shot_cmd->add_option("--pair", shot.pair, "Position pair for the heads panel as Q,K (default 2,0: '=' attending to a)");
+  const std::string panels = PanelNameList(WorkspaceKind::Grokking);
+  shot_cmd->add_option("--panel", shot.panel, panels + " (default: the whole window)");
+  shot_cmd->add_option("--pair", shot.pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
   shot_cmd->add_option("--out", shot.screenshot, "PNG file to write")->required();
   shot_cmd->add_option("--width", shot.width, "Window width in pixels")->capture_default_str();
   shot_cmd->add_option("--height", shot.height, "Window height in pixels")->capture_default_str();
   cli.add_option("--script-epochs", ex.script_epochs, "")->group("")->delimiter(',');
   cli.add_option("--frame-log", ex.frame_log, "")->group("");
   cli.add_flag("--script-wait", ex.script_wait, "")->group("");
+  cli.add_option("--script-shots", ex.script_shots, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
 
@@ -80,10 +83,8 @@ int main(int argc, char** argv) {
   if (train->parsed()) return RunTrain(tr);
   if (analyze->parsed()) return RunAnalyze(an);
   if (shot_cmd->parsed()) {
-    static const char* kPanels[] = {"", "heads", "head_freq", "specialization", "neurons", "loss", "compare"};
-    if (std::find(std::begin(kPanels), std::end(kPanels), shot.panel) == std::end(kPanels)) {
-      std::cerr << "headscope shot: unknown --panel '" << shot.panel
-                << "'; use heads, head_freq, specialization, neurons, loss or compare\n";
+    if (!shot.panel.empty() && !FindPanel(shot.panel)) {
+      std::cerr << "headscope shot: unknown --panel '" << shot.panel << "'; use one of " << panels << "\n";
       return 2;
     }
     return RunExplorer(shot);

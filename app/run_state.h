@@ -1,5 +1,6 @@
-// The explorer's view of one run folder: its config, shape and checkpoints,
-// re-scanned while it trains.
+// The explorer's view of one run folder: its descriptor (RunInfo, read once
+// and shared immutably) and the checkpoints present, re-listed while it
+// trains. Viewing never needs the trainer's config.
 #pragma once
 
 #include <chrono>
@@ -7,54 +8,25 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "io/atomic_file.h"
-#include "io/run_dir.h"
-#include "train/train_config.h"
-#include "view_context.h"
+#include "families/run_info.h"
 
 namespace hs::app {
 
 struct RunState {
   std::filesystem::path dir;
-  train::TrainConfig cfg;
-  bool valid = false;
+  families::RunInfoPtr info;  // null when config.json or family.json is unreadable (see error)
   std::string error;
-  RunShape shape;
-  std::vector<int> epochs;
+  std::vector<int> epochs;    // checkpoints present, ascending
   std::chrono::steady_clock::time_point last_scan{};
 
-  void Open(const std::filesystem::path& d) {
-    dir = d;
-    valid = false;
-    epochs.clear();
-    last_scan = {};
-    try {
-      cfg = nlohmann::json::parse(io::ReadFile(d / "config.json")).get<train::TrainConfig>();
-      shape.p = cfg.p;
-      shape.n_heads = cfg.n_heads;
-      shape.n_ctx = 3;
-      shape.d_mlp = cfg.d_mlp;
-      shape.n_freq = (cfg.p - 1) / 2;
-      shape.total_epochs = cfg.epochs;
-      shape.positions = {"a", "b", "="};
-      valid = true;
-      error.clear();
-    } catch (const std::exception& e) {
-      error = d.string() + ": cannot read config.json (" + e.what() + ")";
-    }
-  }
-  // Re-lists checkpoints at most every 0.5 s (cheap, and live runs grow).
-  bool Refresh() {
-    if (std::chrono::steady_clock::now() - last_scan < std::chrono::milliseconds(500)) return false;
-    last_scan = std::chrono::steady_clock::now();
-    auto e = io::ListCheckpointEpochs(dir);
-    const bool changed = e != epochs;
-    epochs = std::move(e);
-    return changed;
-  }
+  bool valid() const { return info != nullptr; }
+  // Loads the run's descriptor; on failure keeps the folder and the error.
+  void Open(const std::filesystem::path& d);
+  // Re-lists checkpoints at most every 0.5 s; true when the list changed.
+  // Retries a descriptor that failed to load (a run being created).
+  bool Refresh();
+  // The final checkpoint exists: training is complete.
+  bool Complete() const;
 };
-
 
 }  // namespace hs::app

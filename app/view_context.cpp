@@ -37,4 +37,10 @@ void EmptyState(const char* text) {
   ImGui::PopTextWrapPos();
 }
 
+void ErrorText(const std::string& text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.75f, 0.1f, 0.05f, 1));
+  ImGui::TextWrapped("%s", text.c_str());
+  ImGui::PopStyleColor();
+}
+
 }  // namespace hs::app

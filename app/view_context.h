@@ -1,30 +1,30 @@
-// What every panel of the explorer sees each frame: the run, its shape, the
-// shared epoch, and where artifacts come from.
+// What every panel sees each frame, read-only: the run, the workspace's
+// selection (epoch, position pair), the run's metrics, and the requests
+// service panels ask for data through.
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "artifact_source.h"
+#include "families/run_info.h"
 #include "heatmap.h"
 #include "io/npz.h"
+#include "requests.h"
 
 namespace hs::app {
 
-struct RunShape {
-  int p = 0, n_heads = 0, n_ctx = 0, d_mlp = 0, n_freq = 0;
-  int total_epochs = 0;
-  std::vector<std::string> positions;  // readable token names per position: a, b, =
-};
-
 struct ViewContext {
-  std::filesystem::path run;
-  RunShape shape;
-  std::vector<int> epochs;  // checkpoints present, ascending
-  int epoch = -1;           // the selected checkpoint epoch (-1: none yet)
-  int grok_epoch = -1;      // first epoch with test accuracy > 0.9, -1 if not yet
-  ArtifactSource* source = nullptr;
+  families::RunInfoPtr run;  // null: no run open (or its config is unreadable)
+  std::vector<int> epochs;   // checkpoints present, ascending
+  int epoch = -1;            // the selected checkpoint epoch (-1: none yet)
+  int query_pos = -1, key_pos = -1;  // the selected position pair
+  std::shared_ptr<const MetricsData> metrics;  // null until metrics.csv is read
+  int grok_epoch = -1;       // first epoch with test accuracy > kGrokTestAccuracy, -1 if not yet
+  bool analyzing = false;    // "Analyze all" is running for this run
+  std::vector<std::filesystem::path> all_runs;  // every run under the runs folder (Compare)
+  Requests* requests = nullptr;
+  std::string metrics_error; // why metrics.csv could not be read (names the file)
 };
 
 // Pointer to a float32 array's data if `a` holds `key` with `numel`
@@ -37,5 +37,7 @@ widgets::HeatmapSpec FrequencyHeatmapSpec(const char* title, const char* unit, i
 
 // Draws a centred explanatory line in the remaining space (empty states).
 void EmptyState(const char* text);
+// An error line in the panel's colour for problems (wrapped).
+void ErrorText(const std::string& text);
 
 }  // namespace hs::app

@@ -23,6 +23,7 @@ void JobSystem::Shutdown() {
     m_pool.order.clear();
   }
   m_cv.notify_all();
+  m_idle_cv.notify_all();
   for (auto* lane : {&m_model, &m_pool}) {
     for (auto& t : lane->threads)
       if (t.joinable()) t.join();
@@ -30,9 +31,10 @@ void JobSystem::Shutdown() {
   }
 }
 
-void JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
+bool JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
   {
     std::lock_guard<std::mutex> lock(m_mu);
+    if (m_stop) return false;
     ++m_submitted;
     LaneState& lane = lane_id == Lane::Model ? m_model : m_pool;
     DropLocked(slot);  // latest wins
@@ -40,6 +42,12 @@ void JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
     lane.order.push_back(slot);
   }
   m_cv.notify_all();
+  return true;
+}
+
+bool JobSystem::ShutDown() const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return m_stop;
 }
 
 void JobSystem::CancelSlot(const std::string& slot) {
@@ -111,7 +119,9 @@ uint64_t JobSystem::Executed() const {
 }
 void JobSystem::WaitIdle() const {
   std::unique_lock<std::mutex> lock(m_mu);
-  m_idle_cv.wait(lock, [&] { return m_running_count == 0 && m_model.pending.empty() && m_pool.pending.empty(); });
+  m_idle_cv.wait(lock, [&] {
+    return m_running_count == 0 && ((m_model.pending.empty() && m_pool.pending.empty()) || m_stop);
+  });
 }
 
 }  // namespace hs::jobs

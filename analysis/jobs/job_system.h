@@ -44,9 +44,12 @@ class JobSystem {
   JobSystem(const JobSystem&) = delete;
   JobSystem& operator=(const JobSystem&) = delete;
 
-  void Submit(const std::string& slot, Lane lane, Task task);
+  // Queues `task` under `slot` (latest wins). Returns false, and queues
+  // nothing, after Shutdown(): the task would never run.
+  bool Submit(const std::string& slot, Lane lane, Task task);
   void CancelSlot(const std::string& slot);
 
+  bool ShutDown() const;
   int Pending() const;         // queued, not started
   int Running() const;
   uint64_t Submitted() const;  // since start

@@ -1,28 +1,33 @@
-// Attention head grid: every head's (p, p) pattern for one position pair,
-// faceted; click a head to open it large with labelled a / b axes.
+// Attention head grid: every head's (p, p) pattern for the selected position
+// pair, faceted; click a head to open it large with labelled a / b axes.
+// Public because Compare draws two of them.
 #pragma once
 
 #include <string>
 
-#include "view_context.h"
+#include "panel.h"
 
 namespace hs::app {
 
-struct AttentionGridPanel {
-  int query_pos = -1;  // -1: the last position ('=')
-  int key_pos = 0;     // 'a'
-  int enlarged = -1;   // head shown large, -1: none
-  std::string slot = "attention_grid";  // job slot: one per panel instance
-
-  void Draw(ViewContext& v);
-  // Readable label for a pair: "= attending to a".
-  static std::string PairLabel(const RunShape& s, int q, int k);
-  bool stale() const { return m_stale; }
+class AttentionGridPanel : public Panel {
+ public:
+  explicit AttentionGridPanel(std::string slot = "heads") : m_slot(std::move(slot)) {}
+  void Draw(const ViewContext& v, PanelOutput& out) override;
+  // Without the pair selector (Compare draws one selector for both grids).
+  void DrawGrid(const ViewContext& v);
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Errors() const override { return m_error.empty() ? std::vector<std::string>{} : std::vector<std::string>{m_error}; }
 
  private:
-  jobs::ArtifactPtr m_shown;
-  int m_shown_epoch = -1;
-  bool m_stale = false;
+  std::string m_slot;
+  Shown<io::NpzArchive> m_shown;
+  int m_enlarged = -1;  // head unit shown large, -1: none
+  bool m_waiting = false;
+  std::string m_error;
 };
+
+// The position-pair selector (every causal pair, last-position pairs first).
+// Returns true and sets *q, *k when the user picks another pair.
+bool PairSelector(const families::RunInfo& run, int* q, int* k);
 
 }  // namespace hs::app

@@ -1,6 +1,8 @@
-// Head frequency panel (see head_freq_panel.h).
-#include "panels/head_freq_panel.h"
-
+// Head frequency panel: the frequencies x heads heatmap of variance fractions
+// for the family's position pair ('=' attending to a), each head's dominant
+// frequency annotated, and a badge per head: filled when one frequency holds
+// at least kHeadSpecializedThreshold of the pattern's variance, the bar that
+// fraction on a 0-1 scale, the coarseness class in words.
 #include <imgui.h>
 
 #include <cstdio>
@@ -8,74 +10,98 @@
 #include "badge.h"
 #include "heatmap.h"
 #include "line_plot.h"
+#include "library/frequency_stats.h"
+#include "panel.h"
 
 namespace hs::app {
+namespace {
 
+// Coarseness class of a head from its FFT low-frequency energy ratio.
 const char* CoarsenessLabel(float f) { return f >= 0.5f ? "low-frequency" : f <= 0.1f ? "high-frequency" : "mixed"; }
 
-void HeadFreqPanel::Draw(ViewContext& v) {
-  const RunShape& s = v.shape;
-  if (v.epoch < 0) {
-    EmptyState("No checkpoints yet.");
-    return;
-  }
-  if (auto a = v.source->Request("head_freq", v.run, "attention_freq", v.epoch)) m_freq = a, m_freq_epoch = v.epoch;
-  if (auto c = v.source->Request("head_coarseness", v.run, "coarseness", v.epoch)) m_coarse = c;
-  const float* fm = m_freq ? FloatData(*m_freq, "freq_matrix", int64_t(s.n_freq) * s.n_heads) : nullptr;
-  if (!fm) {
-    const std::string err = v.source->Error(v.run, "attention_freq", v.epoch);
-    EmptyState(err.empty() ? "Computing the heads' Fourier decomposition..." : err.c_str());
-    return;
-  }
-  // Badges first (one line per head), then the heatmap in the rest.
-  const float* low = m_coarse ? FloatData(*m_coarse, "head_fft_low_freq", s.n_heads) : nullptr;
-  const float* grad = m_coarse ? FloatData(*m_coarse, "head_gradient", s.n_heads) : nullptr;
-  ImGui::TextDisabled("Head labels (coarseness of '=' -> a):");
-  for (int h = 0; h < s.n_heads; ++h) {
-    int best = 0;
-    for (int k = 1; k < s.n_freq; ++k)
-      if (fm[k * s.n_heads + h] > fm[best * s.n_heads + h]) best = k;
-    char label[96];
-    if (low) {
-      std::snprintf(label, sizeof label, "Head %d: %s, k=%d", h, CoarsenessLabel(low[h]), best + 1);
-      char tip[256];
+class HeadFreqPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput&) override {
+    m_errors.clear();
+    m_waiting = false;
+    if (!v.run) return;
+    const families::RunInfo& run = *v.run;
+    if (v.epoch < 0) {
+      EmptyState("No checkpoints yet.");
+      return;
+    }
+    const ArtifactResult fr = v.requests->Artifact("head_freq", v.run, "attention_freq", v.epoch);
+    const ArtifactResult cr = v.requests->Artifact("head_coarseness", v.run, "coarseness", v.epoch);
+    m_freq.Update(fr, run.dir.string(), v.epoch);
+    m_coarse.Update(cr, run.dir.string(), v.epoch);
+    for (const auto* r : {&fr, &cr})
+      if (!r->error.empty()) m_errors.push_back(r->error), ErrorText(r->error);
+    const int units = run.n_head_units(), n_freq = run.n_freq();
+    const float* fm = m_freq.value ? FloatData(*m_freq.value, "freq_matrix", int64_t(n_freq) * units) : nullptr;
+    m_waiting = (m_freq.stale(v.epoch) && fr.error.empty()) || (m_coarse.stale(v.epoch) && cr.error.empty());
+    if (!fm) {
+      if (fr.error.empty()) EmptyState("Computing the heads' Fourier decomposition...");
+      return;
+    }
+    const auto dom = library::DominantFrequencies(fm, n_freq, units);
+    const float* low = m_coarse.value ? FloatData(*m_coarse.value, "head_fft_low_freq", units) : nullptr;
+    const float* grad = m_coarse.value ? FloatData(*m_coarse.value, "head_gradient", units) : nullptr;
+    // Legend for the badges, then one badge per head (two per row).
+    ImGui::TextDisabled("filled: one frequency holds >= %.0f%% of the variance; bar: that fraction (0 to 1)",
+                        100 * library::kHeadSpecializedThreshold);
+    for (int h = 0; h < units; ++h) {
+      char label[96], tip[320];
+      std::snprintf(label, sizeof label, "%s: k=%d%s%s", run.HeadLabel(h).c_str(), dom[h].k, low ? ", " : "",
+                    low ? CoarsenessLabel(low[h]) : "");
       std::snprintf(tip, sizeof tip,
-                    "FFT low-frequency energy (no DC): %.3f\nmean gradient magnitude: %.3f\n"
-                    "dominant frequency k=%d explains %.0f%% of the pattern's variance\n"
+                    "dominant frequency k=%d holds %.1f%% of this head's pattern variance\n"
+                    "(specialised at >= %.0f%%)\n"
+                    "coarseness: FFT low-frequency energy (no DC) %.3f, mean gradient %.3f\n"
                     "low-frequency >= 0.5 > mixed > 0.1 >= high-frequency",
-                    low[h], grad ? grad[h] : 0.0f, best + 1, 100 * fm[best * s.n_heads + h]);
+                    dom[h].k, 100 * dom[h].fraction, 100 * library::kHeadSpecializedThreshold, low ? low[h] : NAN,
+                    grad ? grad[h] : NAN);
       widgets::BadgeSpec b;
       b.color = widgets::PaletteColor(h);
       b.tooltip = tip;
-      b.bar_width = ImGui::GetFontSize() * 5;
-      widgets::RoleBadge(label, fm[best * s.n_heads + h] >= 0.9f, low[h], b);
-    } else {
-      ImGui::Text("Head %d: k=%d", h, best + 1);
+      b.bar_width = ImGui::GetFontSize() * 4;
+      widgets::RoleBadge(label, dom[h].fraction >= library::kHeadSpecializedThreshold, dom[h].fraction, b);
+      if (h % 2 == 0 && h + 1 < units) ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     }
-    if (h % 2 == 0 && h + 1 < s.n_heads) ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
+    ImGui::Spacing();
+    const auto pair_params = run.AnalyzerParams("attention_freq");
+    int q = pair_params.value("query_pos", -1), k = pair_params.value("key_pos", run.a_pos);
+    if (q < 0) q += run.model.n_ctx;
+    const std::string title = "Variance fraction per frequency, " + run.PairLabel(q, k);
+    const widgets::HeatmapSpec hs = FrequencyHeatmapSpec(title.c_str(), "head", m_freq.epoch, v.epoch);
+    widgets::HeatmapState st;
+    widgets::Heatmap("##freq", fm, n_freq, units, hs, &st);
+    // Annotate each head's dominant frequency on its column.
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const float cw = (st.plot_max.x - st.plot_min.x) / units, ch = (st.plot_max.y - st.plot_min.y) / n_freq;
+    for (int h = 0; h < units; ++h) {
+      const int best = dom[h].k - 1;
+      const ImVec2 c0(st.plot_min.x + h * cw, st.plot_min.y + best * ch);
+      dl->AddRect(c0, ImVec2(c0.x + cw, c0.y + std::max(ch, 2.0f)), IM_COL32(220, 50, 47, 255), 0, 0, 2.0f);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "k=%d (%.2f)", dom[h].k, dom[h].fraction);
+      const float tw = ImGui::CalcTextSize(buf).x;
+      const float ty =
+          best * ch < (st.plot_max.y - st.plot_min.y) * 0.5f ? c0.y + ch + 2 : c0.y - ImGui::GetFontSize() - 2;
+      dl->AddRectFilled(ImVec2(c0.x + (cw - tw) * 0.5f - 2, ty),
+                        ImVec2(c0.x + (cw + tw) * 0.5f + 2, ty + ImGui::GetFontSize()), IM_COL32(255, 255, 255, 210));
+      dl->AddText(ImVec2(c0.x + (cw - tw) * 0.5f, ty), IM_COL32(20, 20, 20, 255), buf);
+    }
   }
-  ImGui::Spacing();
-  const widgets::HeatmapSpec hs =
-      FrequencyHeatmapSpec("Variance fraction per frequency, '=' attending to a", "head", m_freq_epoch, v.epoch);
-  widgets::HeatmapState st;
-  widgets::Heatmap("##freq", fm, s.n_freq, s.n_heads, hs, &st);
-  // Annotate each head's dominant frequency on its column.
-  ImDrawList* dl = ImGui::GetWindowDrawList();
-  const float cw = (st.plot_max.x - st.plot_min.x) / s.n_heads, ch = (st.plot_max.y - st.plot_min.y) / s.n_freq;
-  for (int h = 0; h < s.n_heads; ++h) {
-    int best = 0;
-    for (int k = 1; k < s.n_freq; ++k)
-      if (fm[k * s.n_heads + h] > fm[best * s.n_heads + h]) best = k;
-    const ImVec2 c0(st.plot_min.x + h * cw, st.plot_min.y + best * ch);
-    dl->AddRect(c0, ImVec2(c0.x + cw, c0.y + std::max(ch, 2.0f)), IM_COL32(220, 50, 47, 255), 0, 0, 2.0f);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "k=%d (%.2f)", best + 1, fm[best * s.n_heads + h]);
-    const float tw = ImGui::CalcTextSize(buf).x;
-    const float ty = best * ch < (st.plot_max.y - st.plot_min.y) * 0.5f ? c0.y + ch + 2 : c0.y - ImGui::GetFontSize() - 2;
-    dl->AddRectFilled(ImVec2(c0.x + (cw - tw) * 0.5f - 2, ty), ImVec2(c0.x + (cw + tw) * 0.5f + 2, ty + ImGui::GetFontSize()),
-                      IM_COL32(255, 255, 255, 210));
-    dl->AddText(ImVec2(c0.x + (cw - tw) * 0.5f, ty), IM_COL32(20, 20, 20, 255), buf);
-  }
-}
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Errors() const override { return m_errors; }
 
+ private:
+  Shown<io::NpzArchive> m_freq, m_coarse;
+  bool m_waiting = false;
+  std::vector<std::string> m_errors;
+};
+
+const bool kRegistered = RegisterPanel({"head_freq", "Fourier frequencies of each head", WorkspaceKind::Grokking,
+                                        "Heads", 20, 1, 0.5f, true, [] { return std::make_unique<HeadFreqPanel>(); }});
+}  // namespace
 }  // namespace hs::app

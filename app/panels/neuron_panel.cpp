@@ -1,105 +1,131 @@
-// Neuron panel (see neuron_panel.h).
-#include "panels/neuron_panel.h"
-
+// Neurons: the frequency x neuron heatmap of variance fractions, and small
+// multiples of neuron activation maps with paging and a filter by dominant
+// frequency. Thresholds and the key-frequency rule come from
+// library/frequency_stats.h, as in the summaries.
 #include <imgui.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 
 #include "heatmap.h"
+#include "library/frequency_stats.h"
+#include "panel.h"
 
 namespace hs::app {
+namespace {
 
-void NeuronPanel::Draw(ViewContext& v) {
-  const RunShape& s = v.shape;
-  if (v.epoch < 0) {
-    EmptyState("No checkpoints yet.");
-    return;
-  }
-  if (auto a = v.source->Request("neuron_freq", v.run, "neuron_freq_norm", v.epoch)) m_freq = a, m_freq_epoch = v.epoch;
-  if (auto a = v.source->Request("neuron_acts", v.run, "neuron_activations", v.epoch)) m_acts = a, m_acts_epoch = v.epoch;
-  const float* fm = m_freq ? FloatData(*m_freq, "freq_matrix", int64_t(s.n_freq) * s.d_mlp) : nullptr;
-  if (!fm) {
-    const std::string err = v.source->Error(v.run, "neuron_freq_norm", v.epoch);
-    EmptyState(err.empty() ? "Computing neuron frequencies..." : err.c_str());
-    return;
-  }
-  // Dominant frequency and its fraction per neuron.
-  std::vector<int> dom(s.d_mlp);
-  std::vector<float> best(s.d_mlp);
-  std::map<int, int> count;  // k -> neurons explained > 0.85
-  int explained = 0;
-  for (int n = 0; n < s.d_mlp; ++n) {
-    int b = 0;
-    for (int k = 1; k < s.n_freq; ++k)
-      if (fm[k * s.d_mlp + n] > fm[b * s.d_mlp + n]) b = k;
-    dom[n] = b + 1;
-    best[n] = fm[b * s.d_mlp + n];
-    if (best[n] > 0.85f) ++count[dom[n]], ++explained;
-  }
-  ImGui::Text("%.1f%% of neurons have > 85%% of their variance in one frequency.", 100.0 * explained / s.d_mlp);
-  std::string keys;
-  for (auto& [k, c] : count)
-    if (c >= std::max(1, s.d_mlp / 100)) keys += (keys.empty() ? "" : ", ") + std::to_string(k) + " (" + std::to_string(c) + ")";
-  ImGui::TextWrapped("Key frequencies (neurons): %s", keys.empty() ? "none yet" : keys.c_str());
-
-  const float avail_h = ImGui::GetContentRegionAvail().y;
-  widgets::HeatmapSpec hs = FrequencyHeatmapSpec("Neuron variance fraction per frequency", "neuron", m_freq_epoch, v.epoch);
-  hs.size = ImVec2(-1, avail_h * 0.38f);
-  widgets::Heatmap("##nfreq", fm, s.n_freq, s.d_mlp, hs);
-
-  // Filter + paging.
-  std::vector<int> shown;
-  for (int n = 0; n < s.d_mlp; ++n)
-    if (filter_k == 0 || dom[n] == filter_k) shown.push_back(n);
-  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
-  std::string cur = filter_k == 0 ? "all neurons" : "dominant k = " + std::to_string(filter_k);
-  if (ImGui::BeginCombo("filter", cur.c_str())) {
-    if (ImGui::Selectable("all neurons", filter_k == 0)) filter_k = 0, page = 0;
-    for (auto& [k, c] : count) {
-      const std::string l = "dominant k = " + std::to_string(k) + "  (" + std::to_string(c) + " neurons > 0.85)";
-      if (ImGui::Selectable(l.c_str(), filter_k == k)) filter_k = k, page = 0;
+class NeuronPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput&) override {
+    m_errors.clear();
+    m_waiting = false;
+    if (!v.run) return;
+    const families::RunInfo& run = *v.run;
+    if (v.epoch < 0) {
+      EmptyState("No checkpoints yet.");
+      return;
     }
-    ImGui::EndCombo();
-  }
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show only neurons whose strongest frequency is k");
-  const int pages = std::max(1, int((shown.size() + per_page - 1) / per_page));
-  page = std::clamp(page, 0, pages - 1);
-  ImGui::SameLine();
-  if (ImGui::ArrowButton("##prev", ImGuiDir_Left)) page = std::max(0, page - 1);
-  ImGui::SameLine();
-  ImGui::Text("page %d / %d  (%zu neurons)", page + 1, pages, shown.size());
-  ImGui::SameLine();
-  if (ImGui::ArrowButton("##next", ImGuiDir_Right)) page = std::min(pages - 1, page + 1);
+    const ArtifactResult fr = v.requests->Artifact("neuron_freq", v.run, "neuron_freq_norm", v.epoch);
+    m_freq.Update(fr, run.dir.string(), v.epoch);
+    if (!fr.error.empty()) m_errors.push_back(fr.error), ErrorText(fr.error);
+    const int n_freq = run.n_freq(), d_mlp = run.model.n_layers * run.model.d_mlp;
+    const float* fm = m_freq.value ? FloatData(*m_freq.value, "freq_matrix", int64_t(n_freq) * d_mlp) : nullptr;
+    m_waiting = m_freq.stale(v.epoch) && fr.error.empty();
+    if (!fm) {
+      if (fr.error.empty()) EmptyState("Computing neuron frequencies...");
+      return;
+    }
+    const auto dom = library::DominantFrequencies(fm, n_freq, d_mlp);
+    const auto per_freq = library::ExplainedPerFrequency(dom, n_freq);
+    const auto key = library::KeyFrequencyMask(per_freq, d_mlp);
+    int explained = 0;
+    for (int c : per_freq) explained += c;
+    ImGui::Text("%.1f%% of neurons have > %.0f%% of their variance in one frequency.", 100.0 * explained / d_mlp,
+                100 * library::kExplainedThreshold);
+    std::string keys;
+    for (int k = 1; k <= n_freq; ++k)
+      if (key[k - 1]) keys += (keys.empty() ? "" : ", ") + std::to_string(k) + " (" + std::to_string(per_freq[k - 1]) + ")";
+    ImGui::TextWrapped("Key frequencies (neurons; a frequency is key when >= %.0f%% of neurons are explained by it): %s",
+                       100 * library::kKeyFreqMinNeuronFrac, keys.empty() ? "none yet" : keys.c_str());
 
-  const int64_t grid = int64_t(s.p) * s.p;
-  const float* acts = m_acts ? FloatData(*m_acts, "activations", int64_t(s.d_mlp) * grid) : nullptr;
-  if (!acts) {
-    EmptyState("Computing neuron activations...");
-    return;
-  }
-  std::vector<const float*> facets;
-  std::vector<std::string> titles;
-  for (int i = page * per_page; i < std::min<int>(int(shown.size()), (page + 1) * per_page); ++i) {
-    const int n = shown[i];
-    facets.push_back(acts + n * grid);
-    char t[64];
-    std::snprintf(t, sizeof t, "#%d k=%d (%.2f)", n, dom[n], best[n]);
-    titles.push_back(t);
-  }
-  std::vector<const char*> tp;
-  for (auto& t : titles) tp.push_back(t.c_str());
-  widgets::FacetSpec fs;
-  fs.columns = 8;
-  fs.titles = tp.data();
-  fs.heatmap.axis_ticks = false;
-  fs.heatmap.value_label = "activation";
-  fs.heatmap.x_label = nullptr;
-  fs.heatmap.vmin = 0;
-  fs.heatmap.version = uint64_t(m_acts_epoch) * 100000 + page * 100 + filter_k;
-  fs.heatmap.stale = m_acts_epoch != v.epoch;
-  widgets::FacetGrid("##neurons", facets.data(), int(facets.size()), s.p, s.p, fs);
-}
+    const float avail_h = ImGui::GetContentRegionAvail().y;
+    widgets::HeatmapSpec hs =
+        FrequencyHeatmapSpec("Neuron variance fraction per frequency", "neuron", m_freq.epoch, v.epoch);
+    hs.size = ImVec2(-1, avail_h * 0.38f);
+    widgets::Heatmap("##nfreq", fm, n_freq, d_mlp, hs);
 
+    // Filter + paging.
+    std::vector<int> shown;
+    for (int n = 0; n < d_mlp; ++n)
+      if (m_filter_k == 0 || dom[n].k == m_filter_k) shown.push_back(n);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+    const std::string cur = m_filter_k == 0 ? "all neurons" : "dominant k = " + std::to_string(m_filter_k);
+    if (ImGui::BeginCombo("filter", cur.c_str())) {
+      if (ImGui::Selectable("all neurons", m_filter_k == 0)) m_filter_k = 0, m_page = 0;
+      for (int k = 1; k <= n_freq; ++k) {
+        if (per_freq[k - 1] == 0) continue;
+        const std::string l = "dominant k = " + std::to_string(k) + "  (" + std::to_string(per_freq[k - 1]) + " neurons > " +
+                              std::to_string(library::kExplainedThreshold).substr(0, 4) + ")";
+        if (ImGui::Selectable(l.c_str(), m_filter_k == k)) m_filter_k = k, m_page = 0;
+      }
+      ImGui::EndCombo();
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show only neurons whose strongest frequency is k");
+    const int pages = std::max(1, int((shown.size() + kPerPage - 1) / kPerPage));
+    m_page = std::clamp(m_page, 0, pages - 1);
+    ImGui::SameLine();
+    if (ImGui::ArrowButton("##prev", ImGuiDir_Left)) m_page = std::max(0, m_page - 1);
+    ImGui::SameLine();
+    ImGui::Text("page %d / %d  (%zu neurons)", m_page + 1, pages, shown.size());
+    ImGui::SameLine();
+    if (ImGui::ArrowButton("##next", ImGuiDir_Right)) m_page = std::min(pages - 1, m_page + 1);
+
+    // Activation maps: computed from the checkpoint on demand (not stored).
+    const ArtifactResult ar = v.requests->Artifact("neuron_acts", v.run, "neuron_activations", v.epoch);
+    m_acts.Update(ar, run.dir.string(), v.epoch);
+    if (!ar.error.empty()) m_errors.push_back(ar.error), ErrorText(ar.error);
+    const int64_t grid = int64_t(run.p) * run.p;
+    const float* acts = m_acts.value ? FloatData(*m_acts.value, "activations", int64_t(d_mlp) * grid) : nullptr;
+    m_waiting = m_waiting || (m_acts.stale(v.epoch) && ar.error.empty());
+    if (!acts) {
+      if (ar.error.empty()) EmptyState("Computing neuron activations from the checkpoint...");
+      return;
+    }
+    std::vector<const float*> facets;
+    std::vector<std::string> titles;
+    for (int i = m_page * kPerPage; i < std::min<int>(int(shown.size()), (m_page + 1) * kPerPage); ++i) {
+      const int n = shown[i];
+      facets.push_back(acts + n * grid);
+      char t[64];
+      std::snprintf(t, sizeof t, "#%d k=%d (%.2f)", n, dom[n].k, dom[n].fraction);
+      titles.push_back(t);
+    }
+    std::vector<const char*> tp;
+    for (auto& t : titles) tp.push_back(t.c_str());
+    widgets::FacetSpec fs;
+    fs.columns = 8;
+    fs.titles = tp.data();
+    fs.heatmap.axis_ticks = false;
+    fs.heatmap.value_label = "activation";
+    fs.heatmap.x_label = nullptr;
+    fs.heatmap.vmin = 0;
+    fs.heatmap.version = uint64_t(m_acts.epoch) * 100000 + m_page * 100 + m_filter_k;
+    fs.heatmap.stale = m_acts.stale(v.epoch);
+    widgets::FacetGrid("##neurons", facets.data(), int(facets.size()), run.p, run.p, fs);
+  }
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Errors() const override { return m_errors; }
+
+ private:
+  static constexpr int kPerPage = 16;
+  int m_page = 0;
+  int m_filter_k = 0;  // 0: all neurons, else only neurons whose dominant frequency is k
+  Shown<io::NpzArchive> m_freq, m_acts;
+  bool m_waiting = false;
+  std::vector<std::string> m_errors;
+};
+
+const bool kRegistered = RegisterPanel({"neurons", "Neurons: frequencies and activation maps", WorkspaceKind::Grokking,
+                                        "Neurons", 40, 0, 1.0f, true, [] { return std::make_unique<NeuronPanel>(); }});
+}  // namespace
 }  // namespace hs::app

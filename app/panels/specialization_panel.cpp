@@ -1,29 +1,86 @@
-// Specialization panel (see specialization_panel.h).
-#include "panels/specialization_panel.h"
-
+// Specialization panel: each head's max variance fraction in one frequency
+// over training and its dominant frequency over training, from
+// attention_freq/summary.npz (validated where it is read); the current and
+// grokking epochs marked. Click a plot to jump to that epoch.
 #include <imgui.h>
 
 #include <cstdio>
 
+#include "library/frequency_stats.h"
 #include "line_plot.h"
+#include "panel.h"
 
 namespace hs::app {
+namespace {
 
-int SpecializationPanel::Draw(ViewContext& v, bool* request_analysis) {
-  const RunShape& s = v.shape;
-  if (auto a = v.source->RequestSummary("specialization", v.run, "attention_freq")) m_summary = a;
-  if (!m_summary) {
-    EmptyState("The cross-epoch summary is computed by analysing every checkpoint.");
-    ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
-    if (ImGui::Button("Analyze all checkpoints") && request_analysis) *request_analysis = true;
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Same as `headscope analyze RUN`; runs in the background.");
-    return -1;
+class SpecializationPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput& out) override {
+    m_error.clear();
+    m_waiting = false;
+    if (!v.run) return;
+    bool missing = false;
+    const ArtifactResult r = v.requests->Summary("specialization", v.run, "attention_freq", &missing);
+    if (m_run != v.run->dir.string()) m_summary.reset(), m_x.clear(), m_run = v.run->dir.string();
+    if (r.value) m_summary = r.value;
+    if (missing) m_summary.reset();
+    m_error = r.error;
+    if (!m_error.empty()) ErrorText(m_error);
+    if (!m_summary) {
+      m_waiting = r.pending;
+      if (!m_error.empty()) return;
+      EmptyState(v.analyzing ? "Analysing every checkpoint; the trajectories appear when the summary is written."
+                             : "The cross-epoch summary is computed by analysing every checkpoint.");
+      if (!v.analyzing) {
+        ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
+        if (ImGui::Button("Analyze all checkpoints")) out.analyze_all = true;
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Same as `headscope analyze RUN`; runs in the background.");
+      }
+      return;
+    }
+    if (m_built_from != m_summary.get()) Build(*m_summary);
+    const int n = int(m_x.size());
+    const int H = n ? int(m_frac.size() / n) : 0;
+    std::vector<std::string> labels(H);
+    std::vector<widgets::LineSeries> frac(H), dom(H);
+    for (int h = 0; h < H; ++h) {
+      labels[h] = v.run->HeadLabel(h);
+      frac[h] = {labels[h].c_str(), m_x.data(), m_frac.data() + size_t(h) * n, n};
+      dom[h] = {labels[h].c_str(), m_x.data(), m_dom.data() + size_t(h) * n, n};
+      dom[h].markers = true;
+      dom[h].step = true;
+    }
+    char grok[64];
+    std::snprintf(grok, sizeof grok, "grokked @ %d", v.grok_epoch);
+    widgets::LinePlotSpec spec;
+    spec.x_label = "epoch";
+    spec.y_label = "max variance fraction in one frequency";
+    spec.y_min = 0;
+    spec.y_max = 1;
+    spec.marker_x = v.epoch >= 0 ? float(v.epoch) : NAN;
+    spec.marker2_x = v.grok_epoch >= 0 ? float(v.grok_epoch) : NAN;
+    spec.marker2_label = grok;
+    const float half = (ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y) * 0.5f;
+    spec.size = ImVec2(-1, std::max(100.0f, half));
+    float clicked = NAN;
+    if (widgets::LinePlot("##spec", frac.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
+    spec.y_label = "dominant frequency k";
+    spec.y_min = 0;
+    spec.y_max = float(v.run->n_freq() + 1);
+    if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  if (m_built_from != m_summary.get()) {
-    m_built_from = m_summary.get();
-    const auto& ep = m_summary->at("epochs");
-    const auto& mf = m_summary->at("max_frac_per_head");
-    const auto& df = m_summary->at("dominant_freq_per_head");
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Errors() const override {
+    return m_error.empty() ? std::vector<std::string>{} : std::vector<std::string>{m_error};
+  }
+
+ private:
+  // Per-head series from the summary (shapes were validated when it was read).
+  void Build(const io::NpzArchive& s) {
+    m_built_from = &s;
+    const auto& ep = s.at("epochs");
+    const auto& mf = s.at("max_frac_per_head");
+    const auto& df = s.at("dominant_freq_per_head");
     const int64_t n = ep.numel(), H = n ? mf.numel() / n : 0;
     m_x.assign(n, 0);
     m_frac.assign(size_t(H * n), 0);
@@ -34,37 +91,16 @@ int SpecializationPanel::Draw(ViewContext& v, bool* request_analysis) {
       for (int64_t h = 0; h < H; ++h) m_frac[h * n + i] = f[i * H + h], m_dom[h * n + i] = d[i * H + h];
     }
   }
-  const int n = int(m_x.size());
-  const int H = n ? int(m_frac.size() / n) : 0;
-  std::vector<std::string> labels(H);
-  std::vector<widgets::LineSeries> frac(H), dom(H);
-  for (int h = 0; h < H; ++h) {
-    labels[h] = "head " + std::to_string(h);
-    frac[h] = {labels[h].c_str(), m_x.data(), m_frac.data() + size_t(h) * n, n};
-    dom[h] = {labels[h].c_str(), m_x.data(), m_dom.data() + size_t(h) * n, n};
-    dom[h].markers = true;
-    dom[h].step = true;
-  }
-  char grok[64];
-  std::snprintf(grok, sizeof grok, "grokked @ %d", v.grok_epoch);
-  widgets::LinePlotSpec spec;
-  spec.x_label = "epoch";
-  spec.y_label = "specialization: max variance fraction (one frequency)";
-  spec.y_min = 0;
-  spec.y_max = 1;
-  spec.marker_x = v.epoch >= 0 ? float(v.epoch) : NAN;
-  spec.marker2_x = v.grok_epoch >= 0 ? float(v.grok_epoch) : NAN;
-  spec.marker2_label = grok;
-  const float half = (ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y) * 0.5f;
-  spec.size = ImVec2(-1, std::max(100.0f, half));
-  float clicked = NAN;
-  int jump = -1;
-  if (widgets::LinePlot("##spec", frac.data(), H, spec, &clicked)) jump = int(clicked);
-  spec.y_label = "dominant frequency k per head";
-  spec.y_min = 0;
-  spec.y_max = float(s.n_freq + 1);
-  if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) jump = int(clicked);
-  return jump;
-}
+  std::string m_run;
+  std::shared_ptr<const io::NpzArchive> m_summary;
+  std::vector<float> m_x, m_frac, m_dom;  // [n_epochs], [head][n_epochs]
+  const void* m_built_from = nullptr;
+  bool m_waiting = false;
+  std::string m_error;
+};
 
+const bool kRegistered =
+    RegisterPanel({"specialization", "Head specialization over training", WorkspaceKind::Grokking, "Heads", 30, 1, 0.5f,
+                   true, [] { return std::make_unique<SpecializationPanel>(); }});
+}  // namespace
 }  // namespace hs::app

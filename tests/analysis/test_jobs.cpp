@@ -68,3 +68,13 @@ TEST_CASE("the artifact store evicts least recently used entries by bytes", "[jo
   CHECK(store.Get("huge"));
   CHECK(store.size() == 1);
 }
+
+TEST_CASE("Submit after Shutdown queues nothing and WaitIdle returns", "[jobs]") {
+  jobs::JobSystem js(1);
+  js.Shutdown();
+  std::atomic<int> ran{0};
+  CHECK_FALSE(js.Submit("late", jobs::Lane::Model, [&](const jobs::CancelToken&) { ++ran; }));
+  CHECK(js.Pending() == 0);  // before the fix: 1, forever
+  js.WaitIdle();             // and this never returned
+  CHECK(ran == 0);
+}

@@ -105,8 +105,48 @@ TEST_CASE("Heatmap, FacetGrid and RoleBadge run headless for many frames and rep
   CHECK(st.hovered);
   CHECK(st.row >= 0);
   CHECK(st.col >= 0);
-  CHECK(st.value == Approx(grid[st.row * p + st.col]));
   CHECK(facet_clicked >= 0);
   CHECK(verts > 4 * p * p);  // headless fallback draws every cell
   CHECK(widgets::ColormapColor(widgets::Colormap::Viridis, 0) != widgets::ColormapColor(widgets::Colormap::Viridis, 1));
+}
+
+TEST_CASE("Heatmap hover reports the cell under the mouse, row-major and not transposed", "[widgets]") {
+  HeadlessImGui ctx;
+  const int rows = 7, cols = 11;  // not square: a transposed lookup cannot pass
+  std::vector<float> grid(rows * cols);
+  for (int i = 0; i < rows * cols; ++i) grid[i] = float(i);  // a unique value per cell: 11 * r + c
+  ImVec2 pmin, pmax;
+  // Cells (r, c) we point at, in window pixels from the plot rectangle of
+  // the first frame; the expected values are written out by hand.
+  const struct { int r, c; float value; } kCells[] = {{0, 0, 0.0f}, {6, 10, 76.0f}, {2, 9, 31.0f}, {5, 1, 56.0f}};
+  widgets::HeatmapState st;
+  for (int frame = 0; frame < 2 + 2 * 4; ++frame) {
+    ImGuiIO& io = ImGui::GetIO();
+    const int i = frame < 2 ? -1 : (frame - 2) / 2;
+    if (i >= 0) {
+      const float cw = (pmax.x - pmin.x) / cols, ch = (pmax.y - pmin.y) / rows;
+      io.MousePos = ImVec2(pmin.x + (kCells[i].c + 0.5f) * cw, pmin.y + (kCells[i].r + 0.5f) * ch);
+    } else {
+      io.MousePos = ImVec2(-100, -100);
+    }
+    ImGui::NewFrame();
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(ImVec2(900, 700));
+    ImGui::Begin("w");
+    widgets::HeatmapSpec hs;
+    hs.equal_aspect = false;
+    st = {};
+    widgets::Heatmap("##h", grid.data(), rows, cols, hs, &st);
+    ImGui::End();
+    ImGui::Render();
+    if (frame == 0) pmin = st.plot_min, pmax = st.plot_max;
+    if (i >= 0 && (frame - 2) % 2 == 1) {  // the second frame at this position (hover needs one frame)
+      INFO("cell (" << kCells[i].r << ", " << kCells[i].c << ")");
+      REQUIRE(st.hovered);
+      CHECK(st.row == kCells[i].r);
+      CHECK(st.col == kCells[i].c);
+      CHECK(st.value == kCells[i].value);
+    }
+  }
+  CHECK(pmax.x - pmin.x > 100);
 }

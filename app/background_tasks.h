@@ -1,0 +1,64 @@
+// Long work the explorer runs beside the UI, each on its own thread at low
+// priority so that interactive requests never wait behind it: training a run
+// and "Analyze all". Both report progress and stop on request (training
+// saves its state at the current epoch, so it resumes exactly there).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "analyzers/pipeline.h"
+#include "train/trainer.h"
+
+namespace hs::app {
+
+class BackgroundTrainer {
+ public:
+  ~BackgroundTrainer() { Stop(); }
+  // Trains (or resumes) the run described by run_dir/config.json, or `cfg`
+  // when given (a new run).
+  void Start(const std::filesystem::path& run_dir, const train::TrainConfig* cfg = nullptr);
+  void RequestStop() { m_stop = true; }  // never blocks: the UI thread calls it
+  void Stop();                            // requests a stop and joins (state saved)
+  bool running() const { return m_running; }
+  bool stopping() const { return m_stop && m_running; }
+  std::filesystem::path run_dir() const;
+  train::TrainProgress progress() const;
+  std::string error() const;
+
+ private:
+  std::thread m_thread;
+  std::atomic<bool> m_stop{false}, m_running{false};
+  mutable std::mutex m_mu;
+  std::filesystem::path m_dir;       // guarded by m_mu
+  train::TrainProgress m_progress;   // guarded by m_mu
+  std::string m_error;               // guarded by m_mu
+};
+
+class BackgroundAnalysis {
+ public:
+  ~BackgroundAnalysis() { Stop(); }
+  // Analyses every checkpoint of `run_dir` (no-op while already running).
+  void Start(const std::filesystem::path& run_dir);
+  void Stop();
+  bool running() const { return m_running; }
+  std::filesystem::path run_dir() const;
+  analyzers::AnalyzeProgress progress() const;
+  std::string status() const;  // last result or error, for the top bar
+
+ private:
+  std::thread m_thread;
+  std::atomic<bool> m_stop{false}, m_running{false};
+  mutable std::mutex m_mu;
+  std::filesystem::path m_dir;              // guarded by m_mu
+  analyzers::AnalyzeProgress m_progress;    // guarded by m_mu
+  std::string m_status;                     // guarded by m_mu
+};
+
+// Lowers the calling thread's scheduling priority (Linux: per-thread nice).
+void LowerThreadPriority(int nice_increment);
+
+}  // namespace hs::app

@@ -1,0 +1,320 @@
+// [SECTION] Index
+//   Run and selection ....... Open, SetPair, SelectEpoch, Update
+//   Top bar ................. DrawTopBar: run picker, training, Analyze all
+//   Epoch bar ............... DrawEpochBar: play, step, slider, follow latest
+//   Tabs .................... Draw, DrawTab, DrawSinglePanel (from the registry)
+#include "grokking_workspace.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "io/run_dir.h"
+
+namespace hs::app {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+std::string ShortName(const fs::path& d) { return d.parent_path().filename().string() + "/" + d.filename().string(); }
+// A progress bar as wide as its text (never clips the text).
+void TextProgressBar(float fraction, const char* text) {
+  const float w = ImGui::CalcTextSize(text).x + ImGui::GetStyle().FramePadding.x * 4;
+  ImGui::ProgressBar(std::clamp(fraction, 0.0f, 1.0f), ImVec2(w, 0), text);
+}
+}  // namespace
+
+// [SECTION] Run and selection
+GrokkingWorkspace::GrokkingWorkspace(const ExplorerOptions& opt, Requests& requests)
+    : m_opt(opt), m_requests(requests) {
+  for (const auto& def : PanelRegistry())
+    if (def.workspace == WorkspaceKind::Grokking) m_panels[def.name] = def.make();
+  m_all_runs = io::ListRuns(opt.runs);
+}
+
+void GrokkingWorkspace::Open(const fs::path& run_dir, int epoch) {
+  m_run.Open(run_dir);
+  m_run.Refresh();
+  m_epoch_index = -1;
+  m_wanted_epoch = epoch;
+  m_follow_latest = epoch < 0;
+  m_metrics = {};
+  if (m_run.info && !m_run.info->ValidPair(m_query_pos, m_key_pos))
+    std::tie(m_query_pos, m_key_pos) = m_run.info->DefaultPair();
+}
+
+bool GrokkingWorkspace::SetPair(int q, int k) {
+  if (!m_run.info || !m_run.info->ValidPair(q, k)) return false;
+  m_query_pos = q, m_key_pos = k;
+  return true;
+}
+
+void GrokkingWorkspace::StartTraining(const train::TrainConfig* cfg) { m_trainer.Start(m_run.dir, cfg); }
+
+int GrokkingWorkspace::SelectEpoch(int epoch) {
+  m_follow_latest = false;
+  if (m_run.epochs.empty()) {
+    m_wanted_epoch = epoch;
+    return -1;
+  }
+  auto it = std::lower_bound(m_run.epochs.begin(), m_run.epochs.end(), epoch);
+  m_epoch_index = it == m_run.epochs.end() ? int(m_run.epochs.size()) - 1 : int(it - m_run.epochs.begin());
+  m_last_move = Clock::now();
+  m_prefetched = false;
+  return m_run.epochs[m_epoch_index];
+}
+
+int GrokkingWorkspace::SelectedEpoch() const {
+  return m_epoch_index >= 0 && m_epoch_index < int(m_run.epochs.size()) ? m_run.epochs[m_epoch_index] : -1;
+}
+
+void GrokkingWorkspace::Stop() {
+  m_trainer.Stop();  // saves train_state at the current epoch
+  m_analysis.Stop();
+}
+
+void GrokkingWorkspace::Update() {
+  const int before = SelectedEpoch();
+  if (m_run.Refresh() && m_follow_latest && !m_run.epochs.empty()) m_epoch_index = int(m_run.epochs.size()) - 1;
+  if (m_run.info && !m_run.info->ValidPair(m_query_pos, m_key_pos))
+    std::tie(m_query_pos, m_key_pos) = m_run.info->DefaultPair();
+  const int n = int(m_run.epochs.size());
+  if (m_epoch_index < 0 && n > 0) {
+    if (m_wanted_epoch >= 0)
+      SelectEpoch(m_wanted_epoch), m_wanted_epoch = -1;
+    else
+      m_epoch_index = n - 1;
+  }
+  m_epoch_index = std::min(m_epoch_index, n - 1);
+  if (m_playing && n > 0 && Clock::now() - m_last_play > std::chrono::milliseconds(120)) {
+    m_last_play = Clock::now();
+    m_epoch_index = m_epoch_index + 1 >= n ? 0 : m_epoch_index + 1;
+  }
+  if (SelectedEpoch() != before) m_last_move = Clock::now(), m_prefetched = false;
+
+  // metrics.csv, parsed on the pool; keep the last good one while a new one loads.
+  const MetricsResult r = m_requests.Metrics("metrics", m_run.dir);
+  if (r.value || !r.error.empty() || !r.pending) {
+    if (r.value) m_metrics.value = r.value;
+    m_metrics.error = r.error;
+  }
+  // A live run: keep artifacts and summaries current while checkpoints land
+  // (low priority; a pass with nothing new only stats files).
+  const bool training_here = m_trainer.running() && m_trainer.run_dir() == m_run.dir;
+  if (training_here && Clock::now() - m_last_analyze > std::chrono::seconds(5) && !m_analysis.running()) {
+    m_last_analyze = Clock::now();
+    m_analysis.Start(m_run.dir);
+  }
+  // The user holds still: warm the neighbouring epochs of the head grid.
+  if (!m_prefetched && m_run.info && n > 0 && m_epoch_index >= 0 && !m_playing &&
+      Clock::now() - m_last_move > std::chrono::milliseconds(250) && !m_requests.Busy()) {
+    m_prefetched = true;
+    std::vector<int> near;
+    for (int d : {1, -1, 2, -2})
+      if (m_epoch_index + d >= 0 && m_epoch_index + d < n) near.push_back(m_run.epochs[m_epoch_index + d]);
+    m_requests.Prefetch(m_run.info, "attention_patterns", near);
+  }
+}
+
+ViewContext GrokkingWorkspace::Context() const {
+  ViewContext v;
+  v.run = m_run.info;
+  v.epochs = m_run.epochs;
+  v.epoch = SelectedEpoch();
+  v.query_pos = m_query_pos;
+  v.key_pos = m_key_pos;
+  v.metrics = m_metrics.value;
+  v.metrics_error = m_metrics.error;
+  v.grok_epoch = m_metrics.value ? m_metrics.value->grok_epoch : -1;
+  v.analyzing = m_analysis.running() && m_analysis.run_dir() == m_run.dir;
+  v.all_runs = m_all_runs;
+  v.requests = &m_requests;
+  return v;
+}
+
+void GrokkingWorkspace::Apply(const PanelOutput& out) {
+  if (out.jump_to_epoch >= 0) SelectEpoch(out.jump_to_epoch);
+  if (out.analyze_all && m_run.valid()) m_analysis.Start(m_run.dir);
+  if (out.pair) SetPair(out.pair->first, out.pair->second);
+}
+
+bool GrokkingWorkspace::Waiting(const std::string& panel) const {
+  if (!panel.empty()) {
+    auto it = m_panels.find(panel);
+    return it != m_panels.end() && it->second->Waiting();
+  }
+  for (const auto& n : m_drawn)
+    if (m_panels.at(n)->Waiting()) return true;
+  return false;
+}
+
+std::vector<std::string> GrokkingWorkspace::Errors() const {
+  std::vector<std::string> out;
+  if (!m_run.error.empty()) out.push_back("run: " + m_run.error);
+  for (const auto& n : m_drawn)
+    for (const auto& e : m_panels.at(n)->Errors()) out.push_back(n + ": " + e);
+  return out;
+}
+
+nlohmann::json GrokkingWorkspace::SaveState() const {
+  return {{"run", m_run.dir.string()}, {"epoch", SelectedEpoch()}, {"pair", {m_query_pos, m_key_pos}}};
+}
+
+// [SECTION] Top bar
+void GrokkingWorkspace::DrawTopBar() {
+  const float fh = ImGui::GetFontSize();
+  ImGui::SetNextItemWidth(fh * 20);
+  if (ImGui::BeginCombo("run", m_run.dir.empty() ? "(none)" : ShortName(m_run.dir).c_str())) {
+    if (ImGui::IsWindowAppearing()) m_all_runs = io::ListRuns(m_opt.runs);
+    for (const auto& r : m_all_runs)
+      if (ImGui::Selectable(ShortName(r).c_str(), r == m_run.dir) && r != m_run.dir) Open(r);
+    if (m_all_runs.empty()) ImGui::TextDisabled("no runs under %s/", m_opt.runs.c_str());
+    ImGui::EndCombo();
+  }
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s\nPick any run folder under %s/ (<family>/<variant>)", m_run.dir.string().c_str(),
+                      m_opt.runs.c_str());
+  ImGui::SameLine();
+  const bool training_here = m_trainer.running() && m_trainer.run_dir() == m_run.dir;
+  if (training_here) {
+    if (ImGui::Button(m_trainer.stopping() ? "Pausing..." : "Pause training")) m_trainer.RequestStop();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Stops after the current epoch and saves the state; Resume continues exactly.");
+    ImGui::SameLine();
+    const train::TrainProgress p = m_trainer.progress();
+    char overlay[160];
+    std::snprintf(overlay, sizeof overlay, "epoch %d / %d   test acc %.3f   %.0f ms/epoch   ETA %d:%02d", p.epoch,
+                  p.total_epochs, p.test_acc, p.ms_per_epoch, int(p.eta_seconds) / 60, int(p.eta_seconds) % 60);
+    TextProgressBar(p.total_epochs ? float(p.epoch) / p.total_epochs : 0.f, overlay);
+  } else if (m_trainer.running()) {
+    ImGui::TextDisabled("training %s in the background", ShortName(m_trainer.run_dir()).c_str());
+  } else if (m_run.valid() && !m_run.Complete()) {
+    if (ImGui::Button(m_run.epochs.empty() ? "Start training" : "Resume training")) StartTraining();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Trains this run in the background; the panels follow new checkpoints.");
+  } else if (m_run.valid()) {
+    ImGui::TextDisabled("training complete (%d epochs)", m_run.info->total_epochs);
+  }
+  const std::string terr = m_trainer.error();
+  if (terr.find("being trained by another process") != std::string::npos) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("another process is training this run; following it live");
+  } else if (!terr.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "training failed: %s", terr.c_str());
+  }
+  ImGui::SameLine();
+  if (m_analysis.running() && m_analysis.run_dir() == m_run.dir) {
+    const auto p = m_analysis.progress();
+    char text[128];
+    if (p.total > 0)
+      std::snprintf(text, sizeof text, "analysing %d / %d checkpoints   ETA %.0f s", p.done, p.total,
+                    p.ms_per_checkpoint * (p.total - p.done) / 1000.0);
+    else
+      std::snprintf(text, sizeof text, "checking artifacts...");
+    TextProgressBar(p.total ? float(p.done) / p.total : 0.f, text);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Computing every analyzer for every checkpoint at low priority;\n"
+                        "what you look at is computed first, on its own.");
+  } else {
+    ImGui::BeginDisabled(m_run.epochs.empty());
+    if (ImGui::Button("Analyze all")) m_analysis.Start(m_run.dir);
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("Compute every analyzer for every checkpoint and the cross-epoch summaries\n"
+                        "(same as `headscope analyze RUN`).");
+    const std::string st = m_analysis.status();
+    if (!st.empty() && m_analysis.run_dir() == m_run.dir) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("%s", st.c_str());
+    }
+  }
+  if (!m_run.error.empty()) ErrorText(m_run.error);
+}
+
+// [SECTION] Epoch bar
+void GrokkingWorkspace::DrawEpochBar() {
+  const float fh = ImGui::GetFontSize();
+  const int n = int(m_run.epochs.size());
+  if (n == 0) {
+    ImGui::TextDisabled("No checkpoints yet%s.", m_trainer.running() ? ": the first one is written at epoch 0" : "");
+    return;
+  }
+  int index = std::max(0, m_epoch_index);
+  if (ImGui::Button(m_playing ? "Pause" : "Play")) m_playing = !m_playing;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Step through the checkpoints (about 8 per second)");
+  ImGui::SameLine();
+  if (ImGui::ArrowButton("##back", ImGuiDir_Left)) index = std::max(0, index - 1), m_follow_latest = false;
+  ImGui::SameLine();
+  if (ImGui::ArrowButton("##fwd", ImGuiDir_Right)) index = std::min(n - 1, index + 1);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fh * 9);
+  char label[64];
+  std::snprintf(label, sizeof label, "epoch %d", m_run.epochs[index]);
+  if (ImGui::SliderInt("##epoch", &index, 0, n - 1, label)) m_follow_latest = index == n - 1;
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Checkpoint shown by every panel (%d checkpoints). Left/Right arrow keys step.", n);
+  ImGui::SameLine();
+  ImGui::Checkbox("follow latest", &m_follow_latest);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Jump to each new checkpoint as training writes it");
+  if (!ImGui::GetIO().WantTextInput) {
+    if (ImGui::IsKeyPressed(ImGuiKey_LeftArrow)) index = std::max(0, index - 1), m_follow_latest = false;
+    if (ImGui::IsKeyPressed(ImGuiKey_RightArrow)) index = std::min(n - 1, index + 1);
+  }
+  if (index != m_epoch_index) m_epoch_index = index, m_last_move = Clock::now(), m_prefetched = false;
+}
+
+// [SECTION] Tabs
+void GrokkingWorkspace::Draw(ExportQueue& exports) {
+  m_drawn.clear();
+  DrawTopBar();
+  DrawEpochBar();
+  if (!exports.status.empty()) ImGui::TextDisabled("%s", exports.status.c_str());
+  ImGui::Separator();
+  std::vector<std::string> tabs;
+  for (const auto& def : PanelRegistry())
+    if (def.workspace == WorkspaceKind::Grokking && std::find(tabs.begin(), tabs.end(), def.tab) == tabs.end())
+      tabs.push_back(def.tab);
+  if (ImGui::BeginTabBar("##tabs")) {
+    for (const auto& tab : tabs)
+      if (ImGui::BeginTabItem(tab.c_str())) {
+        DrawTab(tab, exports);
+        ImGui::EndTabItem();
+      }
+    ImGui::EndTabBar();
+  }
+}
+
+void GrokkingWorkspace::DrawTab(const std::string& tab, ExportQueue& exports) {
+  std::vector<const PanelDef*> cols[2];
+  for (const auto& def : PanelRegistry())
+    if (def.workspace == WorkspaceKind::Grokking && def.tab == tab) cols[def.column == 1 ? 1 : 0].push_back(&def);
+  const ViewContext v = Context();
+  PanelOutput out;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const bool two = !cols[1].empty();
+  for (int c = 0; c < 2; ++c) {
+    if (cols[c].empty()) continue;
+    if (c == 1) ImGui::SameLine();
+    ImGui::BeginChild(c == 0 ? "##col0" : "##col1", ImVec2(two && c == 0 ? avail.x * 0.5f : 0, 0), false);
+    const float h = ImGui::GetContentRegionAvail().y;
+    for (size_t i = 0; i < cols[c].size(); ++i) {
+      const PanelDef& def = *cols[c][i];
+      const bool last = i + 1 == cols[c].size();
+      DrawPanelFrame(def, *m_panels.at(def.name), v, out, ImVec2(0, last ? 0 : h * def.height), exports);
+      m_drawn.push_back(def.name);
+    }
+    ImGui::EndChild();
+  }
+  Apply(out);
+}
+
+void GrokkingWorkspace::DrawSinglePanel(const std::string& panel, ExportQueue& exports) {
+  m_drawn.clear();
+  const PanelDef* def = FindPanel(panel);
+  if (!def || !m_panels.count(panel)) return;
+  const ViewContext v = Context();
+  PanelOutput out;
+  DrawPanelFrame(*def, *m_panels.at(panel), v, out, ImVec2(0, 0), exports);
+  m_drawn.push_back(panel);
+  Apply(out);
+}
+
+}  // namespace hs::app

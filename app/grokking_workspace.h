@@ -1,0 +1,68 @@
+// The grokking workspace: one run folder, an epoch slider shared by every
+// panel (play, step, arrow keys, follow a live run), a position pair, the
+// run picker, training and "Analyze all" in the top bar, and the registered
+// Grokking panels in tabs.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "background_tasks.h"
+#include "commands.h"
+#include "run_state.h"
+#include "workspace.h"
+
+namespace hs::app {
+
+class GrokkingWorkspace : public Workspace {
+ public:
+  GrokkingWorkspace(const ExplorerOptions& opt, Requests& requests);
+  ~GrokkingWorkspace() override { Stop(); }
+
+  // Opens a run; `epoch` >= 0 selects the nearest checkpoint at or after it,
+  // else the latest (following new ones).
+  void Open(const std::filesystem::path& run_dir, int epoch = -1);
+  // Sets the position pair; false when the run has no such causal pair.
+  bool SetPair(int query_pos, int key_pos);
+  // Starts training the run in the background (a new run when cfg is given).
+  void StartTraining(const train::TrainConfig* cfg = nullptr);
+
+  const char* name() const override { return "Grokking"; }
+  void Update() override;
+  void Draw(ExportQueue& exports) override;
+  void DrawSinglePanel(const std::string& panel, ExportQueue& exports) override;
+  bool Waiting(const std::string& panel = {}) const override;
+  std::vector<std::string> Errors() const override;
+  nlohmann::json SaveState() const override;
+  int SelectEpoch(int epoch) override;
+  int SelectedEpoch() const override;
+  void Stop() override;
+
+  const RunState& run() const { return m_run; }
+  const BackgroundTrainer& trainer() const { return m_trainer; }
+
+ private:
+  ViewContext Context() const;
+  void Apply(const PanelOutput& out);
+  void DrawTopBar();
+  void DrawEpochBar();
+  void DrawTab(const std::string& tab, ExportQueue& exports);
+
+  const ExplorerOptions& m_opt;
+  Requests& m_requests;
+  RunState m_run;
+  std::vector<std::filesystem::path> m_all_runs;
+  std::map<std::string, std::unique_ptr<Panel>> m_panels;  // registry name -> instance
+  std::vector<std::string> m_drawn;                        // panels drawn this frame
+  int m_epoch_index = -1, m_wanted_epoch = -1;
+  int m_query_pos = -1, m_key_pos = -1;
+  bool m_playing = false, m_follow_latest = true;
+  std::chrono::steady_clock::time_point m_last_play{}, m_last_analyze{}, m_last_move{};
+  bool m_prefetched = false;
+  MetricsResult m_metrics;
+  BackgroundTrainer m_trainer;
+  BackgroundAnalysis m_analysis;
+};
+
+}  // namespace hs::app

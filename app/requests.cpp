@@ -1,0 +1,228 @@
+// Requests (see requests.h).
+#include "requests.h"
+
+#include <algorithm>
+
+#include "io/run_dir.h"
+#include "library/frequency_stats.h"
+
+namespace hs::app {
+namespace fs = std::filesystem;
+
+FileSig Signature(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return {};
+  const auto mtime = fs::last_write_time(path, ec);
+  if (ec) return {};
+  return {int64_t(size), int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count())};
+}
+
+namespace {
+std::string SigString(const FileSig& s) { return std::to_string(s.size) + ":" + std::to_string(s.mtime_ns); }
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+}  // namespace
+
+Requests::Requests(size_t store_bytes, int pool_threads)
+    : m_store(store_bytes), m_models(std::make_unique<analyzers::ModelCache>(2)), m_jobs(pool_threads) {}
+
+Requests::~Requests() { m_jobs.Shutdown(); }
+
+bool Requests::Busy() const { return m_jobs.Pending() + m_jobs.Running() > 0; }
+
+Requests::Source Requests::ArtifactSourceOf(const families::RunInfo& run, const std::string& analyzer, int epoch) {
+  const io::RunPaths paths{run.dir};
+  Source s;
+  if (!Contains(run.on_demand, analyzer)) {
+    s.path = paths.Artifact(analyzer, epoch);
+    s.sig = Signature(s.path);
+    s.on_disk = s.sig.exists();
+  }
+  if (!s.on_disk) {
+    s.path = paths.Checkpoint(epoch);
+    s.sig = Signature(s.path);
+  }
+  return s;
+}
+
+std::string Requests::ArtifactKey(const families::RunInfo& run, const std::string& analyzer, int epoch) {
+  const Source s = ArtifactSourceOf(run, analyzer, epoch);
+  return run.dir.string() + "|" + analyzer + "|" + std::to_string(epoch) + "|" + (s.on_disk ? "file:" : "ckpt:") +
+         SigString(s.sig);
+}
+
+template <class T>
+bool Requests::ShouldSubmit(const std::string& slot, const std::string& key, Result<T>* r) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SlotState& s = m_slots[slot];
+  if (s.key == key) {
+    if (s.inflight) {
+      r->pending = true;
+      return false;
+    }
+    if (!s.error.empty()) {  // failed for this key and this file: wait for either to change
+      r->error = s.error;
+      return false;
+    }
+  }
+  s.key = key;
+  s.error.clear();
+  s.inflight = true;
+  r->pending = true;
+  return true;
+}
+
+void Requests::Finish(const std::string& slot, const std::string& key, const std::string& error) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SlotState& s = m_slots[slot];
+  if (s.key != key) return;  // superseded: the newer request owns the slot
+  s.inflight = false;
+  s.error = error;
+}
+
+void Requests::SubmitCompute(const std::string& slot, const std::string& key, const families::RunInfoPtr& run,
+                             const std::string& analyzer, int epoch) {
+  m_jobs.CancelSlot("prefetch");  // interactive work first
+  m_jobs.Submit(slot, jobs::Lane::Model, [this, slot, key, run, analyzer, epoch](const jobs::CancelToken& token) {
+    std::string error;
+    try {
+      io::NpzArchive a = m_models->Compute(*run, analyzer, epoch, [&token] { return token.cancelled(); });
+      m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
+    } catch (const analyzers::Cancelled&) {  // superseded; nothing to report
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    Finish(slot, key, error);
+  });
+}
+
+ArtifactResult Requests::Artifact(const std::string& slot, const families::RunInfoPtr& run,
+                                  const std::string& analyzer, int epoch) {
+  ArtifactResult r;
+  if (!run) return r;
+  const Source src = ArtifactSourceOf(*run, analyzer, epoch);
+  const std::string key = run->dir.string() + "|" + analyzer + "|" + std::to_string(epoch) + "|" +
+                          (src.on_disk ? "file:" : "ckpt:") + SigString(src.sig);
+  if ((r.value = m_store.Get(key))) {
+    Finish(slot, key, "");
+    return r;
+  }
+  if (!src.on_disk && !src.sig.exists()) {
+    r.error = src.path.string() + ": checkpoint not found";
+    return r;
+  }
+  if (!ShouldSubmit(slot, key, &r)) return r;
+  if (!src.on_disk) {
+    SubmitCompute(slot, key, run, analyzer, epoch);
+    return r;
+  }
+  // On disk: read and validate on the pool; a file that fails validation is
+  // reported and recomputed from the checkpoint on the model lane.
+  m_jobs.Submit(slot, jobs::Lane::Pool, [this, slot, key, run, analyzer, epoch](const jobs::CancelToken& token) {
+    try {
+      io::NpzArchive a = analyzers::ReadValidArtifact(*run, analyzer, epoch);
+      m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
+      Finish(slot, key, "");
+    } catch (const io::IoError& e) {
+      if (token.cancelled()) return Finish(slot, key, "");
+      std::fprintf(stderr, "headscope: %s; computing it from the checkpoint instead\n", e.what());
+      SubmitCompute(slot, key, run, analyzer, epoch);
+    } catch (const std::exception& e) {
+      Finish(slot, key, e.what());
+    }
+  });
+  return r;
+}
+
+ArtifactResult Requests::Summary(const std::string& slot, const families::RunInfoPtr& run,
+                                 const std::string& analyzer, bool* missing) {
+  ArtifactResult r;
+  if (missing) *missing = false;
+  if (!run) return r;
+  const fs::path path = io::RunPaths{run->dir}.ArtifactsDir(analyzer) / "summary.npz";
+  const FileSig sig = Signature(path);
+  if (!sig.exists()) {
+    if (missing) *missing = true;
+    return r;
+  }
+  const std::string key = run->dir.string() + "|" + analyzer + "|summary|" + SigString(sig);
+  if ((r.value = m_store.Get(key))) return r;
+  if (!ShouldSubmit(slot, key, &r)) return r;
+  m_jobs.Submit(slot, jobs::Lane::Pool, [this, slot, key, run, analyzer](const jobs::CancelToken&) {
+    std::string error;
+    try {
+      m_store.Put(key, std::make_shared<const io::NpzArchive>(analyzers::ReadValidSummary(*run, analyzer)));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    Finish(slot, key, error);
+  });
+  return r;
+}
+
+MetricsResult Requests::Metrics(const std::string& slot, const fs::path& run_dir) {
+  MetricsResult r;
+  const fs::path path = io::RunPaths{run_dir}.Metrics();
+  const FileSig sig = Signature(path);
+  if (!sig.exists()) return r;
+  const std::string key = run_dir.string() + "|metrics|" + SigString(sig);
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    auto it = m_metrics.find(key);
+    if (it != m_metrics.end()) {
+      r.value = it->second;
+      return r;
+    }
+  }
+  if (!ShouldSubmit(slot, key, &r)) return r;
+  m_jobs.Submit(slot, jobs::Lane::Pool, [this, slot, key, path, run_dir](const jobs::CancelToken&) {
+    std::string error;
+    try {
+      auto m = std::make_shared<MetricsData>();
+      for (const auto& row : io::ReadMetricsCsv(path)) {
+        m->epoch.push_back(float(row.epoch));
+        m->train_loss.push_back(float(row.train_loss));
+        m->test_loss.push_back(float(row.test_loss));
+        m->train_acc.push_back(float(row.train_acc));
+        m->test_acc.push_back(float(row.test_acc));
+      }
+      m->grok_epoch = library::GrokEpoch(m->epoch, m->test_acc);
+      std::lock_guard<std::mutex> lock(m_mu);
+      const std::string prefix = run_dir.string() + "|metrics|";
+      for (auto it = m_metrics.begin(); it != m_metrics.end();)  // keep one version per run
+        it = it->first.rfind(prefix, 0) == 0 ? m_metrics.erase(it) : std::next(it);
+      m_metrics[key] = std::move(m);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    Finish(slot, key, error);
+  });
+  return r;
+}
+
+void Requests::Prefetch(const families::RunInfoPtr& run, const std::string& analyzer, const std::vector<int>& epochs) {
+  if (!run || epochs.empty()) return;
+  std::vector<std::pair<int, std::string>> todo;
+  for (int e : epochs) {
+    const std::string key = ArtifactKey(*run, analyzer, e);
+    if (!m_store.Get(key) && Signature(io::RunPaths{run->dir}.Checkpoint(e)).exists()) todo.emplace_back(e, key);
+  }
+  if (todo.empty()) return;
+  m_jobs.Submit("prefetch", jobs::Lane::Model, [this, run, analyzer, todo](const jobs::CancelToken& token) {
+    for (const auto& [epoch, key] : todo) {
+      if (token.cancelled()) return;
+      try {
+        const Source src = ArtifactSourceOf(*run, analyzer, epoch);
+        io::NpzArchive a = src.on_disk ? analyzers::ReadValidArtifact(*run, analyzer, epoch)
+                                       : m_models->Compute(*run, analyzer, epoch, [&token] { return token.cancelled(); });
+        m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
+      } catch (const std::exception&) {  // the interactive request reports errors
+        return;
+      }
+    }
+  });
+}
+
+}  // namespace hs::app

@@ -1,0 +1,27 @@
+// headscope_state.json: what the explorer remembers between sessions (the
+// last run, epoch and position pair), beside the ImGui layout file. Read
+// leniently (a missing or broken file means defaults), written atomically.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace hs::app {
+
+inline constexpr const char* kStateFile = "headscope_state.json";
+
+struct RememberedView {
+  std::filesystem::path run;  // empty: none (or the run folder is gone)
+  int epoch = -1;
+  int query_pos = -1, key_pos = -1;
+};
+
+// The remembered view, if the file exists, parses and names a run folder
+// that still has a config.json; else defaults.
+RememberedView LoadRememberedView(const std::filesystem::path& file = kStateFile);
+// Writes the workspace's state atomically; returns false (and says why on
+// stderr) when it cannot.
+bool SaveRememberedView(const nlohmann::json& state, const std::filesystem::path& file = kStateFile);
+
+}  // namespace hs::app
