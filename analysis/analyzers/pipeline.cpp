@@ -84,18 +84,22 @@ io::NpzWriteOptions WriteOptionsFor(const std::string& analyzer) {
   return o;
 }
 
-// A file's size and modification time (ns); size -1 when absent.
+// A file's size, modification time (ns) and inode; size -1 when absent.
+// mtimes tick with the kernel's coarse clock (a few ms), so two atomic
+// writes in one tick can share size and mtime; every atomic write renames a
+// new inode into place, which the inode number tells apart.
 struct FileStamp {
   int64_t size = -1;
   int64_t mtime_ns = 0;
-  bool operator==(const FileStamp& o) const { return size == o.size && mtime_ns == o.mtime_ns; }
+  int64_t inode = 0;
+  bool operator==(const FileStamp& o) const { return size == o.size && mtime_ns == o.mtime_ns && inode == o.inode; }
   bool operator!=(const FileStamp& o) const { return !(*this == o); }
 };
 
 FileStamp Stamp(const fs::path& p) {
   struct stat st;
   if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
-  return {int64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+  return {int64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec, int64_t(st.st_ino)};
 }
 
 // Hooks any analyzer of this run reads: what a cached forward keeps.
@@ -334,8 +338,11 @@ struct Manifest {
   std::map<std::string, Summary> summaries;
   bool dirty = false;
 
-  static nlohmann::json J(const FileStamp& s) { return nlohmann::json::array({s.size, s.mtime_ns}); }
-  static FileStamp S(const nlohmann::json& j) { return {j.at(0).get<int64_t>(), j.at(1).get<int64_t>()}; }
+  // [size, mtime_ns, inode]
+  static nlohmann::json J(const FileStamp& s) { return nlohmann::json::array({s.size, s.mtime_ns, s.inode}); }
+  static FileStamp S(const nlohmann::json& j) {
+    return {j.at(0).get<int64_t>(), j.at(1).get<int64_t>(), j.at(2).get<int64_t>()};
+  }
 
   static Manifest Load(const fs::path& path, std::vector<std::string>& warnings) {
     Manifest m;
@@ -498,7 +505,10 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
               attention_only = attention_only && a->attention_only(run);
             }
             model::ActivationCache cache;
-            ev->Forward(needs, attention_only, true, cache);
+            // The general forward (stopping after the patterns when that is
+            // all the job needs): stored artifacts never depend on which
+            // analyzers a job happened to hold.
+            ev->Forward(needs, attention_only, false, cache);
             for (const Analyzer* a : std::get<2>(job)) {
               const fs::path path = paths.Artifact(a->name(), e);
               io::WriteNpz(path, a->Analyze({cache, run, e, ev->basis}), WriteOptionsFor(a->name()));
@@ -539,7 +549,8 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
       for (int e : epochs)
         if (const Manifest::Record* rec = manifest.Find(a->name(), e)) {
           ep.push_back(e);
-          digest += std::to_string(e) + ":" + std::to_string(rec->artifact.size) + ":" + std::to_string(rec->artifact.mtime_ns) + ";";
+          digest += std::to_string(e) + ":" + std::to_string(rec->artifact.size) + ":" + std::to_string(rec->artifact.mtime_ns) +
+                    ":" + std::to_string(rec->artifact.inode) + ";";
         }
       digest = std::to_string(std::hash<std::string>{}(digest)) + "/" + std::to_string(ep.size());
       const fs::path spath = paths.ArtifactsDir(a->name()) / "summary.npz";

@@ -1,0 +1,448 @@
+// Tests: the pipeline's readers (ReadValidSummary), the on-demand ModelCache,
+// the attention-only fast path against the general forward, a 2-layer model
+// with a 4-position input through every analyzer, the follow manifest,
+// AnalyzeRun's error handling, and deflated npz archives.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "analyzers/analyzer.h"
+#include "analyzers/pipeline.h"
+#include "families/modadd.h"
+#include "io/atomic_file.h"
+#include "io/run_dir.h"
+#include "model/hooked_transformer.h"
+#include "model/tensor_io.h"
+#include "test_util.h"
+
+using namespace hs;
+namespace fs = std::filesystem;
+using Catch::Contains;
+
+namespace {
+
+model::TransformerConfig SmallModel(int p, int n_layers, int n_ctx) {
+  model::TransformerConfig c = model::ModAddConfig(p);
+  c.n_layers = n_layers;
+  c.n_ctx = n_ctx;
+  c.d_model = 24;
+  c.n_heads = 3;
+  c.d_head = 8;
+  c.d_mlp = 32;
+  c.init_range = 0.6;  // sharper patterns than the default init
+  return c;
+}
+
+// A run folder of randomly initialised checkpoints: root/<family>/v with
+// config.json, root/<family>/family.json and one checkpoint per epoch.
+fs::path MakeRun(const fs::path& root, const std::string& family, const std::vector<std::string>& positions,
+                 const model::TransformerConfig& cfg, int p, const std::vector<int>& epochs,
+                 const std::vector<std::string>& on_demand = {}) {
+  const fs::path dir = root / family / "v";
+  fs::create_directories(dir / "checkpoints");
+  const nlohmann::json config = {{"family", family}, {"p", p}, {"epochs", epochs.back()}, {"model", cfg}};
+  io::WriteFileAtomic(dir / "config.json", config.dump(2));
+  const nlohmann::json fam = {{"name", family}, {"positions", positions}, {"analyzers", analyzers::AnalyzerNames()},
+                              {"on_demand", on_demand}};
+  io::WriteFileAtomic(root / family / "family.json", fam.dump(2));
+  for (int e : epochs) {
+    model::HookedTransformer m(cfg);
+    m->InitWeights(uint64_t(1000 + e));
+    model::SaveCheckpoint(io::RunPaths{dir}.Checkpoint(e), *m);
+  }
+  return dir;
+}
+
+float MaxAbsDiff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<float>(); }
+
+}  // namespace
+
+// [SECTION] fast attention path
+
+TEST_CASE("the attention-only fast path equals the general forward's patterns", "[pipeline][fast]") {
+  const int p = 11;
+  const std::vector<std::vector<std::string>> orders = {{"a", "b", "="}, {"=", "b", "a"}, {"b", "a", "=", "="}};
+  for (const auto& pos : orders) {
+    families::RunInfo run;
+    run.p = p;
+    run.positions = pos;
+    run.model = SmallModel(p, 1, int(pos.size()));
+    for (int i = 0; i < int(pos.size()); ++i) {
+      if (pos[i] == "a") run.a_pos = i;
+      if (pos[i] == "b") run.b_pos = i;
+    }
+    model::HookedTransformer m(run.model);
+    m->InitWeights(7);
+    model::ActivationCache cache;
+    torch::NoGradGuard ng;
+    m->forward_with_cache(families::ModAddInputs(run), cache);
+    const torch::Tensor general = cache("pattern", 0);  // [p*p, head, q, k]
+    const torch::Tensor fast = families::ModAddAttentionPatterns(*m, run);
+    INFO("positions " << pos[0] << pos[1] << pos[2]);
+    REQUIRE(fast.sizes() == general.sizes());
+    CHECK(MaxAbsDiff(fast, general) < 1e-6f);
+    CHECK(general.std().item<float>() > 0.05f);  // the patterns are not uniform: the check has teeth
+  }
+}
+
+// [SECTION] 2 layers, 4 positions
+
+TEST_CASE("a 2-layer model with a 4-position input goes through every analyzer", "[pipeline][layers]") {
+  test::TempDir tmp("two_layer");
+  const int p = 7;
+  const auto cfg = SmallModel(p, 2, 4);
+  const fs::path dir = MakeRun(tmp.path, "test4", {"=", "a", "b", "="}, cfg, p, {0, 10});
+  analyzers::AnalyzeOptions opt;
+  opt.analyzers = analyzers::AnalyzerNames();
+  const auto report = analyzers::AnalyzeRun(dir, opt);
+  CHECK(report.warnings.empty());
+  CHECK(report.analysed == 2);
+  const auto run = families::LoadRunInfo(dir);
+  const int U = 2 * cfg.n_heads, N = 2 * cfg.d_mlp, F = (p - 1) / 2;
+  const auto pat_a = analyzers::ReadValidArtifact(*run, "attention_patterns", 10).at("patterns");
+  REQUIRE(pat_a.shape == std::vector<int64_t>{U, 4, 4, p, p});
+  const auto af = analyzers::ReadValidArtifact(*run, "attention_freq", 10);
+  CHECK(af.at("freq_matrix").shape == std::vector<int64_t>{F, U});
+  CHECK(af.at("position_pair").data<int64_t>()[0] == 3);  // last position
+  CHECK(af.at("position_pair").data<int64_t>()[1] == 1);  // a
+  CHECK(analyzers::ReadValidArtifact(*run, "neuron_activations", 10).at("activations").shape ==
+        std::vector<int64_t>{N, p, p});
+  CHECK(analyzers::ReadValidArtifact(*run, "neuron_freq_norm", 10).at("freq_matrix").shape == std::vector<int64_t>{F, N});
+  CHECK(analyzers::ReadValidArtifact(*run, "coarseness", 10).at("head_gradient").shape == std::vector<int64_t>{U});
+  for (const char* s : {"attention_freq", "neuron_freq_norm", "coarseness"})
+    CHECK_NOTHROW(analyzers::ReadValidSummary(*run, s));
+
+  // Layer 1's patterns against a direct computation of both layers.
+  model::HookedTransformer m(cfg);
+  model::LoadCheckpoint(io::RunPaths{dir}.Checkpoint(10), *m);
+  torch::NoGradGuard ng;
+  const torch::Tensor pat = model::FromArray(pat_a);  // [unit, q, k, p, p]
+  const double scale = 1.0 / std::sqrt(double(cfg.d_head));
+  const torch::Tensor causal = torch::ones({4, 4}, torch::kBool).triu(1);
+  auto patterns = [&](const torch::Tensor& x, int l) {  // x [4, d_model] -> [head, 4, 4]
+    const auto& at = *m->block(l).attn;
+    std::vector<torch::Tensor> hs;
+    for (int h = 0; h < cfg.n_heads; ++h) {
+      torch::Tensor s = torch::matmul(torch::matmul(x, at.W_Q[h]), torch::matmul(x, at.W_K[h]).t()) * scale;
+      hs.push_back(torch::softmax(s.masked_fill(causal, -INFINITY), -1));
+    }
+    return torch::stack(hs);
+  };
+  float worst = 0;
+  for (int a : {0, 2, 6})
+    for (int b : {1, 3, 5}) {
+      torch::Tensor x = m->embed->W_E.index_select(0, torch::tensor({int64_t(p), int64_t(a), int64_t(b), int64_t(p)})) +
+                        m->pos_embed->W_pos;  // [4, d_model]
+      const auto& at = *m->block(0).attn;
+      const auto& mlp = *m->block(0).mlp;
+      const torch::Tensor p0 = patterns(x, 0);
+      torch::Tensor attn_out = torch::zeros_like(x);
+      for (int h = 0; h < cfg.n_heads; ++h)
+        attn_out += torch::matmul(torch::matmul(p0[h], torch::matmul(x, at.W_V[h])), at.W_O[h]);
+      x = x + attn_out;
+      x = x + torch::matmul(torch::relu(torch::matmul(x, mlp.W_in) + mlp.b_in), mlp.W_out) + mlp.b_out;
+      const torch::Tensor p1 = patterns(x, 1);  // [head, 4, 4]
+      for (int h = 0; h < cfg.n_heads; ++h) {
+        const torch::Tensor got = pat.select(0, cfg.n_heads + h).select(2, a).select(2, b);  // [4, 4]
+        worst = std::max(worst, MaxAbsDiff(got, p1[h]));
+        const torch::Tensor got0 = pat.select(0, h).select(2, a).select(2, b);
+        worst = std::max(worst, MaxAbsDiff(got0, p0[h]));
+      }
+      INFO("a=" << a << " b=" << b << " worst " << worst);
+      CHECK(worst < 1e-5f);
+    }
+}
+
+// [SECTION] ReadValidSummary
+
+TEST_CASE("ReadValidSummary rejects malformed summaries, naming the file", "[pipeline][summary]") {
+  test::TempDir tmp("summary");
+  const int p = 7;
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, SmallModel(p, 1, 3), p, {0, 5, 9});
+  analyzers::AnalyzeOptions opt;
+  opt.analyzers = {"attention_freq"};
+  analyzers::AnalyzeRun(dir, opt);
+  const auto run = families::LoadRunInfo(dir);
+  const fs::path path = io::RunPaths{dir}.ArtifactsDir("attention_freq") / "summary.npz";
+  const io::NpzArchive good = analyzers::ReadValidSummary(*run, "attention_freq");
+  REQUIRE(good.at("epochs").shape == std::vector<int64_t>{3});
+
+  auto expect = [&](const io::NpzArchive& bad, const std::string& what) {
+    io::WriteNpz(path, bad);
+    INFO(what);
+    CHECK_THROWS_WITH(analyzers::ReadValidSummary(*run, "attention_freq"), Contains(path.string()) && Contains(what));
+  };
+  io::NpzArchive s = good;
+  s.erase("max_frac_per_head");
+  expect(s, "lacks array 'max_frac_per_head'");
+
+  s = good;
+  io::Array& dom = s.at("dominant_freq_per_head");
+  dom.shape[0] = 2;
+  dom.bytes.resize(size_t(dom.numel()) * 8);
+  expect(s, "'dominant_freq_per_head' has 2 rows but 'epochs' has 3");
+
+  s = good;
+  s.at("dominant_freq_per_head").mutable_data<int64_t>()[4] = 0;
+  expect(s, "outside [1, 3]");
+  s = good;
+  s.at("dominant_freq_per_head").mutable_data<int64_t>()[1] = 4;
+  expect(s, "outside [1, 3]");
+
+  s = good;
+  s.at("max_frac_per_head").mutable_data<float>()[2] = NAN;
+  expect(s, "'max_frac_per_head' holds a non-finite value");
+  s = good;
+  s.at("mean_specialization").mutable_data<float>()[0] = 1.5f;
+  expect(s, "'mean_specialization' holds 1.5");
+
+  s = good;
+  s.at("epochs").mutable_data<int64_t>()[2] = 5;
+  expect(s, "'epochs' is not strictly ascending (5 after 5)");
+  s = good;
+  s.at("epochs").mutable_data<int64_t>()[0] = -1;
+  expect(s, "negative epoch");
+
+  s = good;
+  s.at("max_frac_per_head") = io::Array::I64(s.at("max_frac_per_head").shape, std::vector<int64_t>(9, 0));
+  expect(s, "'max_frac_per_head' is I64, expected F32");
+
+  io::WriteFileAtomic(path, "PK\x03\x04 not really");
+  CHECK_THROWS_WITH(analyzers::ReadValidSummary(*run, "attention_freq"), Contains(path.string()));
+  CHECK_THROWS_WITH(analyzers::ReadValidSummary(*run, "attention_patterns"), Contains("has no summary"));
+}
+
+// [SECTION] ModelCache
+
+TEST_CASE("ModelCache reuses one forward per epoch, honours cancellation and sees rewritten checkpoints",
+          "[pipeline][model_cache]") {
+  test::TempDir tmp("model_cache");
+  const int p = 7;
+  const auto cfg = SmallModel(p, 1, 3);
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, cfg, p, {0, 4});
+  const auto run = families::LoadRunInfo(dir);
+
+  SECTION("cancellation between phases throws Cancelled") {
+    analyzers::ModelCache mc;
+    int calls = 0;
+    auto after_first_phase = [&] { return ++calls > 1; };  // false before the load, true after it
+    CHECK_THROWS_AS(mc.Compute(*run, "attention_freq", 0, after_first_phase), analyzers::Cancelled);
+    CHECK(mc.checkpoint_loads() == 1);
+    CHECK(mc.forward_passes() == 0);  // stopped before the forward
+    calls = 0;
+    auto after_second_phase = [&] { return ++calls > 2; };
+    CHECK_THROWS_AS(mc.Compute(*run, "neuron_freq_norm", 0, after_second_phase), analyzers::Cancelled);
+    CHECK(mc.forward_passes() == 1);
+    CHECK(mc.checkpoint_loads() == 1);  // the loaded model was kept
+    CHECK_NOTHROW(mc.Compute(*run, "neuron_freq_norm", 0));
+    CHECK(mc.forward_passes() == 1);  // and the forward too
+  }
+
+  SECTION("every analyzer of one epoch shares one forward") {
+    analyzers::ModelCache mc;
+    mc.set_fast_path(false);
+    mc.Compute(*run, "coarseness", 4);  // the whole forward
+    for (const auto& a : analyzers::AnalyzerNames()) mc.Compute(*run, a, 4);
+    CHECK(mc.forward_passes() == 1);
+    mc.Compute(*run, "attention_freq", 0);      // patterns only: stops before the MLP
+    mc.Compute(*run, "attention_patterns", 0);  // reuses them
+    CHECK(mc.forward_passes() == 2);
+    mc.Compute(*run, "neuron_freq_norm", 0);    // needs the MLP: one more
+    mc.Compute(*run, "coarseness", 0);
+    mc.Compute(*run, "attention_patterns", 4);  // still cached (2 models)
+    CHECK(mc.forward_passes() == 3);
+    CHECK(mc.checkpoint_loads() == 2);
+
+    analyzers::ModelCache fast;
+    fast.Compute(*run, "attention_patterns", 4);
+    fast.Compute(*run, "attention_freq", 4);
+    CHECK(fast.forward_passes() == 1);
+    CHECK(fast.fast_passes() == 1);
+    // The fast path's artifacts equal the general forward's.
+    const auto f = model::FromArray(fast.Compute(*run, "attention_patterns", 4).at("patterns"));
+    const auto g = model::FromArray(mc.Compute(*run, "attention_patterns", 4).at("patterns"));
+    CHECK(MaxAbsDiff(f, g) < 1e-6f);
+  }
+
+  SECTION("a rewritten checkpoint is not served from the cache") {
+    analyzers::ModelCache mc;
+    const auto before = mc.Compute(*run, "attention_freq", 4).at("freq_matrix");
+    model::HookedTransformer other(cfg);
+    other->InitWeights(42);
+    model::SaveCheckpoint(io::RunPaths{dir}.Checkpoint(4), *other);
+    const auto after = mc.Compute(*run, "attention_freq", 4).at("freq_matrix");
+    CHECK(mc.checkpoint_loads() == 2);
+    CHECK(after.bytes != before.bytes);
+    CHECK(after.bytes == analyzers::ComputeArtifact(dir, "attention_freq", 4).at("freq_matrix").bytes);
+  }
+
+  SECTION("a missing or corrupt checkpoint is an IoError naming it") {
+    analyzers::ModelCache mc;
+    const fs::path ck = io::RunPaths{dir}.Checkpoint(8);
+    CHECK_THROWS_AS(mc.Compute(*run, "attention_freq", 8), io::IoError);
+    CHECK_THROWS_WITH(mc.Compute(*run, "attention_freq", 8), Contains(ck.string()));
+    io::WriteFileAtomic(ck, "garbage");
+    CHECK_THROWS_WITH(mc.Compute(*run, "attention_freq", 8), Contains(ck.string()));
+  }
+}
+
+// [SECTION] manifest
+
+TEST_CASE("a pass with nothing new reads no artifact; changed artifacts and checkpoints are noticed",
+          "[pipeline][manifest]") {
+  test::TempDir tmp("manifest");
+  const int p = 7;
+  const auto cfg = SmallModel(p, 1, 3);
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, cfg, p, {0, 3, 6, 9}, {"neuron_activations"});
+  const io::RunPaths paths{dir};
+  analyzers::AnalyzeOptions opt;
+  auto r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.analysed == 4);
+  CHECK(r.summaries_written == 3);
+  CHECK(fs::exists(dir / "artifacts" / "manifest.json"));
+  CHECK_FALSE(fs::exists(paths.ArtifactsDir("neuron_activations")));  // on demand: not stored by default
+  const auto summary_time = fs::last_write_time(paths.ArtifactsDir("attention_freq") / "summary.npz");
+
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.analysed == 0);
+  CHECK(r.skipped == 4);
+  CHECK(r.artifacts_validated == 0);
+  CHECK(r.summaries_written == 0);
+  CHECK(fs::last_write_time(paths.ArtifactsDir("attention_freq") / "summary.npz") == summary_time);
+
+  // Rewritten with the same content: re-validated (one read), kept, and that
+  // analyzer's summary recomputed.
+  const fs::path art = paths.Artifact("neuron_freq_norm", 3);
+  io::WriteNpz(art, io::ReadNpz(art));
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 1);
+  CHECK(r.analysed == 0);
+  CHECK(r.summaries_written == 1);
+  CHECK(r.warnings.empty());
+
+  // Corrupted: re-validated, reported, recomputed.
+  const std::string bytes = io::ReadFile(art);
+  io::WriteFileAtomic(art, bytes.substr(0, bytes.size() - 10));
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 1);
+  CHECK(r.analysed == 1);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK_THAT(r.warnings[0], Contains(art.string()) && Contains("recomputing"));
+
+  // A rewritten checkpoint: its artifacts are recomputed without reading them.
+  model::HookedTransformer other(cfg);
+  other->InitWeights(77);
+  model::SaveCheckpoint(paths.Checkpoint(6), *other);
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 0);
+  CHECK(r.analysed == 1);
+  CHECK(r.summaries_written == 3);
+
+  // A lost manifest costs one validation pass, nothing is recomputed.
+  fs::remove(dir / "artifacts" / "manifest.json");
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 4 * 4);
+  CHECK(r.analysed == 0);
+  io::WriteFileAtomic(dir / "artifacts" / "manifest.json", "{ not json");
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.analysed == 0);
+  CHECK(r.warnings.size() == 1);
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 0);
+
+  // Asked explicitly, on-demand analyzers are written.
+  opt.analyzers = {"neuron_activations"};
+  r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.analysed == 4);
+  CHECK(analyzers::ReadValidArtifact(dir, "neuron_activations", 9).at("activations").shape ==
+        std::vector<int64_t>{cfg.d_mlp, p, p});
+}
+
+// [SECTION] errors
+
+TEST_CASE("AnalyzeRun turns any error of a checkpoint into a warning naming it", "[pipeline][errors]") {
+  test::TempDir tmp("worker_errors");
+  SECTION("a truncated checkpoint") {
+    const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, SmallModel(7, 1, 3), 7, {0, 1, 2});
+    const fs::path ck = io::RunPaths{dir}.Checkpoint(1);
+    const std::string bytes = io::ReadFile(ck);
+    io::WriteFileAtomic(ck, bytes.substr(0, bytes.size() / 2));
+    analyzers::AnalyzeOptions opt;
+    opt.threads = 2;
+    const auto r = analyzers::AnalyzeRun(dir, opt);
+    CHECK(r.analysed == 2);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK_THAT(r.warnings[0], Contains(ck.string()) && Contains("skipped"));
+  }
+  SECTION("a torch / std error, not an IoError (an even p has no Fourier basis)") {
+    model::TransformerConfig cfg = SmallModel(8, 1, 3);
+    const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, cfg, 8, {0, 1});
+    analyzers::AnalyzeOptions opt;
+    opt.threads = 2;
+    analyzers::AnalyzeReport r;
+    REQUIRE_NOTHROW(r = analyzers::AnalyzeRun(dir, opt));
+    CHECK(r.analysed == 0);
+    REQUIRE(r.warnings.size() == 2);
+    CHECK_THAT(r.warnings[0], Contains("epoch_0000") && Contains("odd p"));
+  }
+}
+
+TEST_CASE("an unwritable run folder is an IoError that names the path and says what to do", "[pipeline][errors]") {
+  test::TempDir tmp("unwritable");
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, SmallModel(7, 1, 3), 7, {0});
+  SECTION("artifacts is a file") {
+    io::WriteFileAtomic(dir / "artifacts", "in the way");
+    CHECK_THROWS_AS(analyzers::AnalyzeRun(dir, {}), io::IoError);
+    CHECK_THROWS_WITH(analyzers::AnalyzeRun(dir, {}), Contains((dir / "artifacts").string()) && Contains("writable"));
+  }
+  SECTION("an analyzer's folder is a file") {
+    fs::create_directories(dir / "artifacts");
+    io::WriteFileAtomic(dir / "artifacts" / "attention_freq", "in the way");
+    CHECK_THROWS_WITH(analyzers::AnalyzeRun(dir, {}),
+                      Contains((dir / "artifacts" / "attention_freq").string()) && Contains("writable"));
+  }
+}
+
+// [SECTION] deflated npz
+
+TEST_CASE("deflated npz archives round-trip, open in numpy, and corruption is caught", "[pipeline][npz]") {
+  test::TempDir tmp("deflate");
+  io::NpzArchive a;
+  std::vector<float> v(5000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = i % 3 == 0 ? 0.0f : std::sin(float(i));
+  a["x"] = io::Array::F32({50, 100}, v);
+  a["k"] = io::Array::I64({2}, {3, 4});
+  const fs::path path = tmp.path / "d.npz", stored = tmp.path / "s.npz";
+  io::WriteNpz(path, a, {true, 1});
+  io::WriteNpz(stored, a);
+  CHECK(fs::file_size(path) < fs::file_size(stored));
+  const auto back = io::ReadNpz(path);
+  CHECK(back.at("x").bytes == a.at("x").bytes);
+  CHECK(back.at("k").bytes == a.at("k").bytes);
+  const std::string cmd = "/usr/bin/python3 -c \"import numpy as np, sys; z = np.load(sys.argv[1]); "
+                          "assert z['x'].shape == (50, 100) and abs(z['x'][0, 1] - np.sin(1.0)) < 1e-6 "
+                          "and list(z['k']) == [3, 4]\" " + path.string();
+  CHECK(std::system(cmd.c_str()) == 0);
+
+  const std::string bytes = io::ReadFile(path);
+  for (size_t cut : {bytes.size() - 1, bytes.size() / 2, size_t(40), size_t(3)}) {
+    io::WriteFileAtomic(tmp.path / "t.npz", bytes.substr(0, cut));
+    INFO("truncated to " << cut);
+    CHECK_THROWS_AS(io::ReadNpz(tmp.path / "t.npz"), io::IoError);
+  }
+  // Flip bytes inside the compressed data of the first member.
+  for (size_t at : {size_t(100), bytes.size() / 3, bytes.size() / 2}) {
+    std::string bad = bytes;
+    bad[at] = char(bad[at] ^ 0x5a);
+    io::WriteFileAtomic(tmp.path / "c.npz", bad);
+    INFO("flipped byte " << at);
+    CHECK_THROWS_AS(io::ReadNpz(tmp.path / "c.npz"), io::IoError);
+  }
+  std::string sbytes = io::ReadFile(stored);
+  sbytes[sbytes.size() / 2] = char(sbytes[sbytes.size() / 2] ^ 1);  // inside x's data
+  io::WriteFileAtomic(tmp.path / "s2.npz", sbytes);
+  CHECK_THROWS_WITH(io::ReadNpz(tmp.path / "s2.npz"), Contains("checksum"));
+}
