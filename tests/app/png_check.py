@@ -3,6 +3,7 @@
 
   png_check.py nonblank FILE          more than a few distinct colours
   png_check.py differ A B [MIN_FRAC]  at least MIN_FRAC of the pixels differ
+  png_check.py same A B [MAX_FRAC]    at most MAX_FRAC of the pixels differ
 """
 import struct, sys, zlib
 
@@ -34,15 +35,19 @@ def main():
             colours.update(row[i:i + 3] for i in range(0, len(row), 12))
         print(f'{sys.argv[2]}: {w}x{h}, {len(colours)} distinct colours')
         assert w > 100 and h > 100 and len(colours) > 20, 'screenshot looks blank'
-    elif sys.argv[1] == 'differ':
+    elif sys.argv[1] in ('differ', 'same'):
         wa, ha, a = pixels(sys.argv[2])
         wb, hb, b = pixels(sys.argv[3])
         assert (wa, ha) == (wb, hb), 'sizes differ'
-        min_frac = float(sys.argv[4]) if len(sys.argv) > 4 else 0.01
         diff = sum(1 for r in range(ha) for i in range(0, 4 * wa, 4) if a[r][i:i + 3] != b[r][i:i + 3])
         frac = diff / (wa * ha)
-        print(f'{sys.argv[2]} vs {sys.argv[3]}: {100 * frac:.1f}% of pixels differ')
-        assert frac >= min_frac, 'screenshots should differ but are (nearly) the same'
+        print(f'{sys.argv[2]} vs {sys.argv[3]}: {100 * frac:.2f}% of pixels differ')
+        if sys.argv[1] == 'differ':
+            min_frac = float(sys.argv[4]) if len(sys.argv) > 4 else 0.01
+            assert frac >= min_frac, 'screenshots should differ but are (nearly) the same'
+        else:
+            max_frac = float(sys.argv[4]) if len(sys.argv) > 4 else 0.001
+            assert frac <= max_frac, 'screenshots should show the same picture but differ'
 
 
 main()

@@ -32,6 +32,15 @@ msg=$("$HS" shot --run "$RUN" --epoch 0 --panel bogus --out "$WORK/x.png" 2>&1)
 rc=$?
 set -e
 [ $rc -eq 2 ] && echo "$msg" | grep -q "unknown --panel 'bogus'" || { echo "bad --panel not reported: $msg"; exit 1; }
+# An out-of-range position pair is refused in one line (it used to read past the pattern array).
+for pair in 7,0 1,2 -1,0 x; do
+  set +e
+  msg=$(xvfb-run -a "$HS" shot --run "$RUN" --epoch 0 --panel heads --pair $pair --out "$WORK/x.png" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -eq 2 ] && echo "$msg" | grep -q -- "--pair" && [ "$(echo "$msg" | wc -l)" -eq 1 ] && [ ! -e "$WORK/x.png" ] \
+    || { echo "--pair $pair not refused in one line (rc $rc): $msg"; exit 1; }
+done
 
 cd "$WORK"
 shot() { xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --run "$RUN" "$@"; }
@@ -49,16 +58,59 @@ for f in heads_e0 heads_e60 heads_e60_b_to_a head_freq spec neurons window compa
 $CHECK differ heads_e0.png heads_e60.png 0.05          # the epoch slider changes the heads
 $CHECK differ heads_e60.png heads_e60_b_to_a.png 0.05  # so does the position pair
 
-# The interactive explorer, scripted: the slider moves across every
-# checkpoint (one per frame) and the last frame is a real picture.
-xvfb-run -a -s "-screen 0 1400x900x24" "$HS" --run "$RUN" --frames 40 --script-epochs 0,20,40,60,0,60 \
-  --frame-log frames.csv --screenshot scripted.png
+# The interactive explorer, scripted: the slider moves across the
+# checkpoints; once each step is fully drawn the window is saved. Each step
+# must show the same picture as a fresh `shot` at that epoch, and the steps
+# must differ from each other (the slider really moved every panel).
+xvfb-run -a -s "-screen 0 1400x900x24" "$HS" --run "$RUN" --frames 10 --script-epochs 0,20,60 --script-wait \
+  --script-shots steps --frame-log frames.csv --screenshot scripted.png --width 1400 --height 900
 $CHECK nonblank scripted.png
-python3 - <<'PY'
-import csv
-rows = list(csv.DictReader(open('frames.csv')))
-epochs = {int(r['epoch']) for r in rows}
-assert {0, 20, 40, 60} <= epochs, f'slider did not visit every checkpoint: {sorted(epochs)}'
-print(f'{len(rows)} frames, epochs visited {sorted(epochs)}')
+i=0
+for e in 0 20 60; do
+  shot --epoch $e --out fresh_$e.png --width 1400 --height 900
+  $CHECK same steps/step_$i.png fresh_$e.png 0.002
+  i=$((i + 1))
+done
+$CHECK differ steps/step_0.png steps/step_1.png 0.02
+$CHECK differ steps/step_1.png steps/step_2.png 0.02
+
+# A malformed summary.npz: the panel names the file and shot exits non-zero.
+BAD="$WORK/runs/modadd_1l/bad_summary"
+cp -r "$RUN" "$BAD"
+/usr/bin/python3 - "$BAD/artifacts/attention_freq/summary.npz" <<'PY'
+import numpy as np, sys
+z = dict(np.load(sys.argv[1]))
+z['dominant_freq_per_head'] = z['dominant_freq_per_head'][:2]   # shorter than epochs
+np.savez(sys.argv[1], **z)
 PY
+set +e
+msg=$(shot_bad() { xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --run "$BAD" --epoch 60 --panel specialization --out bad.png; }; shot_bad 2>&1)
+rc=$?
+set -e
+[ $rc -ne 0 ] && echo "$msg" | grep -q "summary.npz" && echo "$msg" | grep -q "dominant_freq_per_head" \
+  || { echo "malformed summary not reported (rc $rc): $msg"; exit 1; }
+
+# Ctrl-C while the explorer trains: training state is saved at the current
+# epoch (not the last checkpoint), so the run resumes exactly there.
+RUNS2="$WORK/runs2"
+xvfb-run -a -s "-screen 0 1200x800x24" "$HS" --runs "$RUNS2" > ctrlc.log 2>&1 &
+for i in $(seq 1 120); do
+  [ -f "$RUNS2/modadd_1l/p113_seed999/metrics.csv" ] && [ "$(wc -l < "$RUNS2/modadd_1l/p113_seed999/metrics.csv")" -gt 12 ] && break
+  sleep 0.5
+done
+pkill -INT -f -- "headscope --runs $RUNS2" || { echo "explorer not running"; cat ctrlc.log; exit 1; }
+wait
+/usr/bin/python3 - "$RUNS2/modadd_1l/p113_seed999" <<'PY'
+import json, struct, sys, os, csv
+d = sys.argv[1]
+raw = open(os.path.join(d, 'train_state.safetensors'), 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+state_epoch = int(json.loads(raw[8:8 + n])['__metadata__']['epoch'])
+rows = list(csv.DictReader(open(os.path.join(d, 'metrics.csv'))))
+last = int(rows[-1]['epoch'])
+ckpts = sorted(int(f[6:11]) for f in os.listdir(os.path.join(d, 'checkpoints')) if f.endswith('.safetensors'))
+print(f'state saved at epoch {state_epoch}, metrics to {last}, last checkpoint {ckpts[-1]}')
+assert state_epoch > 0 and state_epoch == last + 1, 'Ctrl-C did not save the state at the current epoch'
+PY
+grep -q "interrupted" ctrlc.log || { echo "no interrupt message"; cat ctrlc.log; exit 1; }
 echo "window test passed"
