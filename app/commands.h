@@ -30,6 +30,7 @@ struct ExplorerOptions {
   std::string runs = "runs";
   std::string run;             // a run folder; empty: the default run under `runs`
   bool train_if_missing = true;
+  bool train_scripted = false; // with --frames: still train the default run in the background (screenshots)
   int frames = 0;              // > 0: close after this many frames (tests, screenshots)
   std::string screenshot;      // write a PNG of the last frame
   int width = 1600, height = 1000;

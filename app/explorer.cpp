@@ -149,7 +149,7 @@ int RunExplorer(const ExplorerOptions& opt) {
     ws.Open(run_dir, opt.epoch >= 0 ? opt.epoch : remembered.epoch);
     if (query_pos >= 0) ws.SetPair(query_pos, key_pos);
     const bool default_run = run_dir == fs::path(DefaultRunDir(opt.runs));
-    if (default_run && !ws.run().Complete() && opt.train_if_missing && opt.frames == 0) {
+    if (default_run && !ws.run().Complete() && opt.train_if_missing && (opt.frames == 0 || opt.train_scripted)) {
       const bool fresh = !fs::exists(run_dir / "config.json");
       const train::TrainConfig default_cfg;
       ws.StartTraining(fresh ? &default_cfg : nullptr);

@@ -181,8 +181,9 @@ void GrokkingWorkspace::DrawTopBar() {
     ImGui::SameLine();
     const train::TrainProgress p = m_trainer.progress();
     char overlay[160];
-    std::snprintf(overlay, sizeof overlay, "epoch %d / %d   test acc %.3f   %.0f ms/epoch   ETA %d:%02d", p.epoch,
-                  p.total_epochs, p.test_acc, p.ms_per_epoch, int(p.eta_seconds) / 60, int(p.eta_seconds) % 60);
+    const int eta = int(p.eta_seconds);
+    std::snprintf(overlay, sizeof overlay, "epoch %d / %d   test acc %.3f   %.0f ms/epoch   ETA %d:%02d:%02d", p.epoch,
+                  p.total_epochs, p.test_acc, p.ms_per_epoch, eta / 3600, eta / 60 % 60, eta % 60);
     TextProgressBar(p.total_epochs ? float(p.epoch) / p.total_epochs : 0.f, overlay);
   } else if (m_trainer.running()) {
     ImGui::TextDisabled("training %s in the background", ShortName(m_trainer.run_dir()).c_str());

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   cli.add_option("--frame-log", ex.frame_log, "")->group("");
   cli.add_flag("--script-wait", ex.script_wait, "")->group("");
   cli.add_option("--script-shots", ex.script_shots, "")->group("");
+  cli.add_flag("--train-scripted", ex.train_scripted, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
 
