@@ -39,7 +39,11 @@ nlohmann::json ParseJsonFile(const fs::path& path, const std::string& hint) {
 
 }  // namespace
 
-RunInfoPtr LoadRunInfo(const fs::path& run_dir) {
+RunInfoPtr LoadRunInfo(const fs::path& run_dir_arg) {
+  // "runs/f/v/" (shell completion) names the same folder as "runs/f/v": without
+  // this, filename() is empty and parent_path() is the variant itself.
+  fs::path run_dir = run_dir_arg.lexically_normal();
+  if (!run_dir.has_filename() && run_dir.has_parent_path()) run_dir = run_dir.parent_path();
   if (!fs::is_directory(run_dir)) throw io::IoError(run_dir.string() + ": no such run folder");
   const fs::path cfg_path = run_dir / "config.json";
   if (!fs::exists(cfg_path)) throw io::IoError(run_dir.string() + " is not a run folder (no config.json)");
@@ -74,6 +78,11 @@ RunInfoPtr LoadRunInfo(const fs::path& run_dir) {
   const auto builtin = BuiltinFamilies().find(info->family);
   if (fs::exists(fam_path)) {
     fam = ParseJsonFile(fam_path, "; delete it to restore the default");
+    // A copy written by an older headscope lacks newer keys ("on_demand"):
+    // the built-in definition fills them; keys in the file win.
+    if (builtin != BuiltinFamilies().end() && fam.is_object())
+      for (const auto& [key, value] : nlohmann::json::parse(builtin->second).items())
+        if (!fam.contains(key)) fam[key] = value;
   } else if (builtin != BuiltinFamilies().end()) {
     fam = nlohmann::json::parse(builtin->second);
     try {

@@ -361,6 +361,23 @@ TEST_CASE("a pass with nothing new reads no artifact; changed artifacts and chec
         std::vector<int64_t>{cfg.d_mlp, p, p});
 }
 
+TEST_CASE("a run folder named with a trailing slash is the same run", "[pipeline][manifest]") {
+  test::TempDir tmp("slash");
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, SmallModel(7, 1, 3), 7, {0});
+  fs::remove(tmp.path / "fam" / "family.json");  // rewritten from ... nothing: use a built-in family instead
+  nlohmann::json cfg = nlohmann::json::parse(io::ReadFile(dir / "config.json"));
+  cfg["family"] = "modadd_1l";
+  io::WriteFileAtomic(dir / "config.json", cfg.dump());
+  const auto run = families::LoadRunInfo(dir.string() + "/");
+  CHECK(run->variant == "v");
+  CHECK(fs::exists(tmp.path / "fam" / "family.json"));
+  CHECK_FALSE(fs::exists(dir / "family.json"));
+  analyzers::AnalyzeOptions opt;
+  opt.analyzers = {"attention_freq"};
+  CHECK(analyzers::AnalyzeRun(dir.string() + "/", opt).analysed == 1);
+  CHECK(analyzers::AnalyzeRun(dir, opt).artifacts_validated == 0);
+}
+
 // [SECTION] errors
 
 TEST_CASE("AnalyzeRun turns any error of a checkpoint into a warning naming it", "[pipeline][errors]") {
