@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "analyzers/analyzer.h"
@@ -154,6 +155,79 @@ TEST_CASE("a 2-layer model with a 4-position input goes through every analyzer",
       INFO("a=" << a << " b=" << b << " worst " << worst);
       CHECK(worst < 1e-5f);
     }
+}
+
+// [SECTION] summaries by value
+
+TEST_CASE("summaries equal a numpy recomputation on designed frequency matrices", "[pipeline][summary]") {
+  // Frequency matrices written by hand so that every rule is exercised:
+  // explained and not (the 0.85 threshold), key and not (1% of 256 neurons
+  // is 2.56: 3 explained neurons make a key frequency, 2 do not), ties
+  // (the first frequency wins), 1-based k.
+  test::TempDir tmp("by_value");
+  const int p = 13, F = 6;
+  model::TransformerConfig cfg = SmallModel(p, 1, 3);
+  cfg.d_mlp = 256;
+  const fs::path dir = MakeRun(tmp.path, "fam", {"a", "b", "="}, cfg, p, {0, 1, 2}, {"neuron_activations"});
+  analyzers::AnalyzeOptions opt;
+  analyzers::AnalyzeRun(dir, opt);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> low(0.0f, 0.12f);
+  const io::RunPaths paths{dir};
+  for (int e : {0, 1, 2}) {
+    std::vector<float> nf(size_t(F) * 256);
+    for (auto& v : nf) v = low(rng);
+    auto set = [&](int k, int neuron, float frac) { nf[size_t(k - 1) * 256 + neuron] = frac; };
+    for (int i = 0; i < 3 + e; ++i) set(2, i, 0.9f);          // k=2: 3, 4, 5 explained neurons (key)
+    for (int i = 10; i < 12; ++i) set(4, i, 0.95f);           // k=4: 2 explained (not key)
+    set(5, 20, 0.84f);                                        // below the threshold
+    set(6, 21, 0.851f);                                       // just above
+    set(1, 30, 0.95f), set(3, 30, 0.95f);                     // a tie: k=1 wins
+    io::WriteNpz(paths.Artifact("neuron_freq_norm", e), {{"freq_matrix", io::Array::F32({F, 256}, nf)}});
+    std::vector<float> af(size_t(F) * 3);
+    for (auto& v : af) v = low(rng);
+    af[size_t(F - 1) * 3 + 0] = 0.99f;                         // head 0: k = F
+    af[size_t(0) * 3 + 1] = 0.5f, af[size_t(2) * 3 + 1] = 0.5f;  // head 1: a tie, k = 1
+    io::NpzArchive a = io::ReadNpz(paths.Artifact("attention_freq", e));
+    a["freq_matrix"] = io::Array::F32({F, 3}, af);
+    io::WriteNpz(paths.Artifact("attention_freq", e), a);
+  }
+  const auto r = analyzers::AnalyzeRun(dir, opt);
+  CHECK(r.artifacts_validated == 6);
+  CHECK(r.summaries_written == 2);
+  const auto run = families::LoadRunInfo(dir);
+  const auto ns = analyzers::ReadValidSummary(*run, "neuron_freq_norm");
+  CHECK(ns.at("key_freq_mask").data<float>()[1] == 1.0f);  // k=2 at epoch 0
+  CHECK(ns.at("key_freq_mask").data<float>()[3] == 0.0f);  // k=4
+  CHECK(analyzers::ReadValidSummary(*run, "attention_freq").at("dominant_freq_per_head").data<int64_t>()[0] == F);
+
+  const std::string script = R"PY(
+import numpy as np, sys, os
+d = sys.argv[1]; ep = [0, 1, 2]; N = 256
+art = lambda a, e: np.load(os.path.join(d, 'artifacts', a, 'epoch_%05d.npz' % e))['freq_matrix']
+nf = np.stack([art('neuron_freq_norm', e) for e in ep])        # [epoch, freq, neuron]
+n = np.load(os.path.join(d, 'artifacts/neuron_freq_norm/summary.npz'))
+frac = nf.max(axis=1); dom = nf.argmax(axis=1)                  # argmax: the first on ties
+counts = np.zeros((3, nf.shape[1]))
+for i in range(3):
+    for j in range(N):
+        if frac[i, j] > 0.85: counts[i, dom[i, j]] += 1
+assert counts[0, 1] == 3 and counts[0, 3] == 2 and counts[0, 0] == 1 and counts[0, 5] == 1, counts
+assert np.array_equal(n['neurons_per_freq'], counts), (n['neurons_per_freq'], counts)
+assert np.array_equal(n['key_freq_mask'], (counts >= 0.01 * N).astype(np.float32)), n['key_freq_mask']
+assert np.allclose(n['frac_explained'], (frac > 0.85).mean(axis=1)), n['frac_explained']
+af = np.stack([art('attention_freq', e) for e in ep])          # [epoch, freq, head]
+s = np.load(os.path.join(d, 'artifacts/attention_freq/summary.npz'))
+assert np.array_equal(s['dominant_freq_per_head'], af.argmax(axis=1) + 1), s['dominant_freq_per_head']
+assert s['dominant_freq_per_head'][0, 0] == af.shape[1] and s['dominant_freq_per_head'][0, 1] == 1
+assert np.array_equal(s['max_frac_per_head'], af.max(axis=1))
+assert np.allclose(s['mean_specialization'], af.max(axis=1).mean(axis=1), atol=1e-7)
+assert list(s['epochs']) == ep and list(n['epochs']) == ep
+print('summaries by value ok')
+)PY";
+  std::ofstream(tmp.path / "check.py") << script;
+  const std::string cmd = "/usr/bin/python3 " + (tmp.path / "check.py").string() + " " + dir.string();
+  CHECK(std::system(cmd.c_str()) == 0);
 }
 
 // [SECTION] ReadValidSummary
