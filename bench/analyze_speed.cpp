@@ -2,8 +2,8 @@
 // reference measured in the same process.
 //
 //   bench_analyze_speed [RUN_DIR] [--checkpoints N] [--threads T]   whole analyzer set vs forward alone
-//   bench_analyze_speed RUN_DIR --on-demand [--checkpoints N]        slider change: head grid from a checkpoint,
-//                                                                    attention-only fast path vs general forward
+//   bench_analyze_speed RUN_DIR --on-demand [--checkpoints N]        slider change: head grid (and neuron grids)
+//                                                                    from a checkpoint, fast path vs general forward
 //   bench_analyze_speed RUN_DIR --disk [--checkpoints N]             artifact size, write and read time per option
 //   bench_analyze_speed RUN_DIR --follow-pass                        AnalyzeRun over an analysed run: a pass that
 //                                                                    re-validates every artifact vs the idle pass
@@ -49,7 +49,7 @@ std::vector<int> Spread(const std::vector<int>& all, int n) {
 // the slider (load checkpoint + forward + analyze).
 int OnDemand(const fs::path& run_dir, const std::vector<int>& epochs) {
   const auto run = hs::families::LoadRunInfo(run_dir);
-  for (const char* analyzer : {"attention_patterns", "attention_freq"}) {
+  for (const char* analyzer : {"attention_patterns", "attention_freq", "neuron_activations"}) {
     std::vector<double> fast, general;
     hs::analyzers::ModelCache f(2), g(2);
     g.set_fast_path(false);
@@ -69,17 +69,6 @@ int OnDemand(const fs::path& run_dir, const std::vector<int>& epochs) {
     std::printf("%-19s fast path        median %7.1f ms  p95 %7.1f ms per checkpoint  (%.1fx faster at p95)\n", analyzer,
                 Pct(fast, 0.5), Pct(fast, 0.95), Pct(general, 0.95) / Pct(fast, 0.95));
   }
-  // On-demand neuron grids (not stored by default): the whole forward.
-  std::vector<double> neu;
-  hs::analyzers::ModelCache mc(2);
-  for (int e : epochs) {
-    const auto t0 = Clock::now();
-    mc.Compute(*run, "neuron_activations", e);
-    neu.push_back(Ms(t0));
-    mc.Clear();
-  }
-  std::printf("%-19s whole forward    median %7.1f ms  p95 %7.1f ms per checkpoint\n", "neuron_activations",
-              Pct(neu, 0.5), Pct(neu, 0.95));
   return 0;
 }
 

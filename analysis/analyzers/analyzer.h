@@ -29,6 +29,15 @@ struct AnalysisContext {
 
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
+// Analyzers read MLP activations at the last position only. A fast forward
+// may store just that position under LastPositionName(hook) ([batch, d_mlp])
+// instead of the TL hook ([batch, pos, d_mlp]); either satisfies a need for
+// the hook.
+inline std::string LastPositionName(const std::string& hook) { return hook + ":last_pos"; }
+inline bool CacheHas(const model::ActivationCache& cache, const std::string& hook) {
+  return cache.Contains(hook) || cache.Contains(LastPositionName(hook));
+}
+
 // What a summary array may hold, beyond its shape.
 struct ValueRule {
   io::DType dtype = io::DType::F32;

@@ -62,8 +62,13 @@ torch::Tensor AllPatterns(const AnalysisContext& ctx) {
 torch::Tensor NeuronGrids(const AnalysisContext& ctx) {
   std::vector<torch::Tensor> ls;
   for (int l = 0; l < ctx.run.model.n_layers; ++l) {
-    const torch::Tensor post = ctx.cache("post", l);  // [p*p, pos, d_mlp]
-    ls.push_back(post.select(1, post.size(1) - 1).t());  // [d_mlp, p*p]
+    const std::string hook = model::ActName("post", l);
+    if (ctx.cache.Contains(hook)) {
+      const torch::Tensor post = ctx.cache[hook];           // [p*p, pos, d_mlp]
+      ls.push_back(post.select(1, post.size(1) - 1).t());  // [d_mlp, p*p]
+    } else {
+      ls.push_back(ctx.cache[LastPositionName(hook)].t());  // [p*p, d_mlp] -> [d_mlp, p*p]
+    }
   }
   return (ls.size() == 1 ? ls[0] : torch::cat(ls, 0)).reshape({-1, ctx.run.p, ctx.run.p}).contiguous();
 }

@@ -136,17 +136,24 @@ struct Evaluator {
     }
   }
 
-  // The forward pass `needs` asks for: the attention-only fast path when it
-  // applies, else the general forward (stopping after the last pattern when
-  // only patterns are needed). Returns true when the fast path ran.
+  // The forward pass `needs` asks for: for a 1-layer run whose needs are
+  // patterns and MLP activations (read at the last position), the family's
+  // fast path (families::ModAddFastForward); else the general forward
+  // (stopping after the last pattern when only patterns are needed).
+  // Returns true when the fast path ran.
   bool Forward(const std::vector<std::string>& needs, bool attention_only, bool allow_fast, model::ActivationCache& cache) {
     // Flush-to-zero is per thread (MXCSR): late checkpoints hold many
     // subnormal weights (weight decay).
     at::globalContext().setFlushDenormal(true);
     torch::NoGradGuard ng;
-    if (attention_only && allow_fast && families::ModAddFastPatternsApply(run)) {
+    const bool covered = std::all_of(needs.begin(), needs.end(), [](const std::string& n) {
+      return n == model::ActName("pattern", 0) || n == model::ActName("post", 0);
+    });
+    if (allow_fast && covered && families::ModAddFastPatternsApply(run)) {
+      const auto acts = families::ModAddFastForward(*model, run, !attention_only);
       cache = model::ActivationCache(run.model.n_layers);
-      cache.Store(model::ActName("pattern", 0), families::ModAddAttentionPatterns(*model, run));
+      cache.Store(model::ActName("pattern", 0), acts.pattern);
+      if (acts.post_last.defined()) cache.Store(LastPositionName(model::ActName("post", 0)), acts.post_last);
       return true;
     }
     if (attention_only && !needs.empty())
@@ -224,7 +231,7 @@ io::NpzArchive ModelCache::Compute(const RunInfo& run, const std::string& analyz
   // Phase 2: the forward pass, unless this checkpoint's cache has what the
   // analyzer reads.
   const auto needs = an->required_activations(run);
-  const bool have = std::all_of(needs.begin(), needs.end(), [&](const std::string& n) { return entry.cache.Contains(n); });
+  const bool have = std::all_of(needs.begin(), needs.end(), [&](const std::string& n) { return CacheHas(entry.cache, n); });
   if (!have) {
     model::ActivationCache fresh;
     const bool fast = entry.ev->Forward(needs, an->attention_only(run), m->fast_enabled, fresh);
@@ -232,7 +239,7 @@ io::NpzArchive ModelCache::Compute(const RunInfo& run, const std::string& analyz
     entry.cache = model::ActivationCache(run.model.n_layers);
     const auto useful = UsefulHooks(run);
     for (const auto& n : fresh.Names())
-      if (useful.count(n)) entry.cache.Store(n, fresh[n]);
+      if (useful.count(n) || n.find(":last_pos") != std::string::npos) entry.cache.Store(n, fresh[n]);
     ++m->forwards;
     if (fast) ++m->fast;
   }

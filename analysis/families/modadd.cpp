@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "model/hooked_transformer.h"
+#include "model/ops.h"
 
 namespace hs::families {
 
@@ -36,7 +37,11 @@ bool ModAddFastPatternsApply(const RunInfo& run) {
   return run.model.n_layers == 1 && int(run.positions.size()) == run.model.n_ctx && run.p > 0;
 }
 
-torch::Tensor ModAddAttentionPatterns(const model::HookedTransformerImpl& m_const, const RunInfo& run) {
+torch::Tensor ModAddAttentionPatterns(const model::HookedTransformerImpl& m, const RunInfo& run) {
+  return ModAddFastForward(m, run, false).pattern;
+}
+
+ModAddFastActivations ModAddFastForward(const model::HookedTransformerImpl& m_const, const RunInfo& run, bool with_mlp) {
   CheckPositions(run);
   if (!ModAddFastPatternsApply(run)) throw std::invalid_argument("ModAddAttentionPatterns needs a 1-layer model");
   auto& m = const_cast<model::HookedTransformerImpl&>(m_const);  // block() is non-const; nothing is modified
@@ -51,16 +56,19 @@ torch::Tensor ModAddAttentionPatterns(const model::HookedTransformerImpl& m_cons
 
   // Per position: the tokens that can sit there, their residual rows, q and k,
   // and each input row's index into them.
-  std::vector<torch::Tensor> q(n_ctx), k(n_ctx), row_idx(n_ctx);
+  const torch::Tensor Wv = attn.W_V.permute({1, 0, 2}).reshape({D, H * E});  // [d_model, head*d_head]
+  std::vector<torch::Tensor> q(n_ctx), k(n_ctx), v(n_ctx), resid(n_ctx), row_idx(n_ctx);
   std::vector<int64_t> n_tok(n_ctx);
   const torch::Tensor ab = torch::arange(p, torch::kLong);
   for (int64_t i = 0; i < n_ctx; ++i) {
     const std::string& role = run.positions[i];
     const bool operand = role == "a" || role == "b";
     n_tok[i] = operand ? p : 1;
-    const torch::Tensor resid = (operand ? W_E.narrow(0, 0, p) : W_E.narrow(0, p, 1)) + W_pos[i];  // [n_tok, d_model]
-    q[i] = torch::matmul(resid, Wq).view({n_tok[i], H, E}).permute({1, 0, 2}).contiguous();  // [head, n_tok, d_head]
-    k[i] = torch::matmul(resid, Wk).view({n_tok[i], H, E}).permute({1, 2, 0}).contiguous();  // [head, d_head, n_tok]
+    resid[i] = (operand ? W_E.narrow(0, 0, p) : W_E.narrow(0, p, 1)) + W_pos[i];  // [n_tok, d_model]
+    const torch::Tensor& r = resid[i];
+    if (with_mlp) v[i] = torch::matmul(r, Wv);  // [n_tok, head*d_head]
+    q[i] = torch::matmul(r, Wq).view({n_tok[i], H, E}).permute({1, 0, 2}).contiguous();  // [head, n_tok, d_head]
+    k[i] = torch::matmul(r, Wk).view({n_tok[i], H, E}).permute({1, 2, 0}).contiguous();  // [head, d_head, n_tok]
     row_idx[i] = role == "a" ? ab.repeat_interleave(p) : role == "b" ? ab.repeat({p}) : torch::zeros({p * p}, torch::kLong);
   }
   const double scale = 1.0 / std::sqrt(double(E));
@@ -76,7 +84,28 @@ torch::Tensor ModAddAttentionPatterns(const model::HookedTransformerImpl& m_cons
     const torch::Tensor sm = torch::softmax(s, -1);           // [head, p*p, key_pos <= qi]
     pattern.select(2, qi).narrow(2, 0, qi + 1).copy_(sm.permute({1, 0, 2}));
   }
-  return pattern;
+  ModAddFastActivations out;
+  out.pattern = pattern;
+  if (!with_mlp) return out;
+
+  // The last position: z = sum over keys j of pattern[:, :, L, j] * v_j(token at j).
+  const int64_t L = n_ctx - 1;
+  torch::Tensor z = torch::zeros({p * p, H, E});  // [batch, head, d_head]
+  for (int64_t j = 0; j <= L; ++j) {
+    const torch::Tensor vj = v[j].index_select(0, row_idx[j]).view({p * p, H, E});  // [batch, head, d_head]
+    z.addcmul_(pattern.select(2, L).select(2, j).unsqueeze(-1), vj);
+  }
+  const torch::Tensor attn_out = torch::matmul(z.view({p * p, H * E}), attn.W_O.reshape({H * E, D}));  // [batch, d_model]
+  const torch::Tensor resid_mid = resid[L].index_select(0, row_idx[L]) + attn_out;                     // [batch, d_model]
+  const auto& mlp = *m.block(0).mlp;
+  const torch::Tensor pre = torch::addmm(mlp.b_in, resid_mid, mlp.W_in);  // [batch, d_mlp]
+  if (cfg.act_fn == "relu")
+    out.post_last = model::Relu(pre);
+  else if (cfg.act_fn == "gelu")
+    out.post_last = torch::gelu(pre);
+  else
+    out.post_last = torch::gelu(pre, "tanh");
+  return out;
 }
 
 }  // namespace hs::families

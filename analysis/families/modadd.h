@@ -30,4 +30,15 @@ bool ModAddFastPatternsApply(const RunInfo& run);
 // -> [p*p, head, query_pos, key_pos] (zeros above the diagonal)
 torch::Tensor ModAddAttentionPatterns(const model::HookedTransformerImpl& model, const RunInfo& run);
 
+struct ModAddFastActivations {
+  torch::Tensor pattern;    // [p*p, head, query_pos, key_pos], as ModAddAttentionPatterns
+  torch::Tensor post_last;  // [p*p, d_mlp] MLP post-activations at the last position (when asked for)
+};
+// The patterns and, with `with_mlp`, the MLP at the last position only: the
+// last query's attention output is a pattern-weighted sum of per-(token,
+// position) values gathered onto the p*p rows, then one [p*p, d_model] x
+// [d_model, d_mlp] product. Equals the general forward's
+// cache("post", 0)[:, -1] to float round-off.
+ModAddFastActivations ModAddFastForward(const model::HookedTransformerImpl& model, const RunInfo& run, bool with_mlp);
+
 }  // namespace hs::families

@@ -86,6 +86,12 @@ TEST_CASE("the attention-only fast path equals the general forward's patterns", 
     REQUIRE(fast.sizes() == general.sizes());
     CHECK(MaxAbsDiff(fast, general) < 1e-6f);
     CHECK(general.std().item<float>() > 0.05f);  // the patterns are not uniform: the check has teeth
+    // The MLP at the last position.
+    const auto acts = families::ModAddFastForward(*m, run, true);
+    const torch::Tensor post = cache("post", 0).select(1, int64_t(pos.size()) - 1);  // [p*p, d_mlp]
+    REQUIRE(acts.post_last.sizes() == post.sizes());
+    CHECK(MaxAbsDiff(acts.post_last, post) < 1e-5f * std::max(1.0f, post.abs().max().item<float>()));
+    CHECK((post > 0).to(torch::kFloat32).mean().item<float>() > 0.2f);
   }
 }
 
@@ -335,10 +341,21 @@ TEST_CASE("ModelCache reuses one forward per epoch, honours cancellation and see
     fast.Compute(*run, "attention_freq", 4);
     CHECK(fast.forward_passes() == 1);
     CHECK(fast.fast_passes() == 1);
+    fast.Compute(*run, "neuron_freq_norm", 4);  // patterns + the MLP at the last position
+    fast.Compute(*run, "coarseness", 4);
+    fast.Compute(*run, "attention_freq", 4);
+    CHECK(fast.forward_passes() == 2);
+    CHECK(fast.fast_passes() == 2);
     // The fast path's artifacts equal the general forward's.
-    const auto f = model::FromArray(fast.Compute(*run, "attention_patterns", 4).at("patterns"));
-    const auto g = model::FromArray(mc.Compute(*run, "attention_patterns", 4).at("patterns"));
-    CHECK(MaxAbsDiff(f, g) < 1e-6f);
+    for (const auto& [an, key] : std::vector<std::pair<std::string, std::string>>{
+             {"attention_patterns", "patterns"}, {"attention_freq", "freq_matrix"}, {"neuron_activations", "activations"},
+             {"neuron_freq_norm", "freq_matrix"}, {"coarseness", "neuron_gradient"}, {"coarseness", "head_fft_low_freq"}}) {
+      const auto f = model::FromArray(fast.Compute(*run, an, 4).at(key));
+      const auto g = model::FromArray(mc.Compute(*run, an, 4).at(key));
+      INFO(an << " " << key);
+      CHECK(MaxAbsDiff(f, g) < 1e-4f);
+    }
+    CHECK(fast.fast_passes() == 2);
   }
 
   SECTION("a rewritten checkpoint is not served from the cache") {
