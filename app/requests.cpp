@@ -1,6 +1,8 @@
 // Requests (see requests.h).
 #include "requests.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "io/run_dir.h"
@@ -10,16 +12,15 @@ namespace hs::app {
 namespace fs = std::filesystem;
 
 FileSig Signature(const fs::path& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return {};
-  const auto mtime = fs::last_write_time(path, ec);
-  if (ec) return {};
-  return {int64_t(size), int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count())};
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return {int64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, uint64_t(st.st_ino)};
 }
 
 namespace {
-std::string SigString(const FileSig& s) { return std::to_string(s.size) + ":" + std::to_string(s.mtime_ns); }
+std::string SigString(const FileSig& s) {
+  return std::to_string(s.size) + ":" + std::to_string(s.mtime_ns) + ":" + std::to_string(s.inode);
+}
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }

@@ -25,13 +25,14 @@
 
 namespace hs::app {
 
-// A file's identity for cache keys and retries: size and modification time
-// (0/0 when the file does not exist).
+// A file's identity for cache keys and retries: size, modification time and
+// inode (an atomic rewrite is a new inode even within one mtime tick).
 struct FileSig {
-  int64_t size = -1;
+  int64_t size = -1;  // -1: the file does not exist
   int64_t mtime_ns = 0;
+  uint64_t inode = 0;
   bool exists() const { return size >= 0; }
-  bool operator==(const FileSig& o) const { return size == o.size && mtime_ns == o.mtime_ns; }
+  bool operator==(const FileSig& o) const { return size == o.size && mtime_ns == o.mtime_ns && inode == o.inode; }
   bool operator!=(const FileSig& o) const { return !(*this == o); }
 };
 FileSig Signature(const std::filesystem::path& path);

@@ -80,9 +80,11 @@ RunInfoPtr LoadRunInfo(const fs::path& run_dir_arg) {
     fam = ParseJsonFile(fam_path, "; delete it to restore the default");
     // A copy written by an older headscope lacks newer keys ("on_demand"):
     // the built-in definition fills them; keys in the file win.
-    if (builtin != BuiltinFamilies().end() && fam.is_object())
-      for (const auto& [key, value] : nlohmann::json::parse(builtin->second).items())
+    if (builtin != BuiltinFamilies().end() && fam.is_object()) {
+      const nlohmann::json defaults = nlohmann::json::parse(builtin->second);
+      for (const auto& [key, value] : defaults.items())
         if (!fam.contains(key)) fam[key] = value;
+    }
   } else if (builtin != BuiltinFamilies().end()) {
     fam = nlohmann::json::parse(builtin->second);
     try {

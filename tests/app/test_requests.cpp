@@ -281,3 +281,19 @@ TEST_CASE("Requests joins its workers before the store they write into is destro
   }  // destroyed while the job runs
   CHECK(finished);
 }
+
+TEST_CASE("a family.json written by an older headscope gets the built-in's newer keys; its own keys win",
+          "[app][runinfo]") {
+  TempDir dir("runinfo_upgrade");
+  const fs::path run_dir = TinyRun(dir.path, 11);
+  const fs::path fam = run_dir.parent_path() / "family.json";
+  // The file as the previous version wrote it: no "on_demand", its own pair.
+  io::WriteFileAtomic(fam, R"({"name": "modadd_1l", "positions": ["a", "b", "="],
+    "analyzers": ["attention_patterns", "attention_freq", "neuron_activations", "neuron_freq_norm", "coarseness"],
+    "analyzer_params": {"attention_freq": {"query_pos": 2, "key_pos": 1}}})");
+  auto info = families::LoadRunInfo(run_dir);
+  CHECK(info->on_demand == std::vector<std::string>{"neuron_activations"});  // 3.5 GB not written for old runs
+  CHECK(info->AnalyzerParams("attention_freq").value("key_pos", -1) == 1);  // the file's own choice kept
+  io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "=", "="]})");
+  CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("family.json") && Catch::Contains("n_ctx = 3"));
+}
