@@ -50,6 +50,10 @@ Requests::Source Requests::ArtifactSourceOf(const families::RunInfo& run, const 
 
 std::string Requests::ArtifactKey(const families::RunInfo& run, const std::string& analyzer, int epoch) {
   const Source s = ArtifactSourceOf(run, analyzer, epoch);
+  return KeyOf(run, analyzer, epoch, s);
+}
+
+std::string Requests::KeyOf(const families::RunInfo& run, const std::string& analyzer, int epoch, const Source& s) {
   return run.dir.string() + "|" + analyzer + "|" + std::to_string(epoch) + "|" + (s.on_disk ? "file:" : "ckpt:") +
          SigString(s.sig);
 }
@@ -104,8 +108,7 @@ ArtifactResult Requests::Artifact(const std::string& slot, const families::RunIn
   ArtifactResult r;
   if (!run) return r;
   const Source src = ArtifactSourceOf(*run, analyzer, epoch);
-  const std::string key = run->dir.string() + "|" + analyzer + "|" + std::to_string(epoch) + "|" +
-                          (src.on_disk ? "file:" : "ckpt:") + SigString(src.sig);
+  const std::string key = KeyOf(*run, analyzer, epoch, src);
   if ((r.value = m_store.Get(key))) {
     Finish(slot, key, "");
     return r;
@@ -206,24 +209,30 @@ MetricsResult Requests::Metrics(const std::string& slot, const fs::path& run_dir
 void Requests::Prefetch(const families::RunInfoPtr& run, const std::string& analyzer, const std::vector<int>& epochs) {
   if (!run || epochs.empty()) return;
   std::vector<std::pair<int, std::string>> todo;
+  bool compute = false;  // any of them needs a forward pass (else reads only: the pool)
   for (int e : epochs) {
-    const std::string key = ArtifactKey(*run, analyzer, e);
-    if (!m_store.Get(key) && Signature(io::RunPaths{run->dir}.Checkpoint(e)).exists()) todo.emplace_back(e, key);
+    const Source src = ArtifactSourceOf(*run, analyzer, e);
+    const std::string key = KeyOf(*run, analyzer, e, src);
+    if (m_store.Get(key) || !src.sig.exists()) continue;
+    todo.emplace_back(e, key);
+    compute = compute || !src.on_disk;
   }
   if (todo.empty()) return;
-  m_jobs.Submit("prefetch", jobs::Lane::Model, [this, run, analyzer, todo](const jobs::CancelToken& token) {
-    for (const auto& [epoch, key] : todo) {
-      if (token.cancelled()) return;
-      try {
-        const Source src = ArtifactSourceOf(*run, analyzer, epoch);
-        io::NpzArchive a = src.on_disk ? analyzers::ReadValidArtifact(*run, analyzer, epoch)
-                                       : m_models->Compute(*run, analyzer, epoch, [&token] { return token.cancelled(); });
-        m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
-      } catch (const std::exception&) {  // the interactive request reports errors
-        return;
-      }
-    }
-  });
+  m_jobs.Submit("prefetch", compute ? jobs::Lane::Model : jobs::Lane::Pool,
+                [this, run, analyzer, todo](const jobs::CancelToken& token) {
+                  for (const auto& [epoch, key] : todo) {
+                    if (token.cancelled()) return;
+                    try {
+                      const Source src = ArtifactSourceOf(*run, analyzer, epoch);
+                      io::NpzArchive a =
+                          src.on_disk ? analyzers::ReadValidArtifact(*run, analyzer, epoch)
+                                      : m_models->Compute(*run, analyzer, epoch, [&token] { return token.cancelled(); });
+                      m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
+                    } catch (const std::exception&) {  // the interactive request reports errors
+                      return;
+                    }
+                  }
+                });
 }
 
 }  // namespace hs::app

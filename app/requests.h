@@ -115,6 +115,7 @@ class Requests {
     FileSig sig;
   };
   static Source ArtifactSourceOf(const families::RunInfo& run, const std::string& analyzer, int epoch);
+  static std::string KeyOf(const families::RunInfo& run, const std::string& analyzer, int epoch, const Source& s);
   // True when the slot must submit a job for `key`: the key differs from the
   // slot's last one (a changed file changes the key), or that request
   // succeeded but its result was evicted. Otherwise fills *r with the slot's

@@ -297,3 +297,20 @@ TEST_CASE("a family.json written by an older headscope gets the built-in's newer
   io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "=", "="]})");
   CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("family.json") && Catch::Contains("n_ctx = 3"));
 }
+
+TEST_CASE("prefetched neighbouring epochs are served without a job when the slider reaches them", "[app][requests]") {
+  TempDir dir("req_prefetch");
+  auto run = families::LoadRunInfo(TinyRun(dir.path, 11));
+  app::Requests r;
+  r.Prefetch(run, "attention_patterns", {40, 60});
+  r.jobs().WaitIdle();
+  const auto submitted = r.jobs().Submitted();
+  for (int e : {40, 60}) {
+    auto res = r.Artifact("grid", run, "attention_patterns", e);
+    REQUIRE(res.value);
+    CHECK(res.value->at("patterns").shape == std::vector<int64_t>{4, 3, 3, 11, 11});
+  }
+  CHECK(r.jobs().Submitted() == submitted);
+  r.Prefetch(run, "attention_patterns", {40, 60});  // nothing left to warm: no job
+  CHECK(r.jobs().Submitted() == submitted);
+}
