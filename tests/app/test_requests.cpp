@@ -282,7 +282,7 @@ TEST_CASE("Requests joins its workers before the store they write into is destro
   CHECK(finished);
 }
 
-TEST_CASE("a family.json written by an older headscope gets the built-in's newer keys; its own keys win",
+TEST_CASE("a family.json written by an older headscope gets the built-in's newer keys and keeps its own",
           "[app][runinfo]") {
   TempDir dir("runinfo_upgrade");
   const fs::path run_dir = TinyRun(dir.path, 11);
