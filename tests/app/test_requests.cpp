@@ -3,14 +3,14 @@
 // malformed summaries shown as errors in their panel, the panel registry.
 #include <imgui.h>
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
+#include "analysis/test_util.h"
 #include "analyzers/pipeline.h"
+#include "headless_imgui.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "panel.h"
@@ -22,18 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::path(HS_BINARY_DIR) / "test_tmp" / (name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using hs::test::TempDir;
 
 // A tiny trained run: p, 60 epochs, checkpoints at 0, 20, 40, 60.
 fs::path TinyRun(const fs::path& root, int p, int n_heads = 4) {
@@ -65,19 +54,7 @@ auto Await(app::Requests& r, F f) {
   return res;
 }
 
-struct HeadlessImGui {
-  HeadlessImGui() {
-    ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.DisplaySize = ImVec2(1280, 800);
-    io.DeltaTime = 1.0f / 60;
-    io.IniFilename = nullptr;
-    unsigned char* px;
-    int w, h;
-    io.Fonts->GetTexDataAsRGBA32(&px, &w, &h);
-  }
-  ~HeadlessImGui() { ImGui::DestroyContext(); }
-};
+using hs::test::HeadlessImGui;
 
 }  // namespace
 

@@ -5,22 +5,11 @@
 #include <cmath>
 #include <vector>
 
+#include "headless_imgui.h"
 #include "line_plot.h"
 
 namespace {
-struct HeadlessImGui {
-  HeadlessImGui() {
-    ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.DisplaySize = ImVec2(1280, 800);
-    io.DeltaTime = 1.0f / 60;
-    io.IniFilename = nullptr;
-    unsigned char* px;
-    int w, h;
-    io.Fonts->GetTexDataAsRGBA32(&px, &w, &h);
-  }
-  ~HeadlessImGui() { ImGui::DestroyContext(); }
-};
+using hs::test::HeadlessImGui;
 }  // namespace
 
 TEST_CASE("LinePlot draws series for hundreds of frames and reports clicks", "[widgets]") {
