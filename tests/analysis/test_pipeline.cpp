@@ -555,7 +555,7 @@ TEST_CASE("deflated npz archives round-trip, open in numpy, and corruption is ca
   CHECK_THROWS_WITH(io::ReadNpz(tmp.path / "s2.npz"), Contains("checksum"));
 }
 
-TEST_CASE("npz and summary readers survive every truncation and random corruption with an IoError", "[npz][fuzz]") {
+TEST_CASE("the npz reader survives every truncation and random corruption with an IoError", "[npz][fuzz]") {
   // Run under -fsanitize=address,undefined too: any read past a buffer shows.
   test::TempDir tmp("npz_fuzz");
   io::NpzArchive a;
