@@ -109,7 +109,7 @@ void GrokkingWorkspace::Update() {
       Clock::now() - m_last_move > std::chrono::milliseconds(250) && !m_requests.Busy()) {
     m_prefetched = true;
     std::vector<int> near;
-    for (int d : {1, -1, 2, -2})
+    for (int d : {1, -1})
       if (m_epoch_index + d >= 0 && m_epoch_index + d < n) near.push_back(m_run.epochs[m_epoch_index + d]);
     m_requests.Prefetch(m_run.info, "attention_patterns", near);
   }

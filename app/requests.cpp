@@ -27,7 +27,7 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 }  // namespace
 
 Requests::Requests(size_t store_bytes, int pool_threads)
-    : m_store(store_bytes), m_models(std::make_unique<analyzers::ModelCache>(2)), m_jobs(pool_threads) {}
+    : m_store(store_bytes), m_models(std::make_unique<analyzers::ModelCache>(4)), m_jobs(pool_threads) {}
 
 Requests::~Requests() { m_jobs.Shutdown(); }
 

@@ -130,7 +130,9 @@ class Requests {
   std::map<std::string, SlotState> m_slots;                                // guarded by m_mu
   std::map<std::string, std::shared_ptr<const MetricsData>> m_metrics;     // key -> parsed; guarded by m_mu
   jobs::ArtifactStore m_store;
-  std::unique_ptr<analyzers::ModelCache> m_models;  // used only on the model lane's thread
+  // The current epoch and its prefetched neighbours (26-80 MB each at p=113).
+  // Used only on the model lane's thread.
+  std::unique_ptr<analyzers::ModelCache> m_models;
   jobs::JobSystem m_jobs;                            // last: destroyed (joined) first
 };
 
