@@ -11,6 +11,7 @@
 #include <imgui.h>
 
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -182,6 +183,9 @@ int RunExplorer(const ExplorerOptions& opt) {
       driver.BeforeFrame(ws, frame, ready_frames >= 1);
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
+      // Scripted runs and shots: the pointer Xvfb leaves mid-screen must not
+      // hover a widget (a tooltip would cover the picture).
+      if (opt.frames > 0) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
       ImGui::NewFrame();
       const ImGuiViewport* vp = ImGui::GetMainViewport();
       ImGui::SetNextWindowPos(vp->WorkPos);

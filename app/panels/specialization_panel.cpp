@@ -66,7 +66,7 @@ class SpecializationPanel : public Panel {
     if (widgets::LinePlot("##spec", frac.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
     spec.y_label = "dominant frequency k";
     spec.y_min = 0;
-    spec.y_max = float(v.run->n_freq() + 1);
+    spec.y_max = float(v.run->n_freq()) * 1.2f;  // headroom: the plot title sits at the top
     if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
   bool Waiting() const override { return m_waiting; }
