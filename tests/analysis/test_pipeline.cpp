@@ -382,7 +382,7 @@ TEST_CASE("ModelCache reuses one forward per epoch, honours cancellation and see
 
 // [SECTION] manifest
 
-TEST_CASE("a pass with nothing new reads no artifact; changed artifacts and checkpoints are noticed",
+TEST_CASE("a pass with nothing new reads no artifact, and changed artifacts and checkpoints are noticed",
           "[pipeline][manifest]") {
   test::TempDir tmp("manifest");
   const int p = 7;
