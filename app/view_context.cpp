@@ -5,6 +5,17 @@
 
 namespace hs::app {
 
+const io::NpzArchive* PanelArtifact::Fetch(const ViewContext& v, PanelStatus& status) {
+  m_error.clear();
+  if (!v.run || v.epoch < 0) return m_shown.value.get();
+  const ArtifactResult r = v.requests->Artifact(m_slot, v.run, m_analyzer, v.epoch);
+  m_shown.Update(r, v.run->dir.string(), v.epoch);
+  m_error = r.error;
+  if (!r.error.empty()) status.errors.push_back(r.error), ErrorText(r.error);
+  else if (m_shown.stale(v.epoch)) status.waiting = true;
+  return m_shown.value.get();
+}
+
 const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t numel) {
   auto it = a.find(key);
   if (it == a.end() || it->second.dtype != io::DType::F32 || it->second.numel() != numel) return nullptr;

@@ -27,6 +27,31 @@ struct ViewContext {
   std::string metrics_error; // why metrics.csv could not be read (names the file)
 };
 
+// What a panel reports about its last frame (Panel::Waiting, Panel::Errors).
+struct PanelStatus {
+  bool waiting = false;             // some data it needs is still loading
+  std::vector<std::string> errors;  // the errors it showed, each naming its file
+  void Reset() { waiting = false, errors.clear(); }
+};
+
+// One per-epoch artifact a panel shows. Fetch requests it for the selected
+// epoch, keeps the last value while the next one loads (drawn stale; dropped
+// when the run changes), draws and records an error, and marks the panel
+// waiting while the selected epoch's value is not there.
+class PanelArtifact {
+ public:
+  PanelArtifact(std::string slot, std::string analyzer) : m_slot(std::move(slot)), m_analyzer(std::move(analyzer)) {}
+  // The value to draw (possibly an earlier epoch's: see stale()), or null.
+  const io::NpzArchive* Fetch(const ViewContext& v, PanelStatus& status);
+  bool stale(int epoch) const { return m_shown.stale(epoch); }
+  int epoch() const { return m_shown.epoch; }  // the epoch the value belongs to
+  bool failed() const { return !m_error.empty(); }
+
+ private:
+  std::string m_slot, m_analyzer, m_error;
+  Shown<io::NpzArchive> m_shown;
+};
+
 // Pointer to a float32 array's data if `a` holds `key` with `numel`
 // elements, else nullptr.
 const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t numel);

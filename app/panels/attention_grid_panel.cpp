@@ -39,8 +39,7 @@ void AttentionGridPanel::Draw(const ViewContext& v, PanelOutput& out) {
 }
 
 void AttentionGridPanel::DrawGrid(const ViewContext& v) {
-  m_error.clear();
-  m_waiting = false;
+  m_status.Reset();
   if (!v.run) return;
   const families::RunInfo& run = *v.run;
   if (v.epoch < 0) {
@@ -48,20 +47,17 @@ void AttentionGridPanel::DrawGrid(const ViewContext& v) {
     return;
   }
   if (!run.ValidPair(v.query_pos, v.key_pos)) {
-    m_error = "position pair " + std::to_string(v.query_pos) + "," + std::to_string(v.key_pos) + " is not a causal pair of this run";
-    ErrorText(m_error);
+    m_status.errors.push_back("position pair " + std::to_string(v.query_pos) + "," + std::to_string(v.key_pos) +
+                              " is not a causal pair of this run");
+    ErrorText(m_status.errors.back());
     return;
   }
-  const ArtifactResult r = v.requests->Artifact(m_slot, v.run, "attention_patterns", v.epoch);
-  m_shown.Update(r, run.dir.string(), v.epoch);
-  m_error = r.error;
-  if (!r.error.empty()) ErrorText(r.error);
+  const io::NpzArchive* a = m_patterns.Fetch(v, m_status);
   const int units = run.n_head_units(), n_ctx = run.model.n_ctx;
   const int64_t grid = int64_t(run.p) * run.p;
-  const float* data = m_shown.value ? FloatData(*m_shown.value, "patterns", int64_t(units) * n_ctx * n_ctx * grid) : nullptr;
-  m_waiting = m_shown.stale(v.epoch) && r.error.empty();
+  const float* data = a ? FloatData(*a, "patterns", int64_t(units) * n_ctx * n_ctx * grid) : nullptr;
   if (!data) {
-    if (r.error.empty()) EmptyState("Computing attention patterns for this checkpoint...");
+    if (!m_patterns.failed()) EmptyState("Computing attention patterns for this checkpoint...");
     return;
   }
   std::vector<const float*> facets(units);
@@ -80,8 +76,8 @@ void AttentionGridPanel::DrawGrid(const ViewContext& v) {
   fs.heatmap.value_label = "attention";
   fs.heatmap.x_label = "b";
   fs.heatmap.y_label = "a";
-  fs.heatmap.stale = m_shown.stale(v.epoch);
-  fs.heatmap.version = uint64_t(m_shown.epoch) * 1000 + v.query_pos * 10 + v.key_pos;
+  fs.heatmap.stale = m_patterns.stale(v.epoch);
+  fs.heatmap.version = uint64_t(m_patterns.epoch()) * 1000 + v.query_pos * 10 + v.key_pos;
   const int clicked = widgets::FacetGrid("##heads", facets.data(), units, run.p, run.p, fs);
   const std::string popup = "Head (large)##" + m_slot;
   if (clicked >= 0) {
@@ -93,7 +89,7 @@ void AttentionGridPanel::DrawGrid(const ViewContext& v) {
   if (ImGui::BeginPopupModal(popup.c_str(), nullptr, ImGuiWindowFlags_NoSavedSettings)) {
     if (m_enlarged >= 0 && m_enlarged < units) {
       ImGui::Text("%s, %s, epoch %d", run.HeadLabel(m_enlarged).c_str(), run.PairLabel(v.query_pos, v.key_pos).c_str(),
-                  m_shown.epoch);
+                  m_patterns.epoch());
       ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 5);
       if (ImGui::Button("Close") || ImGui::IsKeyPressed(ImGuiKey_Escape)) ImGui::CloseCurrentPopup();
       widgets::HeatmapSpec hs = fs.heatmap;

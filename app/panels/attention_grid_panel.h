@@ -11,19 +11,18 @@ namespace hs::app {
 
 class AttentionGridPanel : public Panel {
  public:
-  explicit AttentionGridPanel(std::string slot = "heads") : m_slot(std::move(slot)) {}
+  explicit AttentionGridPanel(std::string slot = "heads") : m_slot(slot), m_patterns(slot, "attention_patterns") {}
   void Draw(const ViewContext& v, PanelOutput& out) override;
   // Without the pair selector (Compare draws one selector for both grids).
   void DrawGrid(const ViewContext& v);
-  bool Waiting() const override { return m_waiting; }
-  std::vector<std::string> Errors() const override { return m_error.empty() ? std::vector<std::string>{} : std::vector<std::string>{m_error}; }
+  bool Waiting() const override { return m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   std::string m_slot;
-  Shown<io::NpzArchive> m_shown;
+  PanelArtifact m_patterns;
   int m_enlarged = -1;  // head unit shown large, -1: none
-  bool m_waiting = false;
-  std::string m_error;
+  PanelStatus m_status;
 };
 
 // The position-pair selector (every causal pair, last-position pairs first).

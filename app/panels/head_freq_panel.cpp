@@ -22,30 +22,24 @@ const char* CoarsenessLabel(float f) { return f >= 0.5f ? "low-frequency" : f <=
 class HeadFreqPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
-    m_errors.clear();
-    m_waiting = false;
+    m_status.Reset();
     if (!v.run) return;
     const families::RunInfo& run = *v.run;
     if (v.epoch < 0) {
       EmptyState("No checkpoints yet.");
       return;
     }
-    const ArtifactResult fr = v.requests->Artifact("head_freq", v.run, "attention_freq", v.epoch);
-    const ArtifactResult cr = v.requests->Artifact("head_coarseness", v.run, "coarseness", v.epoch);
-    m_freq.Update(fr, run.dir.string(), v.epoch);
-    m_coarse.Update(cr, run.dir.string(), v.epoch);
-    for (const auto* r : {&fr, &cr})
-      if (!r->error.empty()) m_errors.push_back(r->error), ErrorText(r->error);
+    const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
+    const io::NpzArchive* coarse = m_coarse.Fetch(v, m_status);
     const int units = run.n_head_units(), n_freq = run.n_freq();
-    const float* fm = m_freq.value ? FloatData(*m_freq.value, "freq_matrix", int64_t(n_freq) * units) : nullptr;
-    m_waiting = (m_freq.stale(v.epoch) && fr.error.empty()) || (m_coarse.stale(v.epoch) && cr.error.empty());
+    const float* fm = freq ? FloatData(*freq, "freq_matrix", int64_t(n_freq) * units) : nullptr;
     if (!fm) {
-      if (fr.error.empty()) EmptyState("Computing the heads' Fourier decomposition...");
+      if (!m_freq.failed()) EmptyState("Computing the heads' Fourier decomposition...");
       return;
     }
     const auto dom = library::DominantFrequencies(fm, n_freq, units);
-    const float* low = m_coarse.value ? FloatData(*m_coarse.value, "head_fft_low_freq", units) : nullptr;
-    const float* grad = m_coarse.value ? FloatData(*m_coarse.value, "head_gradient", units) : nullptr;
+    const float* low = coarse ? FloatData(*coarse, "head_fft_low_freq", units) : nullptr;
+    const float* grad = coarse ? FloatData(*coarse, "head_gradient", units) : nullptr;
     // Legend for the badges, then one badge per head (two per row).
     ImGui::TextDisabled("filled: one frequency holds >= %.0f%% of the variance; bar: that fraction (0 to 1)",
                         100 * library::kHeadSpecializedThreshold);
@@ -72,7 +66,7 @@ class HeadFreqPanel : public Panel {
     int q = pair_params.value("query_pos", -1), k = pair_params.value("key_pos", run.a_pos);
     if (q < 0) q += run.model.n_ctx;
     const std::string title = "Variance fraction per frequency, " + run.PairLabel(q, k);
-    const widgets::HeatmapSpec hs = FrequencyHeatmapSpec(title.c_str(), "head", m_freq.epoch, v.epoch);
+    const widgets::HeatmapSpec hs = FrequencyHeatmapSpec(title.c_str(), "head", m_freq.epoch(), v.epoch);
     widgets::HeatmapState st;
     widgets::Heatmap("##freq", fm, n_freq, units, hs, &st);
     // Annotate each head's dominant frequency on its column.
@@ -92,13 +86,12 @@ class HeadFreqPanel : public Panel {
       dl->AddText(ImVec2(c0.x + (cw - tw) * 0.5f, ty), IM_COL32(20, 20, 20, 255), buf);
     }
   }
-  bool Waiting() const override { return m_waiting; }
-  std::vector<std::string> Errors() const override { return m_errors; }
+  bool Waiting() const override { return m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
-  Shown<io::NpzArchive> m_freq, m_coarse;
-  bool m_waiting = false;
-  std::vector<std::string> m_errors;
+  PanelArtifact m_freq{"head_freq", "attention_freq"}, m_coarse{"head_coarseness", "coarseness"};
+  PanelStatus m_status;
 };
 
 const bool kRegistered = RegisterPanel({"head_freq", "Fourier frequencies of each head", WorkspaceKind::Grokking,

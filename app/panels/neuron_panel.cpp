@@ -17,22 +17,18 @@ namespace {
 class NeuronPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
-    m_errors.clear();
-    m_waiting = false;
+    m_status.Reset();
     if (!v.run) return;
     const families::RunInfo& run = *v.run;
     if (v.epoch < 0) {
       EmptyState("No checkpoints yet.");
       return;
     }
-    const ArtifactResult fr = v.requests->Artifact("neuron_freq", v.run, "neuron_freq_norm", v.epoch);
-    m_freq.Update(fr, run.dir.string(), v.epoch);
-    if (!fr.error.empty()) m_errors.push_back(fr.error), ErrorText(fr.error);
+    const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
     const int n_freq = run.n_freq(), d_mlp = run.model.n_layers * run.model.d_mlp;
-    const float* fm = m_freq.value ? FloatData(*m_freq.value, "freq_matrix", int64_t(n_freq) * d_mlp) : nullptr;
-    m_waiting = m_freq.stale(v.epoch) && fr.error.empty();
+    const float* fm = freq ? FloatData(*freq, "freq_matrix", int64_t(n_freq) * d_mlp) : nullptr;
     if (!fm) {
-      if (fr.error.empty()) EmptyState("Computing neuron frequencies...");
+      if (!m_freq.failed()) EmptyState("Computing neuron frequencies...");
       return;
     }
     const auto dom = library::DominantFrequencies(fm, n_freq, d_mlp);
@@ -50,7 +46,7 @@ class NeuronPanel : public Panel {
 
     const float avail_h = ImGui::GetContentRegionAvail().y;
     widgets::HeatmapSpec hs =
-        FrequencyHeatmapSpec("Neuron variance fraction per frequency", "neuron", m_freq.epoch, v.epoch);
+        FrequencyHeatmapSpec("Neuron variance fraction per frequency", "neuron", m_freq.epoch(), v.epoch);
     hs.size = ImVec2(-1, avail_h * 0.38f);
     widgets::Heatmap("##nfreq", fm, n_freq, d_mlp, hs);
 
@@ -81,14 +77,11 @@ class NeuronPanel : public Panel {
     if (ImGui::ArrowButton("##next", ImGuiDir_Right)) m_page = std::min(pages - 1, m_page + 1);
 
     // Activation maps: computed from the checkpoint on demand (not stored).
-    const ArtifactResult ar = v.requests->Artifact("neuron_acts", v.run, "neuron_activations", v.epoch);
-    m_acts.Update(ar, run.dir.string(), v.epoch);
-    if (!ar.error.empty()) m_errors.push_back(ar.error), ErrorText(ar.error);
+    const io::NpzArchive* act = m_acts.Fetch(v, m_status);
     const int64_t grid = int64_t(run.p) * run.p;
-    const float* acts = m_acts.value ? FloatData(*m_acts.value, "activations", int64_t(d_mlp) * grid) : nullptr;
-    m_waiting = m_waiting || (m_acts.stale(v.epoch) && ar.error.empty());
+    const float* acts = act ? FloatData(*act, "activations", int64_t(d_mlp) * grid) : nullptr;
     if (!acts) {
-      if (ar.error.empty()) EmptyState("Computing neuron activations from the checkpoint...");
+      if (!m_acts.failed()) EmptyState("Computing neuron activations from the checkpoint...");
       return;
     }
     std::vector<const float*> facets;
@@ -109,20 +102,19 @@ class NeuronPanel : public Panel {
     fs.heatmap.value_label = "activation";
     fs.heatmap.x_label = nullptr;
     fs.heatmap.vmin = 0;
-    fs.heatmap.version = uint64_t(m_acts.epoch) * 100000 + m_page * 100 + m_filter_k;
+    fs.heatmap.version = uint64_t(m_acts.epoch()) * 100000 + m_page * 100 + m_filter_k;
     fs.heatmap.stale = m_acts.stale(v.epoch);
     widgets::FacetGrid("##neurons", facets.data(), int(facets.size()), run.p, run.p, fs);
   }
-  bool Waiting() const override { return m_waiting; }
-  std::vector<std::string> Errors() const override { return m_errors; }
+  bool Waiting() const override { return m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   static constexpr int kPerPage = 16;
   int m_page = 0;
   int m_filter_k = 0;  // 0: all neurons, else only neurons whose dominant frequency is k
-  Shown<io::NpzArchive> m_freq, m_acts;
-  bool m_waiting = false;
-  std::vector<std::string> m_errors;
+  PanelArtifact m_freq{"neuron_freq", "neuron_freq_norm"}, m_acts{"neuron_acts", "neuron_activations"};
+  PanelStatus m_status;
 };
 
 const bool kRegistered = RegisterPanel({"neurons", "Neurons: frequencies and activation maps", WorkspaceKind::Grokking,
