@@ -215,12 +215,18 @@ void GrokkingWorkspace::DrawTopBar() {
       ImGui::SetTooltip("Computing every analyzer for every checkpoint at low priority;\n"
                         "what you look at is computed first, on its own.");
   } else {
-    ImGui::BeginDisabled(m_run.epochs.empty());
+    const bool other = m_analysis.running();  // analysing another run
+    ImGui::BeginDisabled(m_run.epochs.empty() || other);
     if (ImGui::Button("Analyze all")) m_analysis.Start(m_run.dir);
     ImGui::EndDisabled();
-    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-      ImGui::SetTooltip("Compute every analyzer for every checkpoint and the cross-epoch summaries\n"
-                        "(same as `headscope analyze RUN`).");
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+      if (other)
+        ImGui::SetTooltip("Analysing %s; this run can be analysed when it is done.",
+                          ShortName(m_analysis.run_dir()).c_str());
+      else
+        ImGui::SetTooltip("Compute every analyzer for every checkpoint and the cross-epoch summaries\n"
+                          "(same as `headscope analyze RUN`).");
+    }
     const std::string st = m_analysis.status();
     if (!st.empty() && m_analysis.run_dir() == m_run.dir) {
       ImGui::SameLine();

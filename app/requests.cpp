@@ -130,8 +130,13 @@ ArtifactResult Requests::Artifact(const std::string& slot, const families::RunIn
       m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
       Finish(slot, key, "");
     } catch (const io::IoError& e) {
-      if (token.cancelled()) return Finish(slot, key, "");
       std::fprintf(stderr, "headscope: %s; computing it from the checkpoint instead\n", e.what());
+      // Queue the compute only while the slot still wants this key, and
+      // under m_mu: a newer request then queues after it and replaces it,
+      // instead of this Submit dropping the newer request's queued job.
+      std::lock_guard<std::mutex> lock(m_mu);
+      auto it = m_slots.find(slot);
+      if (token.cancelled() || it == m_slots.end() || it->second.key != key) return;  // superseded
       SubmitCompute(slot, key, run, analyzer, epoch);
     } catch (const std::exception& e) {
       Finish(slot, key, e.what());
@@ -208,26 +213,30 @@ MetricsResult Requests::Metrics(const std::string& slot, const fs::path& run_dir
 
 void Requests::Prefetch(const families::RunInfoPtr& run, const std::string& analyzer, const std::vector<int>& epochs) {
   if (!run || epochs.empty()) return;
-  std::vector<std::pair<int, std::string>> todo;
+  struct Item {
+    int epoch;
+    std::string key;
+    bool on_disk;  // as when submitted: a pool job never computes (ModelCache belongs to the model lane)
+  };
+  std::vector<Item> todo;
   bool compute = false;  // any of them needs a forward pass (else reads only: the pool)
   for (int e : epochs) {
     const Source src = ArtifactSourceOf(*run, analyzer, e);
     const std::string key = KeyOf(*run, analyzer, e, src);
     if (m_store.Get(key) || !src.sig.exists()) continue;
-    todo.emplace_back(e, key);
+    todo.push_back({e, key, src.on_disk});
     compute = compute || !src.on_disk;
   }
   if (todo.empty()) return;
   m_jobs.Submit("prefetch", compute ? jobs::Lane::Model : jobs::Lane::Pool,
                 [this, run, analyzer, todo](const jobs::CancelToken& token) {
-                  for (const auto& [epoch, key] : todo) {
+                  for (const Item& it : todo) {
                     if (token.cancelled()) return;
                     try {
-                      const Source src = ArtifactSourceOf(*run, analyzer, epoch);
-                      io::NpzArchive a =
-                          src.on_disk ? analyzers::ReadValidArtifact(*run, analyzer, epoch)
-                                      : m_models->Compute(*run, analyzer, epoch, [&token] { return token.cancelled(); });
-                      m_store.Put(key, std::make_shared<const io::NpzArchive>(std::move(a)));
+                      io::NpzArchive a = it.on_disk ? analyzers::ReadValidArtifact(*run, analyzer, it.epoch)
+                                                    : m_models->Compute(*run, analyzer, it.epoch,
+                                                                        [&token] { return token.cancelled(); });
+                      m_store.Put(it.key, std::make_shared<const io::NpzArchive>(std::move(a)));
                     } catch (const std::exception&) {  // the interactive request reports errors
                       return;
                     }

@@ -116,6 +116,12 @@ RunInfoPtr LoadRunInfo(const fs::path& run_dir_arg) {
   }
   if (info->a_pos < 0 || info->b_pos < 0) bad_fam("positions must hold both operands \"a\" and \"b\"");
   if (!info->analyzer_params.is_object()) bad_fam("\"analyzer_params\" must be an object");
+  for (const auto& [name, params] : info->analyzer_params.items()) {
+    if (!params.is_object()) bad_fam("\"analyzer_params\"." + name + " must be an object, got " + params.dump());
+    for (const auto& [key, value] : params.items())
+      if ((key == "query_pos" || key == "key_pos") && !value.is_number_integer())
+        bad_fam("\"analyzer_params\"." + name + "." + key + " must be an integer position, got " + value.dump());
+  }
   return info;
 }
 

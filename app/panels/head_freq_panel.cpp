@@ -62,10 +62,14 @@ class HeadFreqPanel : public Panel {
       if (h % 2 == 0 && h + 1 < units) ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     }
     ImGui::Spacing();
-    const auto pair_params = run.AnalyzerParams("attention_freq");
-    int q = pair_params.value("query_pos", -1), k = pair_params.value("key_pos", run.a_pos);
-    if (q < 0) q += run.model.n_ctx;
-    const std::string title = "Variance fraction per frequency, " + run.PairLabel(q, k);
+    // The pair the artifact was computed for (its own record, not re-parsed parameters).
+    std::string pair = "the family's position pair";
+    auto pp = freq->find("position_pair");
+    if (pp != freq->end() && pp->second.dtype == io::DType::I64 && pp->second.numel() == 2) {
+      const int64_t* qk = pp->second.data<int64_t>();
+      if (run.ValidPair(int(qk[0]), int(qk[1]))) pair = run.PairLabel(int(qk[0]), int(qk[1]));
+    }
+    const std::string title = "Variance fraction per frequency, " + pair;
     const widgets::HeatmapSpec hs = FrequencyHeatmapSpec(title.c_str(), "head", m_freq.epoch(), v.epoch);
     widgets::HeatmapState st;
     widgets::Heatmap("##freq", fm, n_freq, units, hs, &st);

@@ -21,7 +21,7 @@ class SpecializationPanel : public Panel {
     if (!v.run) return;
     bool missing = false;
     const ArtifactResult r = v.requests->Summary("specialization", v.run, "attention_freq", &missing);
-    if (m_run != v.run->dir.string()) m_summary.reset(), m_x.clear(), m_run = v.run->dir.string();
+    if (m_run != v.run->dir.string()) m_summary.reset(), m_x.clear(), m_built_from.reset(), m_run = v.run->dir.string();
     if (r.value) m_summary = r.value;
     if (missing) m_summary.reset();
     m_error = r.error;
@@ -38,7 +38,7 @@ class SpecializationPanel : public Panel {
       }
       return;
     }
-    if (m_built_from != m_summary.get()) Build(*m_summary);
+    if (m_built_from != m_summary) Build(m_summary);
     const int n = int(m_x.size());
     const int H = n ? int(m_frac.size() / n) : 0;
     std::vector<std::string> labels(H);
@@ -76,8 +76,9 @@ class SpecializationPanel : public Panel {
 
  private:
   // Per-head series from the summary (shapes were validated when it was read).
-  void Build(const io::NpzArchive& s) {
-    m_built_from = &s;
+  void Build(const std::shared_ptr<const io::NpzArchive>& from) {
+    m_built_from = from;  // held, so a freed archive's address can never match
+    const io::NpzArchive& s = *from;
     const auto& ep = s.at("epochs");
     const auto& mf = s.at("max_frac_per_head");
     const auto& df = s.at("dominant_freq_per_head");
@@ -94,7 +95,7 @@ class SpecializationPanel : public Panel {
   std::string m_run;
   std::shared_ptr<const io::NpzArchive> m_summary;
   std::vector<float> m_x, m_frac, m_dom;  // [n_epochs], [head][n_epochs]
-  const void* m_built_from = nullptr;
+  std::shared_ptr<const io::NpzArchive> m_built_from;
   bool m_waiting = false;
   std::string m_error;
 };

@@ -271,6 +271,11 @@ TEST_CASE("a family.json written by an older headscope gets the built-in's newer
   auto info = families::LoadRunInfo(run_dir);
   CHECK(info->on_demand == std::vector<std::string>{"neuron_activations"});  // 3.5 GB not written for old runs
   CHECK(info->AnalyzerParams("attention_freq").value("key_pos", -1) == 1);  // the file's own choice kept
+  // A malformed parameter entry is refused where the file is read, not in the frame loop.
+  io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "="], "analyzer_params": {"attention_freq": null}})");
+  CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("family.json") && Catch::Contains("attention_freq"));
+  io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "="], "analyzer_params": {"attention_freq": {"key_pos": "0"}}})");
+  CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("key_pos must be an integer"));
   io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "=", "="]})");
   CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("family.json") && Catch::Contains("n_ctx = 3"));
 }
