@@ -16,6 +16,13 @@ const io::NpzArchive* PanelArtifact::Fetch(const ViewContext& v, PanelStatus& st
   return m_shown.value.get();
 }
 
+bool HasEpochToShow(const ViewContext& v) {
+  if (!v.run) return false;
+  if (v.epoch >= 0) return true;
+  EmptyState("No checkpoints yet. Start training from the bar above; panels fill in with the first checkpoint.");
+  return false;
+}
+
 const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t numel) {
   auto it = a.find(key);
   if (it == a.end() || it->second.dtype != io::DType::F32 || it->second.numel() != numel) return nullptr;

@@ -60,6 +60,10 @@ const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t 
 // 1..n_freq, values in [0, 1]) showing `epoch`'s data while `wanted` is selected.
 widgets::HeatmapSpec FrequencyHeatmapSpec(const char* title, const char* unit, int epoch, int wanted);
 
+// The start of every per-epoch panel: true when there is a run and a
+// checkpoint to show; otherwise draws the empty state and returns false.
+bool HasEpochToShow(const ViewContext& v);
+
 // Draws a centred explanatory line in the remaining space (empty states).
 void EmptyState(const char* text);
 // An error line in the panel's colour for problems (wrapped).

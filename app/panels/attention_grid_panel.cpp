@@ -40,12 +40,8 @@ void AttentionGridPanel::Draw(const ViewContext& v, PanelOutput& out) {
 
 void AttentionGridPanel::DrawGrid(const ViewContext& v) {
   m_status.Reset();
-  if (!v.run) return;
+  if (!HasEpochToShow(v)) return;
   const families::RunInfo& run = *v.run;
-  if (v.epoch < 0) {
-    EmptyState("No checkpoints yet. Start training from the bar above; heads appear with the first checkpoint.");
-    return;
-  }
   if (!run.ValidPair(v.query_pos, v.key_pos)) {
     m_status.errors.push_back("position pair " + std::to_string(v.query_pos) + "," + std::to_string(v.key_pos) +
                               " is not a causal pair of this run");

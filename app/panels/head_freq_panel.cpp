@@ -23,12 +23,8 @@ class HeadFreqPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
     m_status.Reset();
-    if (!v.run) return;
+    if (!HasEpochToShow(v)) return;
     const families::RunInfo& run = *v.run;
-    if (v.epoch < 0) {
-      EmptyState("No checkpoints yet.");
-      return;
-    }
     const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
     const io::NpzArchive* coarse = m_coarse.Fetch(v, m_status);
     const int units = run.n_head_units(), n_freq = run.n_freq();

@@ -18,12 +18,8 @@ class NeuronPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
     m_status.Reset();
-    if (!v.run) return;
+    if (!HasEpochToShow(v)) return;
     const families::RunInfo& run = *v.run;
-    if (v.epoch < 0) {
-      EmptyState("No checkpoints yet.");
-      return;
-    }
     const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
     const int n_freq = run.n_freq(), d_mlp = run.model.n_layers * run.model.d_mlp;
     const float* fm = freq ? FloatData(*freq, "freq_matrix", int64_t(n_freq) * d_mlp) : nullptr;
