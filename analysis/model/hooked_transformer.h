@@ -2,6 +2,13 @@
 // TL state-dict names (embed.W_E, blocks.0.attn.W_Q, ...), so checkpoints load
 // into HookedTransformer. Attention is computed explicitly (softmax of masked
 // scores) so the pattern is always observable.
+//
+// One implementation serves the grokking model and the Hugging Face causal
+// LMs (see TransformerConfig): optional LayerNorm/RMSNorm (ln1, ln2,
+// ln_final), rotary positions (hook_q/hook_k hold the rotated vectors),
+// grouped-query attention (W_K, W_V have n_key_value_heads heads), parallel
+// residual, gated MLPs, biases, Qwen3's q/k norms and tied embeddings.
+// Parameters a config does not use are not registered (undefined tensors).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -10,6 +17,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
 #include "model/activation_cache.h"
 #include "model/transformer_config.h"
@@ -28,24 +36,41 @@ struct PosEmbedImpl : torch::nn::Module {
 };
 TORCH_MODULE(PosEmbed);
 
+// LayerNorm (w, b) or RMSNorm (w) over the last dimension.
+struct NormImpl : torch::nn::Module {
+  NormImpl(const std::string& kind, int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  std::string kind;  // LN | RMS
+  double eps;
+  torch::Tensor w, b;  // [dim]; b only for LN
+};
+TORCH_MODULE(Norm);
+
 struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const TransformerConfig& c);
-  torch::Tensor W_Q, W_K, W_V;  // [n_heads, d_model, d_head]
-  torch::Tensor W_O;            // [n_heads, d_head, d_model]
+  torch::Tensor W_Q;                      // [n_heads, d_model, d_head]
+  torch::Tensor W_K, W_V;                 // [n_kv_heads, d_model, d_head]
+  torch::Tensor W_O;                      // [n_heads, d_head, d_model]
+  torch::Tensor b_Q;                      // [n_heads, d_head]     (attn_qkv_bias)
+  torch::Tensor b_K, b_V;                 // [n_kv_heads, d_head]  (attn_qkv_bias)
+  torch::Tensor b_O;                      // [d_model]             (attn_out_bias)
+  Norm q_norm{nullptr}, k_norm{nullptr};  // RMS over d_head (qk_norm)
 };
 TORCH_MODULE(Attention);
 
 struct MLPImpl : torch::nn::Module {
   explicit MLPImpl(const TransformerConfig& c);
-  torch::Tensor W_in;   // [d_model, d_mlp]
-  torch::Tensor b_in;   // [d_mlp]
-  torch::Tensor W_out;  // [d_mlp, d_model]
-  torch::Tensor b_out;  // [d_model]
+  torch::Tensor W_in;    // [d_model, d_mlp] (the "up" projection of a gated MLP)
+  torch::Tensor W_gate;  // [d_model, d_mlp] (gated_mlp)
+  torch::Tensor b_in;    // [d_mlp]
+  torch::Tensor W_out;   // [d_mlp, d_model]
+  torch::Tensor b_out;   // [d_model]
 };
 TORCH_MODULE(MLP);
 
 struct TransformerBlockImpl : torch::nn::Module {
   explicit TransformerBlockImpl(const TransformerConfig& c);
+  Norm ln1{nullptr}, ln2{nullptr};  // normalization != none
   Attention attn{nullptr};
   MLP mlp{nullptr};
 };
@@ -53,7 +78,8 @@ TORCH_MODULE(TransformerBlock);
 
 struct UnembedImpl : torch::nn::Module {
   explicit UnembedImpl(const TransformerConfig& c);
-  torch::Tensor W_U;  // [d_model, d_vocab_out]
+  torch::Tensor W_U;  // [d_model, d_vocab_out]; undefined when embeddings are tied
+  torch::Tensor b_U;  // [d_vocab_out] (unembed_bias)
 };
 TORCH_MODULE(Unembed);
 
@@ -71,7 +97,8 @@ class HookedTransformerImpl : public torch::nn::Module {
   torch::Tensor forward_with_cache(const torch::Tensor& tokens, ActivationCache& cache, const std::string& stop_after);
 
   // Re-draws every weight as TransformerLens does (N(0, init_range), biases
-  // zero) from a generator seeded with `seed`, in TL state-dict order.
+  // zero, norm weights one) from a generator seeded with `seed`, in TL
+  // state-dict order.
   void InitWeights(uint64_t seed);
 
   // TL state-dict names -> parameters (shared storage, not copies).
@@ -82,15 +109,21 @@ class HookedTransformerImpl : public torch::nn::Module {
 
   const TransformerConfig& cfg() const { return m_cfg; }
 
+  // The unembedding matrix [d_model, d_vocab_out] (W_E^T when tied).
+  torch::Tensor UnembedMatrix() const;
+
   Embed embed{nullptr};
-  PosEmbed pos_embed{nullptr};
+  PosEmbed pos_embed{nullptr};  // null unless positional_embedding == standard
   torch::nn::ModuleList blocks{nullptr};
+  Norm ln_final{nullptr};  // final_norm
   Unembed unembed{nullptr};
 
   TransformerBlockImpl& block(int i) { return *blocks[i]->as<TransformerBlockImpl>(); }
 
  private:
   torch::Tensor Run(const torch::Tensor& tokens, ActivationCache* cache, const std::string& stop_after = {});
+  // cos and sin [n_pos, rotary_dim] for positions 0..n_pos-1 (rotate-half layout).
+  std::pair<torch::Tensor, torch::Tensor> RotaryTables(int64_t n_pos) const;
   TransformerConfig m_cfg;
 };
 TORCH_MODULE(HookedTransformer);
