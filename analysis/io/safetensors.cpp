@@ -28,7 +28,7 @@ bool ParseDType(const std::string& s, DType* out) {
 
 }  // namespace
 
-SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& source) {
+SafetensorsHeader ParseSafetensorsHeader(std::string_view bytes, const std::string& source) {
   if (bytes.size() < 8)
     Fail(source, "only " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length (truncated?)");
   uint64_t header_len = 0;
@@ -47,10 +47,15 @@ SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& sour
   }
   if (!j.is_object()) Fail(source, "header is not a JSON object");
 
-  SafetensorsFile out;
+  SafetensorsHeader out;
+  out.data_start = 8 + header_len;
   const uint64_t buffer_len = bytes.size() - 8 - header_len;
-  const char* buffer = bytes.data() + 8 + header_len;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  struct Range {
+    uint64_t begin, end;
+    const std::string* name;
+    bool operator<(const Range& o) const { return begin != o.begin ? begin < o.begin : end < o.end; }
+  };
+  std::vector<Range> ranges;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& name = it.key();
     const json& v = it.value();
@@ -66,8 +71,8 @@ SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& sour
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       Fail(source, where + " lacks dtype, shape or data_offsets");
     if (!v["dtype"].is_string()) Fail(source, where + ": dtype is not a string");
-    Array a;
-    if (!ParseDType(v["dtype"].get<std::string>(), &a.dtype))
+    SafetensorsEntry e;
+    if (!ParseDType(v["dtype"].get<std::string>(), &e.dtype))
       Fail(source, where + ": unsupported dtype " + v["dtype"].get<std::string>());
     if (!v["shape"].is_array()) Fail(source, where + ": shape is not a list");
     uint64_t numel = 1;
@@ -76,26 +81,41 @@ SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& sour
       uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && numel > (1ull << 50) / dim) Fail(source, where + ": shape is absurdly large");
       numel *= dim;
-      a.shape.push_back(static_cast<int64_t>(dim));
+      e.shape.push_back(static_cast<int64_t>(dim));
     }
     const json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       Fail(source, where + ": data_offsets must be two non-negative integers");
-    uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-    if (begin > end) Fail(source, where + ": data_offsets begin after they end");
-    if (end > buffer_len)
-      Fail(source, where + ": data ends at byte " + std::to_string(end) + " of a " +
-                       std::to_string(buffer_len) + "-byte buffer (truncated?)");
-    if (end - begin != numel * DTypeSize(a.dtype))
-      Fail(source, where + ": " + std::to_string(end - begin) + " bytes do not hold shape " +
-                       ShapeString(a.shape) + " of " + DTypeName(a.dtype));
-    a.bytes.assign(buffer + begin, end - begin);
-    ranges.emplace_back(begin, end);
-    out.tensors.emplace(name, std::move(a));
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    if (e.begin > e.end) Fail(source, where + ": data_offsets begin after they end");
+    if (e.end > buffer_len)
+      Fail(source, where + ": data ends at byte " + std::to_string(e.end) + " of a " + std::to_string(buffer_len) +
+                       "-byte buffer (truncated?)");
+    if (e.end - e.begin != numel * DTypeSize(e.dtype))
+      Fail(source, where + ": " + std::to_string(e.end - e.begin) + " bytes do not hold shape " +
+                       ShapeString(e.shape) + " of " + DTypeName(e.dtype));
+    ranges.push_back({e.begin, e.end, &it.key()});
+    out.tensors.emplace(name, std::move(e));
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second) Fail(source, "two tensors' data ranges overlap");
+    if (ranges[i].begin < ranges[i - 1].end)
+      Fail(source, "tensors '" + *ranges[i - 1].name + "' and '" + *ranges[i].name + "': data ranges overlap");
+  return out;
+}
+
+SafetensorsFile ParseSafetensors(std::string_view bytes, const std::string& source) {
+  SafetensorsHeader h = ParseSafetensorsHeader(bytes, source);
+  SafetensorsFile out;
+  out.metadata = std::move(h.metadata);
+  for (auto& [name, e] : h.tensors) {
+    Array a;
+    a.dtype = e.dtype;
+    a.shape = std::move(e.shape);
+    a.bytes.assign(bytes.data() + h.data_start + e.begin, e.end - e.begin);
+    out.tensors.emplace(name, std::move(a));
+  }
   return out;
 }
 
