@@ -7,6 +7,8 @@
 
 #include "train/train_config.h"
 
+namespace CLI { class App; }
+
 namespace hs::app {
 
 struct TrainOptions {
@@ -44,6 +46,9 @@ struct ExplorerOptions {
   std::string script_shots;    // write DIR/step_<i>.png once each scripted step is fully drawn (tests)
 };
 int RunExplorer(const ExplorerOptions& opt);
+
+// Registers `headscope tokenize` (app/cmd_tokenize.cpp); it runs from within cli.parse().
+void AddTokenizeCommand(CLI::App& cli);
 
 // The folder of the default run under `runs`: runs/modadd_1l/p113_seed999.
 std::string DefaultRunDir(const std::string& runs);

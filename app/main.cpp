@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
 
+  AddTokenizeCommand(cli);  // headscope tokenize MODEL_DIR (--file F | TEXT) [--bos]
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

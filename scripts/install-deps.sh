@@ -9,7 +9,11 @@ PKGS=(
   libeigen3-dev catch2 nlohmann-json3-dev libzip-dev libcli11-dev
   libboost-math-dev libstb-dev fonts-dejavu-core
   xvfb xauth python3-numpy python3-torch
+  libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
 )
+# The tokenizer reference test runs npm encoders (scripts/npm-test-deps.sh). A node that came with
+# its own npm (e.g. NodeSource's) conflicts with Debian's npm package, so only add it when missing.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -43,3 +43,32 @@ add_library(hs_stb INTERFACE)
 target_include_directories(hs_stb SYSTEM INTERFACE ${STB_INCLUDE_DIR})
 target_link_libraries(hs_stb INTERFACE ${STB_LIB})
 add_library(headscope::stb ALIAS hs_stb)
+
+# Tokenizers: PCRE2 (libpcre2-dev) for the Unicode pre-tokenizer regexes, ICU
+# (libicu-dev) for the NFC normalizer of Hugging Face tokenizer.json files, and
+# SentencePiece (libsentencepiece-dev) for tokenizer.model files.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+add_library(hs_pcre2 INTERFACE)
+target_link_libraries(hs_pcre2 INTERFACE PkgConfig::PCRE2)
+add_library(headscope::pcre2 ALIAS hs_pcre2)
+
+pkg_check_modules(ICU_UC REQUIRED IMPORTED_TARGET icu-uc)
+add_library(hs_icu INTERFACE)
+target_link_libraries(hs_icu INTERFACE PkgConfig::ICU_UC)
+add_library(headscope::icu ALIAS hs_icu)
+
+# sentencepiece.pc lists the trainer library too; the encoder needs only libsentencepiece.
+# Never link these into a program that links torch: libsentencepiece exports its own protobuf, which
+# clashes with torch's libprotobuf and crashes before main(). headscope opens it as a module instead
+# (analysis/tokenizers/sentencepiece_module.h).
+find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h REQUIRED)
+find_library(SENTENCEPIECE_LIB NAMES sentencepiece REQUIRED)
+find_library(SENTENCEPIECE_TRAIN_LIB NAMES sentencepiece_train REQUIRED)
+add_library(hs_sentencepiece INTERFACE)
+target_include_directories(hs_sentencepiece SYSTEM INTERFACE ${SENTENCEPIECE_INCLUDE_DIR})
+target_link_libraries(hs_sentencepiece INTERFACE ${SENTENCEPIECE_LIB})
+add_library(headscope::sentencepiece ALIAS hs_sentencepiece)
+# The trainer (tests build tiny models with it).
+add_library(hs_sentencepiece_train INTERFACE)
+target_link_libraries(hs_sentencepiece_train INTERFACE hs_sentencepiece ${SENTENCEPIECE_TRAIN_LIB})
+add_library(headscope::sentencepiece_train ALIAS hs_sentencepiece_train)

@@ -1,0 +1,61 @@
+// LoadTokenizer: picks the format by the files present (see tokenizer.h).
+#include "tokenizers/tokenizer.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "io/atomic_file.h"
+#include "tokenizers/loaders.h"
+
+namespace hs::tok {
+
+namespace fs = std::filesystem;
+
+std::string ReadWholeFile(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw io::IoError(path.string() + ": file not found");
+  if (fs::is_directory(path, ec)) throw io::IoError(path.string() + ": is a folder, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io::IoError(path.string() + ": cannot open for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw io::IoError(path.string() + ": read failed");
+  return ss.str();
+}
+
+std::unique_ptr<Tokenizer> LoadTokenizer(const fs::path& model_dir) {
+  std::error_code ec;
+  if (!fs::exists(model_dir, ec)) throw io::IoError(model_dir.string() + ": model folder not found");
+  if (!fs::is_directory(model_dir, ec)) {
+    throw io::IoError(model_dir.string() + ": not a folder (give the model folder that holds the tokenizer files)");
+  }
+  const auto has = [&](const char* name) { return fs::is_regular_file(model_dir / name, ec); };
+  if (has("tokenizer.json")) return LoadHfTokenizer(model_dir / "tokenizer.json");
+  if (has("vocab.json") && has("merges.txt")) {
+    return LoadGpt2Tokenizer(model_dir / "vocab.json", model_dir / "merges.txt");
+  }
+  if (has("tokenizer.model")) return LoadSentencePieceTokenizer(model_dir / "tokenizer.model");
+  if (has("headscope_tokenizer.json")) return LoadByteTokenizer(model_dir / "headscope_tokenizer.json");
+  std::string hint;
+  if (has("vocab.json")) hint = " (vocab.json is there but merges.txt is missing)";
+  if (has("merges.txt")) hint = " (merges.txt is there but vocab.json is missing)";
+  throw io::IoError(model_dir.string() +
+                    ": no tokenizer found; expected tokenizer.json, vocab.json + merges.txt, tokenizer.model or "
+                    "headscope_tokenizer.json" +
+                    hint);
+}
+
+std::vector<int64_t> EncodeText(const Tokenizer& tok, std::string_view utf8, const EncodeOptions& opt) {
+  std::vector<int64_t> ids;
+  if (opt.add_bos) {
+    const auto bos = tok.BosId();
+    if (!bos) throw std::invalid_argument("the " + tok.Kind() + " tokenizer has no BOS token to prepend");
+    ids.push_back(*bos);
+  }
+  const std::vector<int64_t> body = tok.Encode(utf8);
+  ids.insert(ids.end(), body.begin(), body.end());
+  return ids;
+}
+
+}  // namespace hs::tok
