@@ -2,9 +2,11 @@
 // errors a user can cause are printed to stderr in words, never thrown out.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "train/lm_trainer.h"
 #include "train/train_config.h"
 
 namespace CLI { class App; }
@@ -27,6 +29,23 @@ struct AnalyzeOptions {
   bool quiet = false;
 };
 int RunAnalyze(const AnalyzeOptions& opt);
+
+struct TrainLmOptions {
+  train::LmTrainConfig cfg;
+  std::string out = "assets/demo_lm";
+  bool quiet = false;
+};
+int RunTrainLm(const TrainLmOptions& opt);
+
+struct HeadsOptions {
+  std::string model_dir;
+  std::string prompt;
+  std::vector<int64_t> tokens;  // instead of a prompt
+  std::string bos = "auto";     // yes | no | auto (LanguageModel::DefaultBos)
+  bool json = false;
+  std::string patterns_out;     // .npz with tokens [T] and patterns [L, H, T, T]
+};
+int RunHeads(const HeadsOptions& opt);
 
 struct ExplorerOptions {
   std::string runs = "runs";

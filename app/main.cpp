@@ -54,6 +54,39 @@ int main(int argc, char** argv) {
   analyze->add_flag("--follow", an.follow, "Keep analysing new checkpoints of a run that is still training");
   analyze->add_flag("--quiet", an.quiet, "No progress bar");
 
+  TrainLmOptions tl;
+  auto* train_lm = cli.add_subcommand("train-lm", "Train the demo language model (byte vocabulary, GPT-2 layout) into OUT");
+  train_lm->add_option("--out", tl.out, "Output folder (a Hugging Face GPT-2 folder)")->capture_default_str();
+  train_lm->add_option("--steps", tl.cfg.steps, "Training steps")->capture_default_str();
+  train_lm->add_option("--batch", tl.cfg.batch, "Sequences per step")->capture_default_str();
+  train_lm->add_option("--seq-len", tl.cfg.seq_len, "Bytes per training sequence (BOS included)")->capture_default_str();
+  train_lm->add_option("--layers", tl.cfg.n_layers, "Layers")->capture_default_str();
+  train_lm->add_option("--d-model", tl.cfg.d_model, "Residual width")->capture_default_str();
+  train_lm->add_option("--heads", tl.cfg.n_heads, "Attention heads per layer")->capture_default_str();
+  train_lm->add_option("--d-mlp", tl.cfg.d_mlp, "MLP width")->capture_default_str();
+  train_lm->add_option("--n-ctx", tl.cfg.n_ctx, "Positions")->capture_default_str();
+  train_lm->add_option("--lr", tl.cfg.lr, "Peak learning rate")->capture_default_str();
+  train_lm->add_option("--seed", tl.cfg.seed, "Seed (weights and data)")->capture_default_str();
+  train_lm->add_option("--corpus", tl.cfg.corpus, "Text file or folder of text files")->capture_default_str();
+  train_lm->add_option("--repeat-frac", tl.cfg.repeat_frac, "Share of sequences that repeat a segment")->capture_default_str();
+  train_lm->add_option("--repeat-weight", tl.cfg.repeat_weight, "Loss weight inside the second copy")->capture_default_str();
+  train_lm->add_option("--checkpoints", tl.cfg.checkpoint_steps, "Steps kept as checkpoints")->delimiter(',');
+  train_lm->add_option("--threads", tl.cfg.threads, "Torch threads")->capture_default_str();
+  train_lm->add_flag("--quiet", tl.quiet, "No progress output");
+
+  HeadsOptions hd;
+  auto* heads = cli.add_subcommand("heads", "Run a language model on a prompt; per-head attention summary");
+  heads->add_option("model_dir", hd.model_dir, "Hugging Face model folder (or assets/demo_lm)")->required();
+  auto* prompt_opt = heads->add_option("--prompt", hd.prompt, "Text to run");
+  auto* tokens_opt = heads->add_option("--tokens", hd.tokens, "Token ids instead of text, e.g. 1,2,3")->delimiter(',');
+  prompt_opt->excludes(tokens_opt);
+  heads->add_option("--bos", hd.bos, "Prepend BOS to the prompt: yes, no or auto (auto: yes if the tokenizer has one, "
+                                     "except Qwen)")
+      ->check(CLI::IsMember({"yes", "no", "auto"}))
+      ->capture_default_str();
+  heads->add_flag("--json", hd.json, "Print JSON instead of a table");
+  heads->add_option("--patterns-out", hd.patterns_out, "Write tokens [T] and patterns [layers, heads, T, T] as .npz");
+
   ExplorerOptions shot;
   shot.frames = 3;
   shot.wait_ready = true;
@@ -84,6 +117,14 @@ int main(int argc, char** argv) {
   }
   if (train->parsed()) return RunTrain(tr);
   if (analyze->parsed()) return RunAnalyze(an);
+  if (train_lm->parsed()) return RunTrainLm(tl);
+  if (heads->parsed()) {
+    if (hd.prompt.empty() && hd.tokens.empty()) {
+      std::cerr << "headscope heads: give --prompt TEXT or --tokens 1,2,3\n";
+      return 2;
+    }
+    return RunHeads(hd);
+  }
   if (shot_cmd->parsed()) {
     if (!shot.panel.empty() && !FindPanel(shot.panel)) {
       std::cerr << "headscope shot: unknown --panel '" << shot.panel << "'; use one of " << panels << "\n";

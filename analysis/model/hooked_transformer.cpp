@@ -48,6 +48,24 @@ AttentionImpl::AttentionImpl(const TransformerConfig& c) {
   }
 }
 
+std::pair<torch::Tensor, torch::Tensor> AttentionImpl::PackedQKV() {
+  std::lock_guard<std::mutex> lock(m_packed_mu);
+  std::vector<int64_t> key;
+  for (const torch::Tensor* t : {&W_Q, &W_K, &W_V, &b_Q, &b_K, &b_V})
+    if (t->defined()) {
+      key.push_back(reinterpret_cast<int64_t>(t->data_ptr()));
+      key.push_back(t->_version());
+    }
+  if (key != m_packed_key) {
+    torch::NoGradGuard no_grad;
+    auto cols = [](const torch::Tensor& W) { return W.permute({1, 0, 2}).reshape({W.size(1), -1}); };
+    m_packed_w = torch::cat({cols(W_Q), cols(W_K), cols(W_V)}, 1).contiguous();
+    m_packed_b = b_Q.defined() ? torch::cat({b_Q.reshape(-1), b_K.reshape(-1), b_V.reshape(-1)}) : torch::Tensor();
+    m_packed_key = key;
+  }
+  return {m_packed_w, m_packed_b};
+}
+
 MLPImpl::MLPImpl(const TransformerConfig& c) {
   W_in = Param(*this, "W_in", {c.d_model, c.d_mlp});
   if (c.gated_mlp) W_gate = Param(*this, "W_gate", {c.d_model, c.d_mlp});
@@ -227,9 +245,20 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
       torch::Tensor out = torch::matmul(x, W.permute({1, 0, 2}).reshape({D, heads * E})).view({batch, n_pos, heads, E});
       return bias.defined() ? out + bias : out;
     };
-    torch::Tensor q = project(attn.W_Q, attn.b_Q);
-    torch::Tensor k = project(attn.W_K, attn.b_K);
-    torch::Tensor v = project(attn.W_V, attn.b_V);
+    torch::Tensor q, k, v;
+    if (torch::GradMode::is_enabled()) {
+      q = project(attn.W_Q, attn.b_Q);
+      k = project(attn.W_K, attn.b_K);
+      v = project(attn.W_V, attn.b_V);
+    } else {
+      const auto [w, bias] = attn.PackedQKV();
+      const torch::Tensor x2 = x.reshape({-1, D});
+      const torch::Tensor qkv =
+          (bias.defined() ? torch::addmm(bias, x2, w) : torch::mm(x2, w)).view({batch, n_pos, -1, E});
+      q = qkv.narrow(2, 0, H);
+      k = qkv.narrow(2, H, KV);
+      v = qkv.narrow(2, H + KV, KV);
+    }
     if (attn.q_norm) {
       q = attn.q_norm->forward(q);
       k = attn.k_norm->forward(k);

@@ -16,8 +16,10 @@
 #include <torch/nn/pimpl.h>
 
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "model/activation_cache.h"
 #include "model/transformer_config.h"
@@ -55,6 +57,16 @@ struct AttentionImpl : torch::nn::Module {
   torch::Tensor b_K, b_V;                 // [n_kv_heads, d_head]  (attn_qkv_bias)
   torch::Tensor b_O;                      // [d_model]             (attn_out_bias)
   Norm q_norm{nullptr}, k_norm{nullptr};  // RMS over d_head (qk_norm)
+
+  // Inference (no grad): W_Q | W_K | W_V packed once as [d_model, (n_heads +
+  // 2 n_kv_heads) * d_head] (biases likewise), so a forward runs one GEMM
+  // and copies no weights. Rebuilt when any of them changes.
+  std::pair<torch::Tensor, torch::Tensor> PackedQKV();
+
+ private:
+  std::mutex m_packed_mu;  // forwards on one model from several threads
+  torch::Tensor m_packed_w, m_packed_b;
+  std::vector<int64_t> m_packed_key;
 };
 TORCH_MODULE(Attention);
 

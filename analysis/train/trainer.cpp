@@ -5,9 +5,9 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <unistd.h>
-#include <malloc.h>
 
 #include <chrono>
 #include <cmath>
@@ -44,18 +44,25 @@ void ConfigureTorchForTraining(int threads) {
   at::globalContext().setFlushDenormal(true);
 }
 
+void ConfigureTorchForInference(int blas_threads) {
+  torch::set_num_threads(1);
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(std::max(1, blas_threads));
+}
+
 struct Trainer::Impl {
   TrainConfig cfg;
   io::RunPaths paths;
   CheckpointSchedule schedule;
   model::HookedTransformer model{nullptr};
   ModAddData data;
-  std::vector<std::string> names;    // TL parameter names, fixed order
+  std::vector<std::string> names;  // TL parameter names, fixed order
   std::vector<torch::Tensor> params, exp_avg, exp_avg_sq, ema;
   int64_t adam_step = 0;
   int start_epoch = 0;
   bool complete = false;  // the folder already holds the finished run
-  struct RunLock {  // flock on <run>/.train.lock, held while this trainer lives
+  struct RunLock {        // flock on <run>/.train.lock, held while this trainer lives
     int fd = -1;
     ~RunLock() {
       if (fd >= 0) ::close(fd);  // releases it, also when the constructor throws later
@@ -74,7 +81,8 @@ struct Trainer::Impl {
     // One trainer per run folder: a second writer would interleave checkpoints.
     lock.fd = ::open((paths.dir / ".train.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
-      throw io::IoError(paths.dir.string() + " is being trained by another process right now; "
+      throw io::IoError(paths.dir.string() +
+                        " is being trained by another process right now; "
                         "wait for it (the explorer follows it live) or stop it first");
     }
     if (fs::exists(paths.Config())) {
@@ -115,13 +123,15 @@ struct Trainer::Impl {
     try {
       f = io::ReadSafetensors(paths.TrainState());
     } catch (const io::IoError& e) {
-      throw io::IoError(std::string(e.what()) + "; cannot resume. Move train_state.safetensors away to restart from epoch 0");
+      throw io::IoError(std::string(e.what()) +
+                        "; cannot resume. Move train_state.safetensors away to restart from epoch 0");
     }
     auto get = [&](const std::string& key, const torch::Tensor& like) {
       auto it = f.tensors.find(key);
       if (it == f.tensors.end()) throw io::IoError(paths.TrainState().string() + ": lacks tensor '" + key + "'");
       torch::Tensor t = model::FromArray(it->second);
-      if (t.sizes() != like.sizes()) throw io::IoError(paths.TrainState().string() + ": tensor '" + key + "' has the wrong shape");
+      if (t.sizes() != like.sizes())
+        throw io::IoError(paths.TrainState().string() + ": tensor '" + key + "' has the wrong shape");
       return t;
     };
     torch::NoGradGuard ng;
@@ -147,8 +157,8 @@ struct Trainer::Impl {
       f.tensors["adam.exp_avg_sq." + names[i]] = model::ToArray(exp_avg_sq[i]);
       if (cfg.grokfast) f.tensors["grokfast.ema." + names[i]] = model::ToArray(ema[i]);
     }
-    f.metadata = {{"epoch", std::to_string(epoch)}, {"adam_step", std::to_string(adam_step)},
-                  {"variant", cfg.VariantName()}};
+    f.metadata = {
+        {"epoch", std::to_string(epoch)}, {"adam_step", std::to_string(adam_step)}, {"variant", cfg.VariantName()}};
     io::WriteSafetensors(paths.TrainState(), f);
   }
 

@@ -11,9 +11,9 @@
 namespace hs::train {
 
 struct TrainProgress {
-  int epoch = 0;         // the epoch whose metrics these are (weights after `epoch` steps)
+  int epoch = 0;  // the epoch whose metrics these are (weights after `epoch` steps)
   int total_epochs = 0;
-  int start_epoch = 0;   // where this session started (> 0 after a resume)
+  int start_epoch = 0;  // where this session started (> 0 after a resume)
   double train_loss = 0, test_loss = 0, train_acc = 0, test_acc = 0;
   double ms_per_epoch = 0;  // recent average
   double eta_seconds = 0;
@@ -51,5 +51,11 @@ class Trainer {
 // Sets torch's intra-op threads and flush-to-zero for denormals (weight decay
 // drives many weights subnormal; without FTZ late epochs run ~2x slower).
 void ConfigureTorchForTraining(int threads);
+
+// For language-model forwards (long sequences, big GEMMs): torch's own
+// intra-op threads 1, OpenBLAS `blas_threads`. With both pools at 2 threads
+// on 2 cores, libgomp's spinning workers and OpenBLAS's threads take turns
+// and a GPT-2-small forward ran 3x slower (bench/lm_forward.cpp).
+void ConfigureTorchForInference(int blas_threads);
 
 }  // namespace hs::train

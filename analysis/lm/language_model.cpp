@@ -1,0 +1,77 @@
+// LanguageModel (see language_model.h).
+#include "lm/language_model.h"
+
+#include <mutex>
+#include <stdexcept>
+
+#include "model/hooked_transformer.h"
+#include "model/tensor_io.h"
+
+#ifndef HS_SOURCE_DIR
+#define HS_SOURCE_DIR "."
+#endif
+
+namespace hs::lm {
+
+struct LanguageModel::Impl {
+  model::LoadedModel loaded;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  mutable std::mutex mu;  // one forward at a time per model
+};
+
+LanguageModel::LanguageModel() : m(std::make_unique<Impl>()) {}
+LanguageModel::~LanguageModel() = default;
+
+std::unique_ptr<LanguageModel> LanguageModel::Open(const std::filesystem::path& dir) {
+  std::unique_ptr<LanguageModel> lm(new LanguageModel());
+  lm->m->tokenizer = tok::LoadTokenizer(dir);
+  lm->m->loaded = model::LoadHFModel(dir);
+  return lm;
+}
+
+const model::HFModelInfo& LanguageModel::info() const { return m->loaded.info; }
+const model::TransformerConfig& LanguageModel::cfg() const { return m->loaded.cfg; }
+const tok::Tokenizer& LanguageModel::tokenizer() const { return *m->tokenizer; }
+
+bool LanguageModel::DefaultBos() const {
+  const std::string& type = m->loaded.info.model_type;
+  return m->tokenizer->BosId().has_value() && type != "qwen2" && type != "qwen3";
+}
+
+std::vector<int64_t> LanguageModel::Encode(const std::string& text, bool bos) const {
+  tok::EncodeOptions opt;
+  opt.add_bos = bos;
+  return tok::EncodeText(*m->tokenizer, text, opt);
+}
+
+io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
+  const auto& c = m->loaded.cfg;
+  if (tokens.empty()) throw std::invalid_argument("no tokens");
+  if (int64_t(tokens.size()) > c.n_ctx)
+    throw std::invalid_argument(std::to_string(tokens.size()) + " tokens, but the model has only " +
+                                std::to_string(c.n_ctx) + " positions");
+  for (int64_t t : tokens)
+    if (t < 0 || t >= c.d_vocab)
+      throw std::invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
+                                  std::to_string(c.d_vocab) + ")");
+  std::lock_guard<std::mutex> lock(m->mu);
+  torch::NoGradGuard no_grad;
+  const int64_t T = int64_t(tokens.size());
+  const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, T});
+  model::ActivationCache cache;
+  const std::string last = model::ActName("pattern", c.n_layers - 1);
+  m->loaded.model->forward_with_cache(ids, cache, last);
+  std::vector<torch::Tensor> per_layer;
+  for (int l = 0; l < c.n_layers; ++l) per_layer.push_back(cache("pattern", l)[0]);  // [H, T, T]
+  return model::ToArray(torch::stack(per_layer));                                    // [L, H, T, T]
+}
+
+std::filesystem::path DemoLmDir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const fs::path& p : {fs::path("assets/demo_lm"), fs::path(HS_SOURCE_DIR) / "assets/demo_lm"})
+    if (fs::exists(p / "config.json", ec)) return p;
+  return {};
+}
+
+}  // namespace hs::lm
