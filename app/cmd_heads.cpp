@@ -66,7 +66,8 @@ int RunHeads(const HeadsOptions& opt) {
   std::vector<int64_t> tokens;
   bool bos = false;
   if (!opt.tokens.empty()) {
-    tokens = opt.tokens;
+    tokens = opt.tokens;  // as given; "bos" reports whether they start with one
+    bos = lm->tokenizer().BosId() && tokens.front() == *lm->tokenizer().BosId();
   } else {
     bos = opt.bos == "yes" || (opt.bos == "auto" && lm->DefaultBos());
     try {

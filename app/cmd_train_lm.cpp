@@ -61,9 +61,12 @@ int RunTrainLm(const TrainLmOptions& opt) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "\nheadscope train-lm: " << e.what() << "\n";
     return 2;
-  } catch (const std::runtime_error& e) {  // stopped by a signal: state saved
+  } catch (const train::LmTrainingStopped& e) {  // stopped by a signal: state saved
     std::cerr << "\nheadscope train-lm: " << e.what() << "\n";
     return 130;
+  } catch (const std::exception& e) {  // e.g. a filesystem error creating the folder
+    std::cerr << "\nheadscope train-lm: " << e.what() << "\n";
+    return 1;
   }
 }
 

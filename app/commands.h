@@ -32,7 +32,7 @@ int RunAnalyze(const AnalyzeOptions& opt);
 
 struct TrainLmOptions {
   train::LmTrainConfig cfg;
-  std::string out = "assets/demo_lm";
+  std::string out = "runs/demo_lm";  // the shipped one is assets/demo_lm
   bool quiet = false;
 };
 int RunTrainLm(const TrainLmOptions& opt);

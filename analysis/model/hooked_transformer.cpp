@@ -202,6 +202,8 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   using torch::indexing::Slice;
   if (tokens.dim() != 2) throw std::invalid_argument("tokens must be [batch, pos]");
   const int64_t batch = tokens.size(0), n_pos = tokens.size(1);
+  if (batch == 0 || n_pos == 0)
+    throw std::invalid_argument("no tokens (tokens is [" + std::to_string(batch) + ", " + std::to_string(n_pos) + "])");
   if (n_pos > m_cfg.n_ctx)
     throw std::invalid_argument("sequence of " + std::to_string(n_pos) + " tokens is longer than the context (" +
                                 std::to_string(m_cfg.n_ctx) + ")");
@@ -266,6 +268,10 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     if (rotary) {
       q = ApplyRotary(q, rot_cos, rot_sin);
       k = ApplyRotary(k, rot_cos, rot_sin);
+    }
+    if (rotary) {  // TransformerLens's names for the rotated vectors (the same tensors)
+      hook(b + "attn.hook_rot_q", q);
+      hook(b + "attn.hook_rot_k", k);
     }
     hook(b + "attn.hook_q", q);  // [batch, pos, n_heads, d_head], after rotary
     hook(b + "attn.hook_k", k);  // [batch, pos, n_kv_heads, d_head], after rotary

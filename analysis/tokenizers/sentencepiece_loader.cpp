@@ -18,6 +18,15 @@ namespace hs::tok {
 namespace {
 using CreateFn = decltype(&HsCreateSentencePieceTokenizer);
 
+// AddressSanitizer refuses RTLD_DEEPBIND (it aborts the process: google/sanitizers#611), so a
+// sanitizer build opens the module without it. Programs without torch (test_tokenizers) are fine;
+// in one with torch the two protobufs may then clash, which only a sanitizer build can meet.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+
 // Where the module may be: $HEADSCOPE_SENTENCEPIECE_MODULE, where the build put it, and beside the
 // running executable.
 std::vector<std::string> ModuleCandidates() {
@@ -49,7 +58,7 @@ CreateFn OpenModule(std::string* error) {
         tried += " " + path + " (missing)";
         continue;
       }
-      void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
       if (!handle) {
         tried += " " + path + " (" + ::dlerror() + ")";
         continue;

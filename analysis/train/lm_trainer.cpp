@@ -53,10 +53,14 @@ void Validate(const LmTrainConfig& c) {
   need(c.seq_len >= 2 * kHeldOutRepeat + 1 && c.seq_len <= c.n_ctx,
        "seq_len must be in [" + std::to_string(2 * kHeldOutRepeat + 1) + ", n_ctx]");
   need(c.batch > 0 && c.steps > 0, "batch and steps must be positive");
-  need(c.repeat_min >= 2 && c.repeat_max >= c.repeat_min && 2 * c.repeat_max + 2 <= c.seq_len,
-       "repeat lengths must satisfy 2 <= min <= max and 2*max+2 <= seq_len");
+  need(c.repeat_min >= 2 && c.repeat_max >= c.repeat_min, "repeat lengths must satisfy 2 <= min <= max");
+  need(2 * c.repeat_max + 2 <= c.seq_len, "seq_len must be at least " + std::to_string(2 * c.repeat_max + 2) +
+                                              " (two copies of the longest repeated segment, " +
+                                              std::to_string(c.repeat_max) + " bytes, plus BOS)");
   need(c.repeat_frac >= 0 && c.repeat_frac <= 1, "repeat_frac must be in [0, 1]");
   need(c.lr > 0 && c.weight_decay >= 0 && c.grad_clip > 0, "lr and grad_clip must be positive");
+  need(c.repeat_weight > 0, "repeat_weight must be positive");
+  need(c.threads >= 1, "threads must be at least 1");
 }
 
 nlohmann::json ConfigJson(const LmTrainConfig& c) {
@@ -81,13 +85,15 @@ nlohmann::json ConfigJson(const LmTrainConfig& c) {
           {"checkpoint_steps", c.checkpoint_steps}};
 }
 
-// Hugging Face GPT2LMHeadModel config for the model.
-nlohmann::json HfConfig(const model::TransformerConfig& m) {
+// Hugging Face GPT2LMHeadModel config for the model. Only the first
+// `n_positions` positions (the training sequence length) are exported: the
+// rows of W_pos beyond them never received a gradient.
+nlohmann::json HfConfig(const model::TransformerConfig& m, int n_positions) {
   return {{"architectures", {"GPT2LMHeadModel"}},
           {"model_type", "gpt2"},
           {"vocab_size", m.d_vocab},
-          {"n_positions", m.n_ctx},
-          {"n_ctx", m.n_ctx},
+          {"n_positions", n_positions},
+          {"n_ctx", n_positions},
           {"n_embd", m.d_model},
           {"n_layer", m.n_layers},
           {"n_head", m.n_heads},
@@ -107,7 +113,7 @@ nlohmann::json HfConfig(const model::TransformerConfig& m) {
 
 // The model's weights under GPT-2's Hugging Face names and layouts (Conv1D
 // weights [in, out]; c_attn packs q | k | v, each head-major).
-io::SafetensorsFile ToGpt2(const model::HookedTransformerImpl& model, torch::ScalarType dtype) {
+io::SafetensorsFile ToGpt2(const model::HookedTransformerImpl& model, int64_t n_positions, torch::ScalarType dtype) {
   const auto& c = model.cfg();
   const int64_t D = c.d_model, HE = c.n_heads * c.d_head;
   io::SafetensorsFile f;
@@ -116,7 +122,7 @@ io::SafetensorsFile ToGpt2(const model::HookedTransformerImpl& model, torch::Sca
     f.tensors["transformer." + name] = model::ToArray(t.detach().contiguous().to(dtype));
   };
   put("wte.weight", model.embed->W_E);
-  put("wpe.weight", model.pos_embed->W_pos);
+  put("wpe.weight", model.pos_embed->W_pos.narrow(0, 0, n_positions));
   auto cols = [&](const torch::Tensor& W) { return W.permute({1, 0, 2}).reshape({D, HE}); };  // [H, D, E] -> [D, H*E]
   for (int l = 0; l < c.n_layers; ++l) {
     auto& b = *const_cast<model::HookedTransformerImpl&>(model).blocks[l]->as<model::TransformerBlockImpl>();
@@ -143,12 +149,13 @@ io::SafetensorsFile ToGpt2(const model::HookedTransformerImpl& model, torch::Sca
 void WriteJson(const fs::path& path, const nlohmann::json& j) { io::WriteFileAtomic(path, j.dump(2) + "\n"); }
 
 // A complete Hugging Face folder: config, weights, tokenizer description.
-void WriteModelFolder(const fs::path& dir, const model::HookedTransformerImpl& model, torch::ScalarType dtype) {
+void WriteModelFolder(const fs::path& dir, const model::HookedTransformerImpl& model, int n_positions,
+                      torch::ScalarType dtype) {
   fs::create_directories(dir);
-  nlohmann::json cfg = HfConfig(model.cfg());
+  nlohmann::json cfg = HfConfig(model.cfg(), n_positions);
   cfg["torch_dtype"] = dtype == torch::kFloat16 ? "float16" : "float32";
   WriteJson(dir / "config.json", cfg);
-  io::WriteSafetensors(dir / "model.safetensors", ToGpt2(model, dtype));
+  io::WriteSafetensors(dir / "model.safetensors", ToGpt2(model, n_positions, dtype));
   WriteJson(dir / "headscope_tokenizer.json", {{"type", "bytes"}, {"bos_id", kBos}});
 }
 
@@ -267,7 +274,7 @@ CircuitScores Score(model::HookedTransformerImpl& model, const std::string& held
     }
   }
   // Held-out text: consecutive windows of the last part of the corpus.
-  const int64_t T = std::min<int64_t>(c.n_ctx, 128);
+  const int64_t T = std::min<int64_t>(c.n_ctx, 128);  // within the trained positions (seq_len >= 81)
   const int64_t n = std::min<int64_t>(16, int64_t(heldout_text.size()) / (T - 1));
   if (n > 0) {
     torch::Tensor t = torch::full({n, T}, kBos, torch::kLong);
@@ -326,6 +333,13 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
   // The last 10% is held out for the text loss.
   const size_t split = all.size() * 9 / 10;
   const std::string text = all.substr(0, split), heldout = all.substr(split);
+  if (text.size() <= size_t(cfg.seq_len))
+    throw io::IoError(cfg.corpus + ": corpus too small for --seq-len " + std::to_string(cfg.seq_len) + " (" +
+                      std::to_string(text.size()) + " training bytes after holding out 10%)");
+  if (fs::exists(out_dir / "training.json") && !fs::exists(out_dir / "train_state.safetensors"))
+    throw io::IoError(out_dir.string() +
+                      ": holds a finished demo LM (training.json); choose another --out or "
+                      "remove the folder to train again");
   std::error_code ec;
   fs::create_directories(out_dir / "checkpoints", ec);
   if (ec) throw io::IoError(out_dir.string() + ": cannot create the output folder (" + ec.message() + ")");
@@ -344,6 +358,7 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
   const fs::path state_path = out_dir / "train_state.safetensors";
   const nlohmann::json config_json = ConfigJson(cfg);
   int start = 0;
+  double loss_avg = 0;  // exponential moving average of the training loss (logged; saved with the state)
   nlohmann::json history = nlohmann::json::array();
   if (fs::exists(state_path)) {
     const io::SafetensorsFile st = io::ReadSafetensors(state_path);
@@ -352,10 +367,24 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
       if (it == st.metadata.end()) throw io::IoError(state_path.string() + ": lacks metadata '" + key + "'");
       return it->second;
     };
-    if (nlohmann::json::parse(meta("config")) != config_json)
+    nlohmann::json stored;
+    try {
+      stored = nlohmann::json::parse(meta("config"));
+    } catch (const std::exception& e) {
+      throw io::IoError(state_path.string() + ": malformed metadata (" + e.what() + "); move it away to start over");
+    }
+    if (stored != config_json)
       throw io::IoError(state_path.string() + ": was written with other settings; move it away to start over");
-    start = std::stoi(meta("step"));
-    history = nlohmann::json::parse(meta("history"));
+    try {
+      start = std::stoi(meta("step"));
+      history = nlohmann::json::parse(meta("history"));
+      loss_avg = std::stod(meta("loss_avg"));
+    } catch (const std::exception& e) {
+      throw io::IoError(state_path.string() + ": malformed metadata (" + e.what() + "); move it away to start over");
+    }
+    if (start < 0 || start > cfg.steps || !history.is_array())
+      throw io::IoError(state_path.string() + ": malformed metadata (step " + std::to_string(start) +
+                        "); move it away to start over");
     torch::NoGradGuard no_grad;
     auto get = [&](const std::string& name, const torch::Tensor& like) {
       auto it = st.tensors.find(name);
@@ -373,7 +402,10 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
   }
   auto save_state = [&](int step) {
     io::SafetensorsFile st;
-    st.metadata = {{"step", std::to_string(step)}, {"config", config_json.dump()}, {"history", history.dump()}};
+    char avg[32];
+    std::snprintf(avg, sizeof avg, "%.17g", loss_avg);
+    st.metadata = {
+        {"step", std::to_string(step)}, {"config", config_json.dump()}, {"history", history.dump()}, {"loss_avg", avg}};
     for (size_t i = 0; i < params.size(); ++i) {
       st.tensors["model." + names[i]] = model::ToArray(params[i]);
       st.tensors["adam.exp_avg." + names[i]] = model::ToArray(exp_avg[i]);
@@ -387,21 +419,20 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
     s.step = step;
     s.train_loss = loss;
     history.push_back(ScoresJson(s));
-    WriteModelFolder(out_dir / "checkpoints" / StepName(step), *model, torch::kFloat16);
+    WriteModelFolder(out_dir / "checkpoints" / StepName(step), *model, cfg.seq_len, torch::kFloat16);
     if (hooks.on_checkpoint) hooks.on_checkpoint(s);
     return s;
   };
   auto wants_checkpoint = [&](int step) {
     return std::find(cfg.checkpoint_steps.begin(), cfg.checkpoint_steps.end(), step) != cfg.checkpoint_steps.end();
   };
-  if (start == 0 && wants_checkpoint(0)) checkpoint(0, std::log(double(kVocab)));
+  if (start == 0 && history.empty() && wants_checkpoint(0)) checkpoint(0, std::log(double(kVocab)));
 
   const double beta1 = 0.9, beta2 = 0.98, eps = 1e-8;
-  double loss_avg = 0;
   for (int step = start + 1; step <= cfg.steps; ++step) {
     if (hooks.should_stop && hooks.should_stop()) {
       save_state(step - 1);
-      throw std::runtime_error("stopped at step " + std::to_string(step - 1) + "; run again to resume");
+      throw LmTrainingStopped("stopped at step " + std::to_string(step - 1) + "; run again to resume");
     }
     const Batch batch = MakeBatch(cfg, text, uint64_t(step));
     const torch::Tensor logits = model->forward(batch.tokens);  // [B, T, V]
@@ -431,7 +462,7 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
       }
     }
     const double l = loss.item<double>();
-    loss_avg = step == start + 1 ? l : 0.95 * loss_avg + 0.05 * l;
+    loss_avg = step == 1 ? l : 0.95 * loss_avg + 0.05 * l;
     if (hooks.on_step) hooks.on_step(step, cfg.steps, loss_avg);
     if (wants_checkpoint(step) || step == cfg.steps) {
       checkpoint(step, loss_avg);
@@ -439,7 +470,7 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
     }
   }
   // The final model: float32, in the folder itself, plus what produced it.
-  WriteModelFolder(out_dir, *model, torch::kFloat32);
+  WriteModelFolder(out_dir, *model, cfg.seq_len, torch::kFloat32);
   CircuitScores final_scores = Score(*model, heldout);
   final_scores.step = cfg.steps;
   final_scores.train_loss = loss_avg;

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,12 +65,19 @@ struct LmTrainHooks {
   std::function<bool()> should_stop;
 };
 
+// Thrown when hooks.should_stop asks to stop; the state is saved first.
+struct LmTrainingStopped : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Trains and writes `out_dir` as a Hugging Face GPT-2 folder (config.json,
-// model.safetensors, headscope_tokenizer.json, training.json, README.md) plus
-// checkpoints/step_NNNNN/ folders in the same layout (float16). Resumes from
+// model.safetensors, headscope_tokenizer.json, training.json) plus
+// checkpoints/step_NNNNN/ folders in the same layout (float16). The written
+// model has seq_len positions (the ones training reached). Resumes from
 // out_dir/train_state.safetensors after a kill; removes it when done.
-// Returns the final scores. Throws io::IoError on unreadable corpus or
-// unwritable folder.
+// Returns the final scores. Throws std::invalid_argument for a bad config,
+// io::IoError on an unreadable or too small corpus, an unwritable folder, a
+// folder holding a finished run, or a malformed train state.
 CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const std::filesystem::path& out_dir,
                           const LmTrainHooks& hooks = {});
 

@@ -65,6 +65,9 @@ TEST_CASE("train-lm writes a Hugging Face GPT-2 folder that an independent forwa
   const auto hf = nlohmann::json::parse(io::ReadFile(out / "config.json"));
   CHECK(hf.at("model_type") == "gpt2");
   CHECK(hf.at("vocab_size") == 257);
+  CHECK(hf.at("n_positions") == cfg.seq_len);  // only the trained positions
+  // A second run into the finished folder is refused instead of mixing runs.
+  CHECK_THROWS_WITH(train::TrainDemoLM(cfg, out), Catch::Contains("finished demo LM"));
 
   // The trainer's own circuit scores (computed on its model in memory)
   // against demo_lm_check.py's float64 GPT-2 forward of the written files.

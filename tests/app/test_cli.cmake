@@ -45,4 +45,30 @@ endforeach()
 run_expect(ARGS analyze ${run} CODE 0 ERR "analysed 0 checkpoints, 5 already up to date")
 run_expect(ARGS analyze ${WORK}/no_such_run CODE 1 ERR "no such run folder")
 run_expect(ARGS analyze ${run} --analyzers attention_frequency CODE 2 ERR "unknown analyzer 'attention_frequency'")
+
+# Language models: heads on the shipped demo LM; its patterns as .npz, read
+# by numpy and checked there (rows sum to one, causal, the previous-token
+# head L0H1 recomputed from the file).
+set(DEMO ${SOURCE_DIR}/assets/demo_lm)
+run_expect(ARGS heads ${DEMO} --prompt "The cat sat on the mat. The cat sat on the mat." --patterns-out ${WORK}/p.npz CODE 0)
+execute_process(COMMAND ${PYTHON} -c "
+import numpy as np, sys
+z = np.load(sys.argv[1])
+t, p = z['tokens'], z['patterns']
+assert t.dtype == np.int64 and p.dtype == np.float32, (t.dtype, p.dtype)
+assert p.shape == (2, 4, len(t), len(t)), p.shape
+assert t[0] == 256 and bytes(t[1:].tolist()).decode() == 'The cat sat on the mat. The cat sat on the mat.'
+assert np.allclose(p.sum(-1), 1, atol=1e-5) and np.all(np.triu(p, 1) == 0)
+prev = np.mean([p[0, 1, i, i - 1] for i in range(1, len(t))])
+assert prev > 0.5, prev
+" ${WORK}/p.npz RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "heads --patterns-out: ${err}")
+endif()
+run_expect(ARGS heads ${DEMO} --tokens 256,72,300 CODE 1 ERR "token id 300 outside the vocabulary")
+run_expect(ARGS heads ${WORK}/no_such_model --prompt hi CODE 1 ERR "no_such_model")
+run_expect(ARGS heads ${DEMO} CODE 2 ERR "--prompt TEXT or --tokens")
+run_expect(ARGS train-lm --out ${WORK}/lm --seq-len 64 CODE 2 ERR "seq_len must be in \\[81, n_ctx\\]")
+run_expect(ARGS train-lm --out ${WORK}/lm --threads 0 CODE 2 ERR "threads must be at least 1")
+run_expect(ARGS train-lm --out ${WORK}/lm --corpus ${WORK}/no_corpus CODE 1 ERR "no_corpus: corpus not found")
 message(STATUS "CLI tests passed")
