@@ -1,11 +1,46 @@
 // headscope: one binary, git-style subcommands (CLI11).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "panel.h"
 #include "train/trainer.h"
+
+namespace {
+// "1,2,3" -> ids: decimal integers separated by commas, nothing else (an empty item, a sign without
+// digits or an id past int64 is an error saying which item).
+bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids, std::string* error) {
+  ids->clear();
+  size_t item = 0;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string s = text.substr(pos, end - pos);
+    ++item;
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used, 10);
+    } catch (const std::out_of_range&) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is out of range";
+      return false;
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size() || std::isspace(static_cast<unsigned char>(s[0]))) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is not an integer; give ids like 1,2,3";
+      return false;
+    }
+    ids->push_back(v);
+    pos = end + 1;
+  }
+  return true;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace hs::app;
@@ -75,10 +110,11 @@ int main(int argc, char** argv) {
   train_lm->add_flag("--quiet", tl.quiet, "No progress output");
 
   HeadsOptions hd;
+  std::string tokens_text;  // parsed by ParseTokenIds: CLI11 would read "" and "1,,2" as ids 0
   auto* heads = cli.add_subcommand("heads", "Run a language model on a prompt; per-head attention summary");
   heads->add_option("model_dir", hd.model_dir, "Hugging Face model folder (or assets/demo_lm)")->required();
   auto* prompt_opt = heads->add_option("--prompt", hd.prompt, "Text to run");
-  auto* tokens_opt = heads->add_option("--tokens", hd.tokens, "Token ids instead of text, e.g. 1,2,3")->delimiter(',');
+  auto* tokens_opt = heads->add_option("--tokens", tokens_text, "Token ids instead of text, e.g. 1,2,3");
   prompt_opt->excludes(tokens_opt);
   heads->add_option("--bos", hd.bos, "Prepend BOS to the prompt: yes, no or auto (auto: yes if the tokenizer has one, "
                                      "except Qwen)")
@@ -113,12 +149,29 @@ int main(int argc, char** argv) {
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+    // Help, --version, and a subcommand's own exit code (tokenize's RuntimeError) as CLI11 has them;
+    // a usage error exits 2 with one line, like the subcommands' own checks (CLI11 would exit
+    // 101..114 and add "Run with --help" on a second line).
+    if (e.get_exit_code() == 0 || dynamic_cast<const CLI::RuntimeError*>(&e)) return cli.exit(e);
+    const auto parsed = cli.get_subcommands();
+    std::cerr << "headscope" << (parsed.empty() ? "" : " " + parsed.back()->get_name()) << ": " << e.what()
+              << " (see --help)\n";
+    return 2;
   }
   if (train->parsed()) return RunTrain(tr);
   if (analyze->parsed()) return RunAnalyze(an);
   if (train_lm->parsed()) return RunTrainLm(tl);
   if (heads->parsed()) {
+    if (tokens_opt->count() > 0) {
+      std::string error;
+      if (!ParseTokenIds(tokens_text, &hd.tokens, &error)) {
+        std::cerr << "headscope heads: --tokens '" << tokens_text << "': " << error << "\n";
+        return 2;
+      }
+    } else if (prompt_opt->count() > 0 && hd.prompt.empty()) {
+      std::cerr << "headscope heads: the prompt is empty; give some text, or ids with --tokens 1,2,3\n";
+      return 2;
+    }
     if (hd.prompt.empty() && hd.tokens.empty()) {
       std::cerr << "headscope heads: give --prompt TEXT or --tokens 1,2,3\n";
       return 2;

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "io/json_text.h"
+
 namespace hs::io {
 using nlohmann::json;
 
@@ -39,6 +41,8 @@ SafetensorsHeader ParseSafetensorsHeader(std::string_view bytes, const std::stri
     Fail(source, "header length " + std::to_string(header_len) + " runs past the end of the " +
                      std::to_string(bytes.size()) + "-byte file (truncated?)");
   std::string_view header = bytes.substr(8, header_len);
+  if (JsonNestsDeeperThan(header, kMaxJsonDepth))
+    Fail(source, "header is not valid JSON (nested deeper than " + std::to_string(kMaxJsonDepth) + " levels)");
   json j;
   try {
     j = json::parse(header);
@@ -67,6 +71,10 @@ SafetensorsHeader ParseSafetensorsHeader(std::string_view bytes, const std::stri
       }
       continue;
     }
+    // Names appear in every later message about the tensor; a newline in one would split the
+    // one-line error. No real checkpoint has control characters in a name.
+    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      Fail(source, "tensor name " + BriefJson(json(name)) + " contains a control character");
     const std::string where = "tensor '" + name + "'";
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       Fail(source, where + " lacks dtype, shape or data_offsets");

@@ -8,6 +8,7 @@
 #include "model/hf_loader.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -18,6 +19,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "io/mapped_safetensors.h"
 #include "model/hooked_transformer.h"
 
@@ -48,12 +50,7 @@ std::string Shape(const std::vector<int64_t>& s) { return io::ShapeString(s); }
 
 json ReadJsonFile(const fs::path& path) {
   if (!fs::exists(path)) Fail(path, "file not found");
-  const std::string text = io::ReadFile(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    Fail(path, std::string("not valid JSON (") + e.what() + ")");
-  }
+  return io::ParseJson(io::ReadFile(path), path.string());
 }
 
 // Reads config.json values with Hugging Face's defaults; a JSON null counts as
@@ -70,15 +67,18 @@ struct ConfigReader {
   bool Has(const std::string& key) const { return Get(key) != nullptr; }
   [[noreturn]] void Bad(const std::string& key, const std::string& expected) const {
     const json* v = Get(key);
-    Fail(file, "\"" + key + "\" must be " + expected + ", found " + (v ? v->dump() : std::string("nothing")) + " (" +
-                   model_type + ")");
+    Fail(file, "\"" + key + "\" must be " + expected + ", found " + (v ? io::BriefJson(*v) : std::string("nothing")) +
+                   " (" + model_type + ")");
   }
-  // A structural size: required, a positive integer.
+  // A structural size: required, a positive integer. At most 2^28, so that
+  // int arithmetic on sizes (4 * n_embd, the default n_inner) cannot
+  // overflow; whether the weights really are that large is checked against
+  // the files before anything is allocated (CheckSizesAgainstWeights).
   int Size(const std::string& key) const {
     const json* v = Get(key);
     if (!v) Fail(file, "lacks \"" + key + "\" (needed for model_type " + model_type + ")");
-    if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > (1 << 30))
-      Bad(key, "a positive integer");
+    if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > (1 << 28))
+      Bad(key, "a positive integer (at most 2^28)");
     return v->get<int>();
   }
   int SizeOr(const std::string& key, int def) const { return Has(key) ? Size(key) : def; }
@@ -109,7 +109,7 @@ struct ConfigReader {
   // Refuses a config value headscope's forward does not implement.
   [[noreturn]] void Refuse(const std::string& key, const std::string& why) const {
     const json* v = Get(key);
-    Fail(file, "\"" + key + "\": " + (v ? v->dump() : std::string("(absent)")) + " is not supported: " + why);
+    Fail(file, "\"" + key + "\": " + (v ? io::BriefJson(*v) : std::string("(absent)")) + " is not supported: " + why);
   }
   void Require(bool ok, const std::string& key, const std::string& why) const {
     if (!ok) Refuse(key, why);
@@ -164,7 +164,11 @@ void ReadRope(const ConfigReader& r, TransformerConfig& c, const char* theta_key
     c.rope_scaling_factor = p["factor"].get<double>();
     c.rope_low_freq_factor = p["low_freq_factor"].get<double>();
     c.rope_high_freq_factor = p["high_freq_factor"].get<double>();
-    c.rope_original_max_position = p["original_max_position_embeddings"].get<int>();
+    // Read as a double and range-checked first: get<int>() of 1e300 is undefined behaviour.
+    const double original = p["original_max_position_embeddings"].get<double>();
+    if (!(original >= 1 && original <= (1 << 28)))
+      r.Bad(key, "a llama3 rope scaling with original_max_position_embeddings in [1, 2^28]");
+    c.rope_original_max_position = static_cast<int>(original);
     if (!(c.rope_scaling_factor > 0) || !(c.rope_high_freq_factor > c.rope_low_freq_factor) ||
         c.rope_original_max_position <= 0)
       r.Bad(key, "a llama3 rope scaling with factor > 0, high_freq_factor > low_freq_factor and a positive context");
@@ -342,23 +346,26 @@ ParsedConfig ParseConfig(const fs::path& dir) {
   return out;
 }
 
-// Parameters of the model HookedTransformer builds from `c`.
-int64_t CountParams(const TransformerConfig& c) {
-  const int64_t d = c.d_model, h = c.n_heads, kv = c.NumKVHeads(), e = c.d_head, m = c.d_mlp;
-  const int64_t norm = c.normalization == "LN" ? 2 * d : c.normalization == "RMS" ? d : 0;
-  int64_t layer = 2 * norm + h * d * e + 2 * kv * d * e + h * e * d;
+// Parameters of the model HookedTransformer builds from `c`. In double: a
+// config.json may give sizes whose product overflows int64 (2^28 layers of
+// 2^28-wide heads), and this count is what refuses such a config.
+double CountParamsApprox(const TransformerConfig& c) {
+  const double d = c.d_model, h = c.n_heads, kv = c.NumKVHeads(), e = c.d_head, m = c.d_mlp;
+  const double norm = c.normalization == "LN" ? 2 * d : c.normalization == "RMS" ? d : 0;
+  double layer = 2 * norm + h * d * e + 2 * kv * d * e + h * e * d;
   if (c.attn_qkv_bias) layer += h * e + 2 * kv * e;
   if (c.attn_out_bias) layer += d;
   if (c.qk_norm) layer += 2 * e;
   layer += (c.gated_mlp ? 3 : 2) * d * m;
   if (c.mlp_bias) layer += m + d;
-  int64_t n = int64_t(c.d_vocab) * d + c.n_layers * layer;
-  if (c.positional_embedding == "standard") n += int64_t(c.n_ctx) * d;
+  double n = double(c.d_vocab) * d + c.n_layers * layer;
+  if (c.positional_embedding == "standard") n += double(c.n_ctx) * d;
   if (c.final_norm) n += norm;
   if (!c.tied_embeddings) n += d * c.d_vocab_out;
   if (c.unembed_bias) n += c.d_vocab_out;
   return n;
 }
+int64_t CountParams(const TransformerConfig& c) { return static_cast<int64_t>(std::min(CountParamsApprox(c), 9e18)); }
 
 // =============================================================================
 // [SECTION] checkpoint files (single file or shards + index)
@@ -418,7 +425,7 @@ Checkpoint OpenCheckpoint(const fs::path& dir) {
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
       if (!it->is_string() || !SafeRelative(it->get<std::string>()))
         Fail(index, "weight_map entry for tensor '" + it.key() +
-                        "' is not a shard file name inside the folder: " + it->dump());
+                        "' is not a shard file name inside the folder: " + io::BriefJson(*it));
       const std::string shard = it->get<std::string>();
       listed.emplace_back(it.key(), shard);
       if (shard_index.count(shard)) continue;
@@ -461,6 +468,26 @@ Checkpoint OpenCheckpoint(const fs::path& dir) {
     Fail(dir, ConversionHelp(dir));
   Fail(dir,
        std::string("has neither ") + kWeightsFile + " nor " + kIndexFile + " (a Hugging Face model folder has one)");
+}
+
+// Every parameter is filled from a file tensor with at least as many values,
+// so a config.json implying more parameters than the weight files hold cannot
+// load. A config with vocab_size 2^28 on a small checkpoint would allocate
+// terabytes (and die, or be killed) before CheckCheckpoint could name the
+// problem, so a gross mismatch is refused before the model is built. A small
+// one (a missing tensor) is left to CheckCheckpoint, whose message names the
+// tensor; the slack bounds what the model may allocate to about twice the
+// files' values.
+void CheckSizesAgainstWeights(const ParsedConfig& pc, const fs::path& dir, const Checkpoint& ck) {
+  double values = 0;
+  for (const auto& [name, where] : ck.tensors) values += double(where.tensor->numel());
+  const double params = CountParamsApprox(pc.cfg);
+  if (params > 2 * values + double(1 << 20)) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "implies %.4g parameters, but the weight files hold only %.4g values", params,
+                  values);
+    Fail(dir / kConfigFile, std::string(buf) + " (a config.json that does not match the weights?)");
+  }
 }
 
 // =============================================================================
@@ -797,6 +824,7 @@ TransformerConfig ReadHFConfig(const fs::path& dir) { return ParseConfig(dir).cf
 HFModelInfo ReadHFModelInfo(const fs::path& dir) {
   const ParsedConfig pc = ParseConfig(dir);
   const Checkpoint ck = OpenCheckpoint(dir);
+  CheckSizesAgainstWeights(pc, dir, ck);
   HFModelInfo info = BasicInfo(dir, pc, ck);
   // Weights are what is not a known buffer (attention masks, inv_freq).
   const std::regex buffers(".*\\.(attn\\.bias|attn\\.masked_bias|attention\\.bias|attention\\.masked_bias|inv_freq)");
@@ -807,6 +835,7 @@ HFModelInfo ReadHFModelInfo(const fs::path& dir) {
 LoadedModel LoadHFModel(const fs::path& dir) {
   const ParsedConfig pc = ParseConfig(dir);
   const Checkpoint ck = OpenCheckpoint(dir);
+  CheckSizesAgainstWeights(pc, dir, ck);
   torch::NoGradGuard no_grad;
   auto model = std::make_shared<HookedTransformerImpl>(pc.cfg);
   model->eval();

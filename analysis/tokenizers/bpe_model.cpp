@@ -1,7 +1,6 @@
 // The BPE merge loops (see bpe_model.h).
 #include "tokenizers/bpe_model.h"
 
-#include <limits>
 #include <queue>
 #include <stdexcept>
 
@@ -12,14 +11,13 @@ namespace hs::tok {
 namespace {
 constexpr size_t kCacheCapacity = 50000;  // words
 constexpr size_t kCacheMaxWordBytes = 256;
-constexpr int64_t kMaxTokenId = std::numeric_limits<int32_t>::max();
 }  // namespace
 
 BpeModel::BpeModel(Vocab vocab, const Merges& merges, const BpeSettings& settings)
     : m_vocab(std::move(vocab)), m_settings(settings) {
   for (const auto& [token, id] : m_vocab) {
     if (id < 0 || id > kMaxTokenId) {
-      throw std::invalid_argument("token '" + token + "' has id " + std::to_string(id) + ", outside [0, 2^31)");
+      throw std::invalid_argument("token '" + token + "' has id " + std::to_string(id) + ", outside [0, 2^24)");
     }
     m_max_id = std::max(m_max_id, id);
   }

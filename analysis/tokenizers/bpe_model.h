@@ -16,6 +16,11 @@
 
 namespace hs::tok {
 
+// The largest token id a file may give. Ids index dense tables (BpeModel's id -> token), so one
+// absurd id would allocate for every id below it (2^31 - 1 asked for 16 GiB). Real vocabularies stay
+// far below 2^24 (the largest are ~260k).
+inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
 enum class MergeOrder {
   // OpenAI's encoder.py: find the lowest-ranked pair present, merge every occurrence of it left to
   // right, repeat.

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "tokenizers/loaders.h"
 
 namespace hs::tok {
@@ -53,12 +54,7 @@ class ByteTokenizer final : public Tokenizer {
 
 std::unique_ptr<Tokenizer> LoadByteTokenizer(const std::filesystem::path& config_json) {
   const std::string where = config_json.string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ReadWholeFile(config_json));
-  } catch (const nlohmann::json::exception& e) {
-    throw io::IoError(where + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = io::ParseJson(ReadWholeFile(config_json), where);
   if (!j.is_object()) throw io::IoError(where + ": expected a JSON object like {\"type\": \"bytes\", \"bos_id\": 256}");
   if (!j.contains("type") || j["type"] != "bytes") {
     throw io::IoError(where + ": \"type\" must be \"bytes\" (the only headscope tokenizer type)");

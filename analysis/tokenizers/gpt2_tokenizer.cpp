@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "tokenizers/byte_level_bpe.h"
 #include "tokenizers/loaders.h"
 
@@ -15,12 +16,7 @@ namespace hs::tok {
 namespace {
 BpeModel::Vocab ParseVocab(const std::filesystem::path& path) {
   const std::string where = path.string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ReadWholeFile(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw io::IoError(where + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = io::ParseJson(ReadWholeFile(path), where);
   if (!j.is_object()) throw io::IoError(where + ": expected a JSON object mapping tokens to ids");
   BpeModel::Vocab vocab;
   vocab.reserve(j.size());

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "tokenizers/byte_level_bpe.h"
 #include "tokenizers/loaders.h"
 
@@ -104,7 +105,8 @@ BpeModel::Merges ParseMerges(const json& merges) {
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["a", "b"]
       out.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
     } else {
-      throw Unsupported("model.merges[" + std::to_string(i) + "] is neither \"a b\" nor [\"a\", \"b\"]: " + m.dump());
+      throw Unsupported("model.merges[" + std::to_string(i) +
+                        "] is neither \"a b\" nor [\"a\", \"b\"]: " + io::BriefJson(m));
     }
   }
   return out;
@@ -126,12 +128,7 @@ std::optional<int64_t> FindBos(const fs::path& tokenizer_json, const json& j, co
   const fs::path config_path = tokenizer_json.parent_path() / "tokenizer_config.json";
   std::error_code ec;
   if (fs::is_regular_file(config_path, ec)) {
-    json c;
-    try {
-      c = json::parse(ReadWholeFile(config_path));
-    } catch (const json::exception& e) {
-      throw io::IoError(config_path.string() + ": not valid JSON (" + e.what() + ")");
-    }
+    const json c = io::ParseJson(ReadWholeFile(config_path), config_path.string());
     if (c.is_object() && c.contains("bos_token")) {
       const json& b = c["bos_token"];
       std::string content;
@@ -161,7 +158,17 @@ std::optional<int64_t> FindBos(const fs::path& tokenizer_json, const json& j, co
     const std::string name = single[0]["SpecialToken"].at("id").get<std::string>();
     if (pp->contains("special_tokens") && (*pp)["special_tokens"].contains(name)) {
       const json& ids = (*pp)["special_tokens"][name].at("ids");
-      if (!ids.empty()) return ids[0].get<int64_t>();
+      if (!ids.empty()) {
+        // The id is used as given (prepended with --bos), so it must be a token of this tokenizer.
+        const int64_t id = ids[0].get<int64_t>();
+        const bool known =
+            model.IdToToken(id) != nullptr || std::any_of(config.added_tokens.begin(), config.added_tokens.end(),
+                                                          [&](const AddedToken& t) { return t.id == id; });
+        if (!known)
+          throw Unsupported("post_processor: BOS '" + name + "' has id " + std::to_string(id) +
+                            ", which is not a token of this tokenizer");
+        return id;
+      }
     }
     return FindTokenId(name, config, model);
   }
@@ -171,12 +178,7 @@ std::optional<int64_t> FindBos(const fs::path& tokenizer_json, const json& j, co
 
 std::unique_ptr<Tokenizer> LoadHfTokenizer(const fs::path& path) {
   const std::string where = path.string();
-  json j;
-  try {
-    j = json::parse(ReadWholeFile(path));
-  } catch (const json::exception& e) {
-    throw io::IoError(where + ": not valid JSON (" + e.what() + ")");
-  }
+  json j = io::ParseJson(ReadWholeFile(path), where);
   try {
     if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
       throw Unsupported("no \"model\" object (is this a Hugging Face tokenizer.json?)");
@@ -235,7 +237,8 @@ std::unique_ptr<Tokenizer> LoadHfTokenizer(const fs::path& path) {
         t.lstrip = a.value("lstrip", false);
         t.rstrip = a.value("rstrip", false);
         t.normalized = a.value("normalized", !t.special);
-        if (t.id < 0) throw Unsupported("added token '" + t.content + "' has a negative id");
+        if (t.id < 0 || t.id > kMaxTokenId)
+          throw Unsupported("added token '" + t.content + "' has id " + std::to_string(t.id) + ", outside [0, 2^24)");
         config.added_tokens.push_back(std::move(t));
       }
     }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "io/safetensors.h"
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
@@ -369,7 +370,7 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
     };
     nlohmann::json stored;
     try {
-      stored = nlohmann::json::parse(meta("config"));
+      stored = io::ParseJson(meta("config"), "metadata 'config'");
     } catch (const std::exception& e) {
       throw io::IoError(state_path.string() + ": malformed metadata (" + e.what() + "); move it away to start over");
     }
@@ -377,7 +378,7 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
       throw io::IoError(state_path.string() + ": was written with other settings; move it away to start over");
     try {
       start = std::stoi(meta("step"));
-      history = nlohmann::json::parse(meta("history"));
+      history = io::ParseJson(meta("history"), "metadata 'history'");  // depth-checked: it is dumped at every save
       loss_avg = std::stod(meta("loss_avg"));
     } catch (const std::exception& e) {
       throw io::IoError(state_path.string() + ": malformed metadata (" + e.what() + "); move it away to start over");
@@ -389,6 +390,10 @@ CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const fs::path& out_dir, con
     auto get = [&](const std::string& name, const torch::Tensor& like) {
       auto it = st.tensors.find(name);
       if (it == st.tensors.end()) throw io::IoError(state_path.string() + ": lacks tensor '" + name + "'");
+      // Adam's in-place updates need float32 moments (an I64 one threw a torch error naming no file).
+      if (it->second.dtype != io::DType::F32)
+        throw io::IoError(state_path.string() + ": tensor '" + name + "' has dtype " + io::DTypeName(it->second.dtype) +
+                          "; expected F32");
       torch::Tensor t = model::FromArray(it->second);
       if (t.sizes() != like.sizes())
         throw io::IoError(state_path.string() + ": tensor '" + name + "' has the wrong shape");

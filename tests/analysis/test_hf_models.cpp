@@ -462,6 +462,39 @@ TEST_CASE("HF loader: broken folders give errors naming the file, the tensor, th
     io::WriteSafetensors(d / shard, f);
     ExpectLoadError(d, {"model.safetensors.index.json", "missing tensor 'lm_head.weight'", "(97, 64)"});
   }
+  // Regressions from the corruption pass (tests/analysis/corrupt_inputs.py under ASan/UBSan).
+  SECTION("config.json sizes far beyond the weights are refused before anything is allocated") {
+    const fs::path d = CopyFolder(gpt2, dir.path / "huge");
+    const json good = ReadJson(d / "config.json");
+    json c = good;
+    c["vocab_size"] = 1 << 28;  // was a 64 GiB embedding allocated before the shape check
+    WriteText(d / "config.json", c.dump());
+    ExpectLoadError(d, {(d / "config.json").string(), "implies 1.7", "parameters", "hold only"});
+    CHECK_THROWS_WITH(model::ReadHFModelInfo(d), Catch::Contains("config.json") && Catch::Contains("implies"));
+    c = good;
+    c["n_layer"] = 1 << 28;  // 2^28 blocks; the parameter count overflowed int64
+    c["n_embd"] = 1 << 20;
+    c["n_head"] = 1;
+    WriteText(d / "config.json", c.dump());
+    ExpectLoadError(d, {(d / "config.json").string(), "implies", "hold only"});
+    c = good;
+    c["n_embd"] = 1 << 29;  // 4 * n_embd (the default n_inner) overflowed int
+    WriteText(d / "config.json", c.dump());
+    ExpectLoadError(d, {(d / "config.json").string(), "\"n_embd\"", "at most 2^28"});
+  }
+  SECTION("deeply nested JSON and non-integer rope positions") {
+    const fs::path d = CopyFolder(gpt2, dir.path / "deep");
+    std::string text = ReadJson(d / "config.json").dump();
+    // 100000 nested brackets parse, but printing the value in the error overflowed the stack.
+    text.insert(text.find("\"n_layer\"") + 10, std::string(100000, '[') + std::string(100000, ']') + ", \"x\":");
+    WriteText(d / "config.json", text);
+    ExpectLoadError(d, {(d / "config.json").string(), "nested deeper than 256 levels"});
+    const fs::path l = CopyFolder(dir.path / "llama", dir.path / "rope1e300");
+    json c = ReadJson(l / "config.json");
+    c["rope_scaling"]["original_max_position_embeddings"] = 1e300;  // get<int>() of it was undefined
+    WriteText(l / "config.json", c.dump());
+    ExpectLoadError(l, {(l / "config.json").string(), "original_max_position_embeddings in [1, 2^28]"});
+  }
   SECTION("pytorch_model.bin only, or no weights") {
     const fs::path d = CopyFolder(gpt2, dir.path / "bin");
     fs::remove(d / "model.safetensors");

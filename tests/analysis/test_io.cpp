@@ -91,6 +91,17 @@ TEST_CASE("malformed safetensors files give errors naming the file and problem",
   bytes.assign(8, '\0');
   bytes[0] = char(h.size());
   expect_error(bytes + h + std::string(12, '\0'), "overlap");
+  // From the corruption pass (tests/analysis/corrupt_inputs.py): a newline in a tensor name split
+  // the one-line error that later named it; JSON nested deeper than 256 levels is refused, as by
+  // every reader (copying or printing such a value overflows the stack).
+  h = "{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  bytes.assign(8, '\0');
+  bytes[0] = char(h.size());
+  expect_error(bytes + h + std::string(4, '\0'), "tensor name \"a\\nb\" contains a control character");
+  h = "{\"__metadata__\":{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  bytes.assign(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = char((uint64_t(h.size()) >> (8 * i)) & 0xff);
+  expect_error(bytes + h, "nested deeper than 256 levels");
   CHECK_THROWS_AS(io::ReadSafetensors(dir.path / "missing.safetensors"), io::IoError);
 }
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "io/atomic_file.h"
+#include "io/safetensors.h"
 #include "lm/language_model.h"
 #include "test_util.h"
 #include "train/lm_trainer.h"
@@ -110,6 +111,22 @@ TEST_CASE("a killed train-lm run resumes to the same weights", "[lm]") {
   stop_at_8.should_stop = [&] { return steps_seen == 8; };
   CHECK_THROWS_WITH(train::TrainDemoLM(cfg, tmp.path / "killed", stop_at_8), Catch::Contains("stopped at step 8"));
   CHECK(fs::exists(tmp.path / "killed" / "train_state.safetensors"));
+  {  // A corrupt state is refused naming the file (regressions from the corruption pass).
+    const fs::path bad = tmp.path / "corrupt", state = bad / "train_state.safetensors";
+    fs::copy(tmp.path / "killed", bad, fs::copy_options::recursive);
+    const io::SafetensorsFile good = io::ReadSafetensors(state);
+    io::SafetensorsFile f = good;
+    for (auto& [name, a] : f.tensors)  // integer Adam moments: the update threw a torch error naming no file
+      if (name.rfind("adam.exp_avg.", 0) == 0) a = io::Array::Zeros(io::DType::I64, a.shape);
+    io::WriteSafetensors(state, f);
+    CHECK_THROWS_WITH(train::TrainDemoLM(cfg, bad),
+                      Catch::Contains(state.string()) && Catch::Contains("I64") && Catch::Contains("expected F32"));
+    f = good;  // a history nested 100000 deep overflowed the stack when the state was next saved
+    f.metadata["history"] = std::string(100000, '[') + std::string(100000, ']');
+    io::WriteSafetensors(state, f);
+    CHECK_THROWS_WITH(train::TrainDemoLM(cfg, bad),
+                      Catch::Contains(state.string()) && Catch::Contains("nested deeper"));
+  }
   train::TrainDemoLM(cfg, tmp.path / "killed");
   CHECK(io::ReadFile(tmp.path / "killed" / "model.safetensors") ==
         io::ReadFile(tmp.path / "straight" / "model.safetensors"));

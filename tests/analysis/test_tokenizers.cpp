@@ -374,6 +374,58 @@ TEST_CASE("Broken or unsupported tokenizer files throw IoError naming the file",
   CHECK_THAT(LoadError(dir.path), Catch::Contains(hj) && Catch::Contains("bos_id"));
 }
 
+// Regressions from the corruption pass (tests/analysis/corrupt_inputs.py under ASan/UBSan).
+TEST_CASE("Corrupt tokenizer files: deep nesting, absurd ids and a BOS outside the vocabulary are refused",
+          "[tokenizers]") {
+  TempDir dir("tok_corrupt");
+  const std::string tj = (dir.path / "tokenizer.json").string();
+  const auto hf_error = [&](const std::string& text) {
+    WriteFile(dir.path / "tokenizer.json", text);
+    return LoadError(dir.path);
+  };
+  // 100000 nested brackets parse fine but overflowed the stack when the value was copied
+  // (j.value("normalizer", ...)) or printed in an error message (a merge that is not a pair).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  json base = HfJson(ByteVocab({}), json::array());
+  base["normalizer"] = "DEEP";
+  std::string text = base.dump();
+  text.replace(text.find("\"DEEP\""), 6, deep);
+  CHECK_THAT(hf_error(text), Catch::Contains(tj) && Catch::Contains("nested deeper than 256 levels"));
+  base = HfJson(ByteVocab({}), json::array({"DEEP"}));
+  text = base.dump();
+  text.replace(text.find("\"DEEP\""), 6, deep);
+  CHECK_THAT(hf_error(text), Catch::Contains(tj) && Catch::Contains("nested deeper"));
+  WriteFile(dir.path / "tokenizer.json", HfJson(ByteVocab({}), json::array()).dump());
+  WriteFile(dir.path / "tokenizer_config.json", "{\"bos_token\": " + deep + "}");
+  CHECK_THAT(LoadError(dir.path),
+             Catch::Contains((dir.path / "tokenizer_config.json").string()) && Catch::Contains("nested deeper"));
+  fs::remove(dir.path / "tokenizer_config.json");
+
+  // A token id of 2^31 - 1 made the id -> token table ask for 16 GiB.
+  json vocab = ByteVocab({});
+  vocab["big"] = (int64_t{1} << 31) - 1;
+  CHECK_THAT(hf_error(HfJson(vocab, json::array()).dump()),
+             Catch::Contains(tj) && Catch::Contains("'big' has id 2147483647, outside [0, 2^24)"));
+  // An added token with id 2^63 - 1 overflowed the vocabulary size (max id + 1).
+  json added = HfJson(ByteVocab({}), json::array());
+  added["added_tokens"] = json::array({{{"id", INT64_MAX}, {"content", "<x>"}}});
+  CHECK_THAT(hf_error(added.dump()), Catch::Contains(tj) && Catch::Contains("'<x>' has id 9223372036854775807"));
+  // A template post-processor's BOS id is prepended as given, so it must be a token.
+  json post = HfJson(ByteVocab({}), json::array());
+  post["post_processor"] = {{"type", "TemplateProcessing"},
+                            {"single", json::array({{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}})},
+                            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {int64_t{1} << 40}}}}}}};
+  CHECK_THAT(hf_error(post.dump()), Catch::Contains(tj) && Catch::Contains("BOS '<s>' has id 1099511627776"));
+  fs::remove(dir.path / "tokenizer.json");
+
+  // The same for GPT-2's vocab.json.
+  WriteFile(dir.path / "merges.txt", "");
+  WriteFile(dir.path / "vocab.json", vocab.dump());
+  CHECK_THAT(LoadError(dir.path), Catch::Contains((dir.path / "vocab.json").string()) && Catch::Contains("2^24"));
+  WriteFile(dir.path / "vocab.json", "{\"a\": " + deep + "}");
+  CHECK_THAT(LoadError(dir.path), Catch::Contains((dir.path / "vocab.json").string()) && Catch::Contains("nested"));
+}
+
 TEST_CASE("Byte tokenizer: ids are bytes, BOS 256 only when asked", "[tokenizers]") {
   TempDir dir("tok_bytes");
   WriteFile(dir.path / "headscope_tokenizer.json", R"({"type": "bytes", "bos_id": 256})");
