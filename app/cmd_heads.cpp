@@ -1,6 +1,9 @@
-// `headscope heads MODEL_DIR (--prompt TEXT | --tokens 1,2,3)`: one forward,
-// a per-layer, per-head summary of where attention goes, and optionally
-// every pattern as .npz.
+// `headscope heads MODEL_DIR (--prompt TEXT | --tokens 1,2,3)`: one forward;
+// which head roles are active on the prompt (the model's categories, from
+// head_categories.json, computed first if missing), a per-layer, per-head
+// summary of where attention goes, and optionally every pattern as .npz.
+// --json prints exactly what the explorer's head-roles panel consumes:
+// {category: [{layer, head, score, activation_score, is_active}], reasons}.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +13,7 @@
 #include "commands.h"
 #include "io/atomic_file.h"
 #include "io/npz.h"
+#include "lm/categorize.h"
 #include "lm/language_model.h"
 #include "train/trainer.h"
 
@@ -78,8 +82,12 @@ int RunHeads(const HeadsOptions& opt) {
     }
   }
   io::Array patterns;
+  library::HeadCategories categories;
   try {
     patterns = lm->Patterns(tokens);
+    std::string note;
+    categories = lm::LoadOrCategorize(*lm, opt.model_dir, {}, &note);
+    if (!note.empty()) std::cerr << "headscope heads: " << note << "\n";
   } catch (const std::exception& e) {
     std::cerr << "headscope heads: " << e.what() << "\n";
     return 1;
@@ -95,18 +103,11 @@ int RunHeads(const HeadsOptions& opt) {
       return 1;
     }
   }
-  nlohmann::json heads = nlohmann::json::array();
   std::ostringstream table;
   table << "layer head  prev-token first-token  self  entropy\n";
   for (int l = 0; l < c.n_layers; ++l)
     for (int h = 0; h < c.n_heads; ++h) {
       const HeadSummary s = Summarise(values.data() + (int64_t(l) * c.n_heads + h) * T * T, T);
-      heads.push_back({{"layer", l},
-                       {"head", h},
-                       {"previous_token", s.previous_token},
-                       {"first_token", s.first_token},
-                       {"self", s.self},
-                       {"entropy", s.entropy}});
       char line[128];
       std::snprintf(line, sizeof line, "%5d %4d  %10.3f %11.3f %5.3f %8.3f\n", l, h, s.previous_token, s.first_token,
                     s.self, s.entropy);
@@ -120,23 +121,31 @@ int RunHeads(const HeadsOptions& opt) {
       texts.push_back("?");
     }
   }
+  const library::PromptRoles roles = library::VerifyPrompt(categories, values.data(), c.n_layers, c.n_heads, tokens);
   if (opt.json) {
-    std::cout << nlohmann::json{{"model", opt.model_dir},
-                                {"model_type", lm->info().model_type},
-                                {"n_layers", c.n_layers},
-                                {"n_heads", c.n_heads},
-                                {"bos", bos},
-                                {"tokens", tokens},
-                                {"token_text", texts},
-                                {"heads", heads}}
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    std::cout << roles.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::cout << opt.model_dir << " (" << lm->info().model_type << ", " << c.n_layers << " layers x " << c.n_heads
             << " heads): " << T << " tokens" << (bos ? ", BOS prepended" : "") << "\n  ";
   for (const auto& t : texts) std::cout << "[" << Escape(t) << "]";
-  std::cout << "\nMean attention over query rows 1.." << T - 1
+  std::cout << "\nHead roles on this prompt (filled: active; activation score per top head)\n";
+  for (const auto& ca : roles.categories) {
+    const library::CategoryDef* def = library::FindCategoryDef(ca.key);
+    if (ca.key == "other") {
+      std::cout << "  o " << def->display_name << ": " << ca.heads.size() << " heads\n";
+      continue;
+    }
+    std::cout << "  " << (ca.active ? "*" : "o") << " " << def->display_name << ":";
+    for (const auto& h : ca.heads) {
+      char b[64];
+      std::snprintf(b, sizeof b, " L%dH%d %.2f%s", h.layer, h.head, h.activation_score, h.is_active ? "*" : "");
+      std::cout << b;
+    }
+    if (!ca.reason.empty()) std::cout << "  (" << ca.reason << ")";
+    std::cout << "\n";
+  }
+  std::cout << "Mean attention over query rows 1.." << T - 1
             << " (entropy: per row over log of the visible keys; 1 = uniform)\n"
             << table.str();
   return 0;

@@ -68,6 +68,8 @@ int RunExplorer(const ExplorerOptions& opt);
 
 // Registers `headscope tokenize` (app/cmd_tokenize.cpp); it runs from within cli.parse().
 void AddTokenizeCommand(CLI::App& cli);
+// Registers `headscope categorize` (app/cmd_categorize.cpp).
+void AddCategorizeCommand(CLI::App& cli);
 
 // The folder of the default run under `runs`: runs/modadd_1l/p113_seed999.
 std::string DefaultRunDir(const std::string& runs);

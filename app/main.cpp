@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   cli.add_option("--height", ex.height, "")->group("");
 
   AddTokenizeCommand(cli);  // headscope tokenize MODEL_DIR (--file F | TEXT) [--bos]
+  AddCategorizeCommand(cli);  // headscope categorize MODEL_DIR [--out FILE]
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

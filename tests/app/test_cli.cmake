@@ -68,6 +68,74 @@ endif()
 run_expect(ARGS heads ${DEMO} --tokens 256,72,300 CODE 1 ERR "token id 300 outside the vocabulary")
 run_expect(ARGS heads ${WORK}/no_such_model --prompt hi CODE 1 ERR "no_such_model")
 run_expect(ARGS heads ${DEMO} CODE 2 ERR "--prompt TEXT or --tokens")
+# Head roles: heads --json is what the head-roles panel consumes; the
+# activation scores are recomputed by numpy from the same prompt's patterns
+# (seed 002's table), and a prompt without repetition says so.
+set(REP "The cat sat on the mat. The cat sat on the mat.")
+execute_process(COMMAND ${HEADSCOPE} heads ${DEMO} --prompt ${REP} --json --patterns-out ${WORK}/r.npz
+                RESULT_VARIABLE rc OUTPUT_FILE ${WORK}/roles.json ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "heads --json: ${err}")
+endif()
+execute_process(COMMAND ${HEADSCOPE} heads ${DEMO} --prompt "Jumpy frog" --json
+                RESULT_VARIABLE rc OUTPUT_FILE ${WORK}/roles_norep.json ERROR_VARIABLE err)
+execute_process(COMMAND ${PYTHON} -c "
+import json, sys
+import numpy as np
+r = json.load(open(sys.argv[1])); z = np.load(sys.argv[2]); n = json.load(open(sys.argv[3]))
+t, p = z['tokens'], z['patterns'].astype(np.float64)
+T = len(t)
+def act(cat, a):
+    if cat == 'previous_token': return np.mean([a[i, i - 1] for i in range(1, T)])
+    if cat == 'first_token': return a[1:, 0].mean()
+    if cat == 'diffuse':
+        return np.mean([-(a[i, :i + 1][a[i, :i + 1] > 0] * np.log(a[i, :i + 1][a[i, :i + 1] > 0])).sum() / np.log(i + 1) for i in range(1, T)])
+    shift = 1 if cat == 'induction' else 0
+    rows = [sum(a[i, j + shift] for j in range(i) if t[j] == t[i]) for i in range(1, T) if t[i] in t[:i]]
+    return np.mean(rows)
+active = {'previous_token': 0.3, 'induction': 0.3, 'duplicate_token': 0.3, 'first_token': 0.5, 'diffuse': 0.7}
+assert set(r) == set(active) | {'other', 'reasons'}, sorted(r)
+for cat, heads in r.items():
+    if cat in ('other', 'reasons'): continue
+    for h in heads:
+        want = act(cat, p[h['layer'], h['head']])
+        assert abs(h['activation_score'] - want) < 1e-5, (cat, h, want)
+        assert h['is_active'] == (want >= active[cat]), (cat, h)
+assert any(h['is_active'] for h in r['induction']), r['induction']
+assert not any(h['is_active'] for h in n['induction'])
+assert n['reasons']['induction'].startswith('no repeated tokens in your input'), n['reasons']
+assert 'induction' not in r['reasons']
+" ${WORK}/roles.json ${WORK}/r.npz ${WORK}/roles_norep.json RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "heads --json roles: ${err}")
+endif()
+# categorize writes the seed's schema (checked by Python); bad inputs name the file.
+file(MAKE_DIRECTORY ${WORK}/demo_copy)
+file(COPY ${DEMO}/config.json ${DEMO}/model.safetensors ${DEMO}/headscope_tokenizer.json DESTINATION ${WORK}/demo_copy)
+run_expect(ARGS categorize ${WORK}/demo_copy --repeated 5 --quiet CODE 0)
+execute_process(COMMAND ${PYTHON} -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+(name, e), = j.items()
+assert name == 'demo_copy' and e['num_layers'] == 2 and e['num_heads'] == 4, (name, e['num_layers'])
+assert e['weights_hash'].startswith('fnv1a64:') and len(e['analysis_date']) == 10
+cats = ['previous_token', 'induction', 'duplicate_token', 'first_token', 'diffuse', 'other']
+assert list(e['categories']) == sorted(cats) or set(e['categories']) == set(cats)
+for k in cats:
+    c = e['categories'][k]
+    assert {'display_name', 'description', 'icon', 'threshold', 'requires_repetition', 'top_heads'} <= set(c), k
+    assert len(c['top_heads']) <= 8 or k == 'other'
+    assert len(e['all_scores'][k]) == 2 and all(len(row) == 4 for row in e['all_scores'][k])
+assert e['method']['repeated_sequences'] == 5 and e['method']['sentences'] == 20
+assert e['categories']['induction']['requires_repetition'] is True
+" ${WORK}/demo_copy/head_categories.json RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "categorize schema: ${err}")
+endif()
+file(WRITE ${WORK}/empty.txt "# only a comment\n")
+run_expect(ARGS categorize ${WORK}/demo_copy --sentences ${WORK}/empty.txt CODE 1 ERR "empty.txt: no sentences")
+file(WRITE ${WORK}/demo_copy/head_categories.json "{\"x\": 1")
+run_expect(ARGS heads ${WORK}/demo_copy --prompt hi CODE 0 ERR "head_categories.json: not valid JSON")
 run_expect(ARGS train-lm --out ${WORK}/lm --seq-len 64 CODE 2 ERR "seq_len must be in \\[81, n_ctx\\]")
 run_expect(ARGS train-lm --out ${WORK}/lm --threads 0 CODE 2 ERR "threads must be at least 1")
 run_expect(ARGS train-lm --out ${WORK}/lm --corpus ${WORK}/no_corpus CODE 1 ERR "no_corpus: corpus not found")

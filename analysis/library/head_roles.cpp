@@ -1,0 +1,348 @@
+// Head categories and runtime verification (see head_roles.h).
+#include "library/head_roles.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "io/atomic_file.h"
+#include "io/json_text.h"
+
+namespace hs::library {
+using nlohmann::json;
+
+// [SECTION] the six categories
+const std::vector<CategoryDef>& HeadCategoryDefs() {
+  // Offline thresholds are on the averaged detector scores (TL's `mul` score
+  // for the pattern roles); the runtime thresholds are on ActivationScore.
+  // The diffuse bar is high because normalised entropy is high for most
+  // heads that do not focus (0.5 is already broad attention).
+  static const std::vector<CategoryDef> defs = {
+      {"previous_token", HeadRole::kPreviousToken, "Previous Token", "Attends to the immediately preceding token",
+       "arrow-left",
+       "This head looks at the token right before the current one, like reading left to right.", 0.4, 0.25, 0.3,
+       false, "Reading left to right, each word follows the one before it."},
+      {"induction", HeadRole::kInduction, "Induction", "Completes repeated patterns: [A][B] ... [A] -> [B]", "repeat",
+       "This head finds an earlier occurrence of the current token and looks at what came next, so the model can "
+       "predict that the pattern repeats. If it saw 'the cat' earlier, it expects the same words to follow.",
+       0.4, 0.25, 0.3, true, "The cat sat on the mat. The cat sat on the mat."},
+      {"duplicate_token", HeadRole::kDuplicateToken, "Duplicate Token",
+       "Attends to earlier occurrences of the current token", "copy",
+       "This head notices when the same token appeared before, like a highlighter for repeated words.", 0.4, 0.25,
+       0.3, true, "red blue green red blue green red blue green"},
+      {"first_token", HeadRole::kFirstToken, "First Token", "Attends to the first token (an attention sink)", "anchor",
+       "This head rests its attention on the very first token, using it as an anchor when nothing else matters.", 0.5,
+       0.35, 0.5, false, "Many heads rest on the first token of any sentence."},
+      {"diffuse", HeadRole::kDiffuse, "Diffuse", "Spreads attention evenly over many tokens (bag of words)", "sun",
+       "This head spreads its attention over many tokens, gathering general context rather than focusing on one "
+       "spot.",
+       0.75, 0.65, 0.7, false, "A long and calm sentence lets attention spread across many of its words at once."},
+      {"other", std::nullopt, "Other", "Below every threshold above", "question",
+       "This head's pattern fits none of these simple categories; it may be doing something more complex.", 0, 0, 0,
+       false, ""},
+  };
+  return defs;
+}
+
+const CategoryDef* FindCategoryDef(const std::string& key) {
+  for (const auto& d : HeadCategoryDefs())
+    if (d.key == key) return &d;
+  return nullptr;
+}
+
+// [SECTION] top heads and categories
+std::vector<TopHead> SelectTopHeads(const LayerHeadScores& scores, double threshold, double diversity_threshold,
+                                    size_t cap) {
+  std::vector<TopHead> picked;
+  std::vector<bool> layer_has(scores.size(), false);
+  for (int l = 0; l < int(scores.size()); ++l)
+    for (int h = 0; h < int(scores[l].size()); ++h)
+      if (scores[l][h] >= threshold) picked.push_back({l, h, scores[l][h]}), layer_has[l] = true;
+  for (int l = 0; l < int(scores.size()); ++l) {
+    if (layer_has[l] || scores[l].empty()) continue;
+    const auto best = std::max_element(scores[l].begin(), scores[l].end());
+    if (*best >= diversity_threshold) picked.push_back({l, int(best - scores[l].begin()), *best});
+  }
+  std::stable_sort(picked.begin(), picked.end(), [](const TopHead& a, const TopHead& b) { return a.score > b.score; });
+  if (picked.size() > cap) picked.resize(cap);
+  return picked;
+}
+
+const CategoryResult* HeadCategories::Find(const std::string& key) const {
+  for (const auto& c : categories)
+    if (c.key == key) return &c;
+  return nullptr;
+}
+
+std::vector<std::string> HeadCategories::RolesOf(int layer, int head) const {
+  std::vector<std::string> out;
+  for (const auto& c : categories)
+    for (const auto& t : c.top_heads)
+      if (t.layer == layer && t.head == head) {
+        out.push_back(c.key);
+        break;
+      }
+  return out;
+}
+
+HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
+                                   int n_heads) {
+  HeadCategories c;
+  c.n_layers = n_layers, c.n_heads = n_heads;
+  LayerHeadScores classified(n_layers, std::vector<double>(n_heads, 0.0));
+  for (const auto& def : HeadCategoryDefs()) {
+    CategoryResult r;
+    r.key = def.key;
+    r.threshold = def.threshold;
+    if (def.role) {
+      r.all_scores = scores[static_cast<int>(*def.role)];
+      if (int(r.all_scores.size()) != n_layers) throw std::invalid_argument("BuildHeadCategories: wrong layer count");
+      r.top_heads = SelectTopHeads(r.all_scores, def.threshold, def.diversity_threshold);
+      for (int l = 0; l < n_layers; ++l)
+        for (int h = 0; h < n_heads; ++h)
+          if (r.all_scores[l].at(h) >= def.threshold) classified[l][h] = 1;
+    } else {  // other: every head below every threshold, by layer and head
+      r.all_scores.assign(n_layers, std::vector<double>(n_heads, 0.0));
+      for (int l = 0; l < n_layers; ++l)
+        for (int h = 0; h < n_heads; ++h)
+          if (!classified[l][h]) r.all_scores[l][h] = 1, r.top_heads.push_back({l, h, 1.0});
+    }
+    c.categories.push_back(std::move(r));
+  }
+  return c;
+}
+
+// [SECTION] JSON
+json HeadCategoriesJson(const HeadCategories& c) {
+  json cats = json::object(), all = json::object();
+  for (const auto& r : c.categories) {
+    const CategoryDef* def = FindCategoryDef(r.key);
+    json top = json::array();
+    for (const auto& t : r.top_heads) top.push_back({{"layer", t.layer}, {"head", t.head}, {"score", t.score}});
+    cats[r.key] = {{"display_name", def ? def->display_name : r.key},
+                   {"description", def ? def->description : ""},
+                   {"icon", def ? def->icon : ""},
+                   {"threshold", r.threshold},
+                   {"requires_repetition", def && def->requires_repetition},
+                   {"top_heads", top}};
+    all[r.key] = r.all_scores;
+  }
+  const auto& m = c.method;
+  json entry = {{"model_name", c.model_name},
+                {"num_layers", c.n_layers},
+                {"num_heads", c.n_heads},
+                {"analysis_date", c.analysis_date},
+                {"weights_hash", c.weights_hash},
+                {"method",
+                 {{"repeated_sequences", m.n_repeated},
+                  {"repeated_half_length", m.repeated_half_length},
+                  {"sentences", m.n_sentences},
+                  {"sentences_file", m.prompts_file},
+                  {"bos", m.bos},
+                  {"seed", m.seed},
+                  {"score", "TransformerLens detect_head 'mul' (no exclusions) for previous_token, duplicate_token "
+                            "and induction; mean attention to position 0 over rows 1..T-1 for first_token; "
+                            "normalised row entropy for diffuse; averaged over the prompts"}}},
+                {"categories", cats},
+                {"all_scores", all}};
+  return json{{c.model_name, entry}};
+}
+
+void WriteHeadCategories(const std::filesystem::path& path, const HeadCategories& c) {
+  io::WriteFileAtomic(path, HeadCategoriesJson(c).dump(1) + "\n");
+}
+
+namespace {
+[[noreturn]] void Bad(const std::filesystem::path& path, const std::string& what) {
+  throw io::IoError(path.string() + ": " + what);
+}
+int IntField(const std::filesystem::path& path, const json& o, const char* key, const std::string& where, int lo,
+             int hi) {
+  if (!o.contains(key) || !o[key].is_number_integer() || o[key].get<int64_t>() < lo || o[key].get<int64_t>() > hi)
+    Bad(path, where + "\"" + key + "\" must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                  "]" + (o.contains(key) ? ", found " + io::BriefJson(o[key]) : std::string(", missing")));
+  return o[key].get<int>();
+}
+double ScoreField(const std::filesystem::path& path, const json& v, const std::string& where) {
+  if (!v.is_number() || !std::isfinite(v.get<double>()))
+    Bad(path, where + " must be a finite number, found " + io::BriefJson(v));
+  return v.get<double>();
+}
+}  // namespace
+
+HeadCategories ReadHeadCategories(const std::filesystem::path& path, int n_layers, int n_heads) {
+  if (!std::filesystem::exists(path)) Bad(path, "file not found");
+  const json j = io::ParseJson(io::ReadFile(path), path.string());
+  if (!j.is_object() || j.size() != 1 || !j.begin()->is_object())
+    Bad(path, "expected one model entry, {\"<model name>\": {...}} (headscope categorize writes it)");
+  const json& e = *j.begin();
+  HeadCategories c;
+  c.model_name = j.begin().key();
+  c.n_layers = IntField(path, e, "num_layers", "", 1, 1 << 16);
+  c.n_heads = IntField(path, e, "num_heads", "", 1, 1 << 16);
+  if ((n_layers > 0 && c.n_layers != n_layers) || (n_heads > 0 && c.n_heads != n_heads))
+    Bad(path, "is for " + std::to_string(c.n_layers) + " layers x " + std::to_string(c.n_heads) +
+                  " heads, but the model has " + std::to_string(n_layers) + " x " + std::to_string(n_heads) +
+                  " (delete it to categorise this model again)");
+  c.analysis_date = e.value("analysis_date", "");
+  c.weights_hash = e.contains("weights_hash") && e["weights_hash"].is_string() ? e["weights_hash"].get<std::string>()
+                                                                                : "";
+  if (e.contains("method") && e["method"].is_object()) {
+    const json& m = e["method"];
+    auto num = [&](const char* k) { return m.contains(k) && m[k].is_number_integer() ? m[k].get<int64_t>() : 0; };
+    c.method.n_repeated = int(num("repeated_sequences"));
+    c.method.repeated_half_length = int(num("repeated_half_length"));
+    c.method.n_sentences = int(num("sentences"));
+    c.method.seed = uint64_t(num("seed"));
+    c.method.bos = m.contains("bos") && m["bos"].is_boolean() && m["bos"].get<bool>();
+    if (m.contains("sentences_file") && m["sentences_file"].is_string()) c.method.prompts_file = m["sentences_file"];
+  }
+  if (!e.contains("categories") || !e["categories"].is_object()) Bad(path, "lacks the \"categories\" object");
+  if (!e.contains("all_scores") || !e["all_scores"].is_object()) Bad(path, "lacks the \"all_scores\" object");
+  for (const auto& def : HeadCategoryDefs()) {
+    const std::string where = "categories." + def.key;
+    if (!e["categories"].contains(def.key)) Bad(path, "lacks the category \"" + def.key + "\"");
+    const json& cat = e["categories"][def.key];
+    if (!cat.is_object() || !cat.contains("top_heads") || !cat["top_heads"].is_array())
+      Bad(path, where + " lacks the \"top_heads\" list");
+    CategoryResult r;
+    r.key = def.key;
+    r.threshold = cat.contains("threshold") ? ScoreField(path, cat["threshold"], where + ".threshold") : def.threshold;
+    for (size_t i = 0; i < cat["top_heads"].size(); ++i) {
+      const json& t = cat["top_heads"][i];
+      const std::string tw = where + ".top_heads[" + std::to_string(i) + "]: ";
+      if (!t.is_object()) Bad(path, tw + "expected {\"layer\", \"head\", \"score\"}");
+      TopHead th;
+      th.layer = IntField(path, t, "layer", tw, 0, c.n_layers - 1);
+      th.head = IntField(path, t, "head", tw, 0, c.n_heads - 1);
+      if (!t.contains("score")) Bad(path, tw + "lacks \"score\"");
+      th.score = ScoreField(path, t["score"], tw + "score");
+      r.top_heads.push_back(th);
+    }
+    const json* all = e["all_scores"].contains(def.key) ? &e["all_scores"][def.key] : nullptr;
+    if (!all) Bad(path, "all_scores lacks \"" + def.key + "\"");
+    if (!all->is_array() || int(all->size()) != c.n_layers)
+      Bad(path, "all_scores." + def.key + " must be " + std::to_string(c.n_layers) + " rows (layers)");
+    for (int l = 0; l < c.n_layers; ++l) {
+      const json& row = (*all)[l];
+      if (!row.is_array() || int(row.size()) != c.n_heads)
+        Bad(path, "all_scores." + def.key + "[" + std::to_string(l) + "] must hold " + std::to_string(c.n_heads) +
+                      " scores (heads)");
+      std::vector<double> v;
+      for (int h = 0; h < c.n_heads; ++h)
+        v.push_back(ScoreField(path, row[h], "all_scores." + def.key + "[" + std::to_string(l) + "][" +
+                                                 std::to_string(h) + "]"));
+      r.all_scores.push_back(std::move(v));
+    }
+    c.categories.push_back(std::move(r));
+  }
+  return c;
+}
+
+// [SECTION] runtime verification
+double ActivationScore(HeadRole role, const float* a, int T, const std::vector<int64_t>& tokens) {
+  if (T < 2 || int(tokens.size()) != T) return 0.0;
+  switch (role) {
+    case HeadRole::kPreviousToken: {
+      double s = 0;
+      for (int i = 1; i < T; ++i) s += a[size_t(i) * T + i - 1];
+      return std::clamp(s / (T - 1), 0.0, 1.0);
+    }
+    case HeadRole::kFirstToken:
+      return std::clamp(FirstTokenScore(a, T), 0.0, 1.0);
+    case HeadRole::kDiffuse:
+      return std::clamp(DiffuseScore(a, T), 0.0, 1.0);
+    case HeadRole::kInduction:
+    case HeadRole::kDuplicateToken: {
+      const int shift = role == HeadRole::kInduction ? 1 : 0;
+      double total = 0;
+      int rows = 0;
+      for (int i = 1; i < T; ++i) {
+        double row_sum = 0;
+        bool any = false;
+        // Earlier occurrences j < i of tokens[i]; for induction the key is
+        // j + 1 <= i. Several occurrences may point at the same key only for
+        // distinct j, so no key is counted twice.
+        for (int j = 0; j < i; ++j)
+          if (tokens[j] == tokens[i]) any = true, row_sum += a[size_t(i) * T + j + shift];
+        if (any) total += row_sum, ++rows;
+      }
+      return rows ? std::clamp(total / rows, 0.0, 1.0) : 0.0;
+    }
+  }
+  return 0.0;
+}
+
+const CategoryActivation* PromptRoles::Find(const std::string& key) const {
+  for (const auto& c : categories)
+    if (c.key == key) return &c;
+  return nullptr;
+}
+
+json PromptRoles::ToJson() const {
+  json out = json::object(), reasons = json::object();
+  for (const auto& c : categories) {
+    json heads = json::array();
+    for (const auto& h : c.heads)
+      heads.push_back({{"layer", h.layer},
+                       {"head", h.head},
+                       {"score", h.score},
+                       {"activation_score", h.activation_score},
+                       {"is_active", h.is_active}});
+    out[c.key] = heads;
+    if (!c.reason.empty()) reasons[c.key] = c.reason;
+  }
+  out["reasons"] = reasons;
+  return out;
+}
+
+PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_layers, int n_heads,
+                         const std::vector<int64_t>& tokens) {
+  if (n_layers != c.n_layers || n_heads != c.n_heads)
+    throw std::invalid_argument("VerifyPrompt: the categories are for another model shape");
+  const int T = int(tokens.size());
+  PromptRoles out;
+  out.repeated_tokens = HasRepeatedTokens(tokens);
+  for (const auto& r : c.categories) {
+    const CategoryDef* def = FindCategoryDef(r.key);
+    CategoryActivation ca;
+    ca.key = r.key;
+    ca.applicable = !(def && def->requires_repetition) || out.repeated_tokens;
+    char buf[320];
+    for (const auto& t : r.top_heads) {
+      HeadActivation h;
+      h.layer = t.layer, h.head = t.head, h.score = t.score;
+      if (def && def->role && ca.applicable) {
+        const float* a = patterns + (size_t(t.layer) * n_heads + t.head) * size_t(T) * T;
+        h.activation_score = ActivationScore(*def->role, a, T, tokens);
+        h.is_active = h.activation_score >= def->active_threshold;
+      }
+      ca.active = ca.active || h.is_active;
+      ca.heads.push_back(h);
+    }
+    if (!def || !def->role) {
+      ca.reason = "no runtime check: these heads fit none of the categories above";
+    } else if (r.top_heads.empty()) {
+      std::snprintf(buf, sizeof buf, "this model has no head scoring %.2f or more for this role", r.threshold);
+      ca.reason = buf;
+    } else if (!ca.applicable) {
+      ca.reason = "no repeated tokens in your input; try: " + def->suggested_prompt;
+    } else if (T < 2) {
+      ca.reason = "the prompt is a single token; type a few words";
+    } else if (!ca.active) {
+      double best = 0;
+      for (const auto& h : ca.heads) best = std::max(best, h.activation_score);
+      std::snprintf(buf, sizeof buf, "its heads do not act on this prompt (best %.2f, active from %.2f)", best,
+                    def->active_threshold);
+      ca.reason = buf;
+      if (!def->suggested_prompt.empty()) ca.reason += "; try: " + def->suggested_prompt;
+    }
+    out.categories.push_back(std::move(ca));
+  }
+  return out;
+}
+
+}  // namespace hs::library

@@ -1,0 +1,156 @@
+// Head roles (issue 9, seed 002): the six categories a head can be put in,
+// the offline categorisation's data (head_categories.json), and the runtime
+// verification of the top heads on the user's own prompt. Torch-free.
+//
+//   categories.json, written once per model (headscope categorize):
+//     HeadCategories c = BuildHeadCategories(scores, "demo_lm", ...);   // scores from ScoreAllRoles
+//     WriteHeadCategories(dir / "head_categories.json", c);
+//   on every prompt edit:
+//     PromptRoles r = VerifyPrompt(c, patterns, n_layers, n_heads, tokens);
+//     r.ToJson()  ->  {"previous_token": [{layer, head, score, activation_score, is_active}], ...,
+//                      "reasons": {"induction": "no repeated tokens in your input", ...}}
+//
+// Categories, in display order: previous_token, induction, duplicate_token,
+// first_token, diffuse, other. A head may hold several roles (it appears in
+// several top-head lists); "other" holds the heads below every threshold.
+//
+// Top heads of a category (SelectTopHeads): every head with score >= the
+// category's threshold, best first; for layer diversity, the best head of
+// each layer not yet represented if it scores >= the lower diversity
+// threshold; at most kMaxTopHeads, by score.
+//
+// Runtime activation score in [0, 1] of one head on the user's prompt
+// (ActivationScore), per the seed's table:
+//   previous_token  mean of A[i][i-1] over rows i >= 1;
+//   induction       over rows i whose token occurred before (at j < i):
+//                   the attention on the tokens after those occurrences,
+//                   sum_j A[i][j+1], averaged over such rows; 0 without repeats;
+//   duplicate_token over the same rows: sum_j A[i][j] on the earlier
+//                   occurrences themselves; 0 without repeats;
+//   first_token     mean of A[i][0] over rows i >= 1;
+//   diffuse         normalised row entropy (DiffuseScore).
+// A head is active when its activation score >= the category's
+// active_threshold. A category is active when one of its top heads is.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "library/head_detectors.h"
+
+namespace hs::library {
+
+inline constexpr size_t kMaxTopHeads = 8;
+
+struct CategoryDef {
+  std::string key;           // "previous_token", ..., "other"
+  std::optional<HeadRole> role;  // none for "other"
+  std::string display_name;  // "Previous Token"
+  std::string description;   // one line, for the JSON and tooltips
+  std::string icon;          // the seed's icon name
+  std::string explanation;   // for learners: what the head does
+  double threshold = 0;      // offline score for a top head
+  double diversity_threshold = 0;  // lower bar for the best head of another layer
+  double active_threshold = 0;     // runtime activation score for "active"
+  bool requires_repetition = false;
+  std::string suggested_prompt;  // a prompt that makes the role fire
+};
+
+// The six categories in display order.
+const std::vector<CategoryDef>& HeadCategoryDefs();
+// nullptr for an unknown key.
+const CategoryDef* FindCategoryDef(const std::string& key);
+
+struct TopHead {
+  int layer = 0, head = 0;
+  double score = 0;
+};
+
+std::vector<TopHead> SelectTopHeads(const LayerHeadScores& scores, double threshold, double diversity_threshold,
+                                    size_t cap = kMaxTopHeads);
+
+struct CategoryResult {
+  std::string key;
+  double threshold = 0;
+  std::vector<TopHead> top_heads;
+  LayerHeadScores all_scores;  // [n_layers][n_heads]; for "other", 1 for an unclassified head, else 0
+};
+
+// How the scores were made (recorded in the file).
+struct CategorizationMethod {
+  int n_repeated = 0;          // random repeated-token sequences (induction, duplicate)
+  int repeated_half_length = 0;  // tokens before the repeat
+  int n_sentences = 0;         // natural sentences (previous, first-token, diffuse)
+  bool bos = false;            // BOS prepended to every prompt
+  uint64_t seed = 0;
+  std::string prompts_file;    // where the sentences came from
+};
+
+struct HeadCategories {
+  std::string model_name;
+  int n_layers = 0, n_heads = 0;
+  std::string analysis_date;  // YYYY-MM-DD
+  std::string weights_hash;   // WeightsHash of the folder the scores came from
+  CategorizationMethod method;
+  std::vector<CategoryResult> categories;  // display order, "other" last
+
+  const CategoryResult* Find(const std::string& key) const;
+  // The categories a head belongs to (its top-head lists), display order.
+  std::vector<std::string> RolesOf(int layer, int head) const;
+};
+
+// Categories from per-role scores (ScoreAllRoles' order, averaged over the
+// prompts); "other" from the rest.
+HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
+                                   int n_heads);
+
+// The seed's schema: {model_name: {model_name, num_layers, num_heads,
+// analysis_date, weights_hash, method, categories: {key: {display_name,
+// description, icon, threshold, requires_repetition, top_heads}},
+// all_scores: {key: [[...]]}}}.
+nlohmann::json HeadCategoriesJson(const HeadCategories& c);
+void WriteHeadCategories(const std::filesystem::path& path, const HeadCategories& c);  // atomic
+// Reads and validates one model's entry; io::IoError naming the file and the
+// problem (malformed JSON, missing keys, a head outside the model, scores
+// that are not finite, a shape other than [n_layers][n_heads]).
+// `n_layers`/`n_heads` > 0 also require those counts.
+HeadCategories ReadHeadCategories(const std::filesystem::path& path, int n_layers = 0, int n_heads = 0);
+
+// --- runtime verification ----------------------------------------------------
+
+double ActivationScore(HeadRole role, const float* attention, int T, const std::vector<int64_t>& tokens);
+
+struct HeadActivation {
+  int layer = 0, head = 0;
+  double score = 0;             // offline score (head_categories.json)
+  double activation_score = 0;  // on this prompt, [0, 1]
+  bool is_active = false;
+};
+
+struct CategoryActivation {
+  std::string key;
+  bool applicable = true;   // false: needs repetition and the prompt has none
+  bool active = false;      // some top head is active
+  std::vector<HeadActivation> heads;  // the top heads, in the file's order
+  std::string reason;       // why the category is gray (empty when active)
+};
+
+struct PromptRoles {
+  std::vector<CategoryActivation> categories;  // display order, "other" last
+  bool repeated_tokens = false;
+  const CategoryActivation* Find(const std::string& key) const;
+  // {key: [{layer, head, score, activation_score, is_active}], "reasons": {key: text}}
+  nlohmann::json ToJson() const;
+};
+
+// patterns: [n_layers, n_heads, T, T] row-major with T = tokens.size().
+PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_layers, int n_heads,
+                         const std::vector<int64_t>& tokens);
+
+}  // namespace hs::library
