@@ -63,6 +63,13 @@ struct ExplorerOptions {
   bool script_wait = false;        // advance the script only once the panels show the current epoch
   std::string frame_log;       // write per-frame timings (CSV) here (bench)
   std::string script_shots;    // write DIR/step_<i>.png once each scripted step is fully drawn (tests)
+  // Language-model workspace:
+  std::string model;           // open the LM workspace on this model folder (empty: the demo LM, when shown)
+  std::string prompt;          // its prompt (empty: a prompt with repetition)
+  std::string head;            // selected head "LAYER,HEAD" (default: the best induction head)
+  int step = -1;               // training checkpoint step (-1: final weights)
+  bool lm_first = false;       // start in the LM workspace
+  std::string script_prompts;  // a file of prompts, typed one per line once the last one is drawn (bench)
 };
 int RunExplorer(const ExplorerOptions& opt);
 

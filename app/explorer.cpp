@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "gl_textures.h"
 #include "grokking_workspace.h"
+#include "lm_workspace.h"
 #include "screenshot.h"
 #include "script_driver.h"
 #include "state_file.h"
@@ -147,10 +148,16 @@ int RunExplorer(const ExplorerOptions& opt) {
     // before its store goes.
     Requests requests;
     GrokkingWorkspace ws(opt, requests);
+    LmWorkspace lm_ws(opt);
+    // Which workspace: the one of --panel, else the LM one with --model / --lm.
+    const PanelDef* single = opt.panel.empty() ? nullptr : FindPanel(opt.panel);
+    const bool lm_first = single ? single->workspace == WorkspaceKind::LanguageModel : opt.lm_first || !opt.model.empty();
+    Workspace* active = lm_first ? static_cast<Workspace*>(&lm_ws) : &ws;
     ws.Open(run_dir, opt.epoch >= 0 ? opt.epoch : remembered.epoch);
     if (query_pos >= 0) ws.SetPair(query_pos, key_pos);
     const bool default_run = run_dir == fs::path(DefaultRunDir(opt.runs));
-    if (default_run && !ws.run().Complete() && opt.train_if_missing && (opt.frames == 0 || opt.train_scripted)) {
+    if (!lm_first && default_run && !ws.run().Complete() && opt.train_if_missing &&
+        (opt.frames == 0 || opt.train_scripted)) {
       const bool fresh = !fs::exists(run_dir / "config.json");
       const train::TrainConfig default_cfg;
       ws.StartTraining(fresh ? &default_cfg : nullptr);
@@ -162,13 +169,14 @@ int RunExplorer(const ExplorerOptions& opt) {
     }
 
     ScriptDriver driver(opt);
+    PromptScript prompts(opt);
     ExportQueue exports;
     int frame = 0, ready_frames = 0;
     const auto t_start = Clock::now();
     // With --frames and wait_ready: keep going until two quiet frames in a
     // row (every panel has its data), for at most a minute.
     auto still_waiting = [&] {
-      if (driver.Active() && Clock::now() - t_start < std::chrono::minutes(10)) return true;
+      if ((driver.Active() || prompts.Active()) && Clock::now() - t_start < std::chrono::minutes(10)) return true;
       return opt.wait_ready && ready_frames < 2 && Clock::now() - t_start < std::chrono::seconds(60);
     };
     while (!glfwWindowShouldClose(window) && g_quit == 0) {
@@ -180,6 +188,8 @@ int RunExplorer(const ExplorerOptions& opt) {
         continue;
       }
       ws.Update();
+      if (active == &lm_ws) lm_ws.Update();
+      prompts.BeforeFrame(lm_ws, ready_frames >= 1);
       driver.BeforeFrame(ws, frame, ready_frames >= 1);
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
@@ -193,10 +203,24 @@ int RunExplorer(const ExplorerOptions& opt) {
       ImGui::Begin("headscope", nullptr,
                    ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                        ImGuiWindowFlags_NoBringToFrontOnFocus);
-      if (opt.panel.empty())
-        ws.Draw(exports);
-      else
-        ws.DrawSinglePanel(opt.panel, exports);
+      if (opt.panel.empty()) {
+        // The two workspaces, as a segmented control on the first line.
+        ImGui::AlignTextToFramePadding();
+        ImGui::TextDisabled("headscope");
+        ImGui::SameLine();
+        if (ImGui::RadioButton("Grokking workbench", active == &ws)) active = &ws;
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Modular addition: train, checkpoints, Fourier analyzers");
+        ImGui::SameLine();
+        if (ImGui::RadioButton("Language models", active == &lm_ws)) active = &lm_ws;
+        if (ImGui::IsItemHovered())
+          ImGui::SetTooltip("Hugging Face models and the demo LM: head roles on your prompt, roles forming in training");
+        ImGui::SameLine();
+        ImGui::TextDisabled("|");
+        ImGui::SameLine();
+        active->Draw(exports);
+      } else {
+        active->DrawSinglePanel(opt.panel, exports);
+      }
       ImGui::End();
       const double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_frame).count();
 
@@ -215,7 +239,7 @@ int RunExplorer(const ExplorerOptions& opt) {
           exports.status = "export failed: " + err;
       }
       exports.requests.clear();
-      const bool ready = !ws.Waiting() && !requests.Busy();
+      const bool ready = !active->Waiting() && !requests.Busy() && (active != &lm_ws || !lm_ws.Busy());
       ready_frames = ready ? ready_frames + 1 : 0;
       ++frame;
       if (opt.frame_log.size() || opt.script_shots.size()) glFinish();
@@ -231,15 +255,17 @@ int RunExplorer(const ExplorerOptions& opt) {
     }
     // Scripts (shot) learn when a panel could not draw its data.
     if (opt.wait_ready) {
-      for (const auto& e : ws.Errors()) std::cerr << "headscope shot: " << e << "\n", rc = 1;
-      if (ws.Waiting() && g_quit == 0) {
+      for (const auto& e : active->Errors()) std::cerr << "headscope shot: " << e << "\n", rc = 1;
+      if (active->Waiting() && g_quit == 0) {
         std::cerr << "headscope shot: gave up after 60 s: a panel is still waiting for its data\n";
         rc = 1;
       }
     }
     if (opt.frames == 0 && ws.run().valid()) SaveRememberedView(ws.SaveState());
     if (g_quit > 0) std::cerr << "headscope: interrupted; stopping background work (training state is saved)\n";
+    if (!prompts.Finish()) rc = 1;
     ws.Stop();  // training saves train_state at the current epoch
+    lm_ws.Stop();
     requests.Shutdown();
     widgets::ReleaseWidgetTextures();
   }

@@ -2,7 +2,7 @@
 //   Run and selection ....... Open, SetPair, SelectEpoch, Update
 //   Top bar ................. DrawTopBar: run picker, training, Analyze all
 //   Epoch bar ............... DrawEpochBar: play, step, slider, follow latest
-//   Tabs .................... Draw, DrawTab, DrawSinglePanel (from the registry)
+//   Tabs .................... Draw, DrawSinglePanel (from the registry)
 #include "grokking_workspace.h"
 
 #include <algorithm>
@@ -26,8 +26,7 @@ void TextProgressBar(float fraction, const char* text) {
 // [SECTION] Run and selection
 GrokkingWorkspace::GrokkingWorkspace(const ExplorerOptions& opt, Requests& requests)
     : m_opt(opt), m_requests(requests) {
-  for (const auto& def : PanelRegistry())
-    if (def.workspace == WorkspaceKind::Grokking) m_panels[def.name] = def.make();
+  m_panels = MakePanels(WorkspaceKind::Grokking);
   m_all_runs = io::ListRuns(opt.runs);
 }
 
@@ -275,41 +274,9 @@ void GrokkingWorkspace::Draw(ExportQueue& exports) {
   DrawEpochBar();
   if (!exports.status.empty()) ImGui::TextDisabled("%s", exports.status.c_str());
   ImGui::Separator();
-  std::vector<std::string> tabs;
-  for (const auto& def : PanelRegistry())
-    if (def.workspace == WorkspaceKind::Grokking && std::find(tabs.begin(), tabs.end(), def.tab) == tabs.end())
-      tabs.push_back(def.tab);
-  if (ImGui::BeginTabBar("##tabs")) {
-    for (const auto& tab : tabs)
-      if (ImGui::BeginTabItem(tab.c_str())) {
-        DrawTab(tab, exports);
-        ImGui::EndTabItem();
-      }
-    ImGui::EndTabBar();
-  }
-}
-
-void GrokkingWorkspace::DrawTab(const std::string& tab, ExportQueue& exports) {
-  std::vector<const PanelDef*> cols[2];
-  for (const auto& def : PanelRegistry())
-    if (def.workspace == WorkspaceKind::Grokking && def.tab == tab) cols[def.column == 1 ? 1 : 0].push_back(&def);
   const ViewContext v = Context();
   PanelOutput out;
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const bool two = !cols[1].empty();
-  for (int c = 0; c < 2; ++c) {
-    if (cols[c].empty()) continue;
-    if (c == 1) ImGui::SameLine();
-    ImGui::BeginChild(c == 0 ? "##col0" : "##col1", ImVec2(two && c == 0 ? avail.x * 0.5f : 0, 0), false);
-    const float h = ImGui::GetContentRegionAvail().y;
-    for (size_t i = 0; i < cols[c].size(); ++i) {
-      const PanelDef& def = *cols[c][i];
-      const bool last = i + 1 == cols[c].size();
-      DrawPanelFrame(def, *m_panels.at(def.name), v, out, ImVec2(0, last ? 0 : h * def.height), exports);
-      m_drawn.push_back(def.name);
-    }
-    ImGui::EndChild();
-  }
+  DrawRegisteredTabs(WorkspaceKind::Grokking, m_panels, v, out, exports, m_drawn);
   Apply(out);
 }
 

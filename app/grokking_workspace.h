@@ -47,13 +47,12 @@ class GrokkingWorkspace : public Workspace {
   void Apply(const PanelOutput& out);
   void DrawTopBar();
   void DrawEpochBar();
-  void DrawTab(const std::string& tab, ExportQueue& exports);
 
   const ExplorerOptions& m_opt;
   Requests& m_requests;
   RunState m_run;
   std::vector<std::filesystem::path> m_all_runs;
-  std::map<std::string, std::unique_ptr<Panel>> m_panels;  // registry name -> instance
+  PanelMap m_panels;  // registry name -> instance
   std::vector<std::string> m_drawn;                        // panels drawn this frame
   int m_epoch_index = -1, m_wanted_epoch = -1;
   int m_query_pos = -1, m_key_pos = -1;

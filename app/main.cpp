@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "panel.h"
+#include "lm/language_model.h"
 #include "train/trainer.h"
 
 namespace {
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
   cli.add_option("--runs", ex.runs, "Folder holding runs/<family>/<variant>")->capture_default_str();
   cli.add_option("--run", ex.run, "Open this run folder instead of the default run");
   cli.add_flag("!--no-train", ex.train_if_missing, "Do not start training when the default run is missing");
+  cli.add_option("--model", ex.model, "Open the language-model workspace on this Hugging Face model folder");
+  cli.add_flag("--lm", ex.lm_first, "Start in the language-model workspace (the demo LM unless --model)");
+  cli.add_option("--prompt", ex.prompt, "The language-model workspace's prompt");
   cli.add_option("--frames", ex.frames, "Close after N frames (for scripted use)")->group("");
   cli.add_option("--screenshot", ex.screenshot, "Write a PNG of the last frame (with --frames)")->group("");
 
@@ -128,10 +132,15 @@ int main(int argc, char** argv) {
   shot.wait_ready = true;
   shot.train_if_missing = false;
   auto* shot_cmd = cli.add_subcommand("shot", "Render the explorer (or one panel) at an epoch to a PNG, in a real GL context");
-  shot_cmd->add_option("--run", shot.run, "Run folder")->required();
+  shot_cmd->add_option("--run", shot.run, "Run folder (grokking panels)");
   shot_cmd->add_option("--runs", shot.runs, "Folder of runs (for --panel compare)")->capture_default_str();
-  shot_cmd->add_option("--epoch", shot.epoch, "Checkpoint epoch (the nearest checkpoint at or after it)")->required();
-  const std::string panels = PanelNameList(WorkspaceKind::Grokking);
+  shot_cmd->add_option("--epoch", shot.epoch, "Checkpoint epoch (the nearest checkpoint at or after it)");
+  shot_cmd->add_option("--model", shot.model, "Language-model folder (LM panels; e.g. assets/demo_lm)");
+  shot_cmd->add_option("--prompt", shot.prompt, "Prompt for the LM panels");
+  shot_cmd->add_option("--head", shot.head, "Selected head as LAYER,HEAD (LM panels)");
+  shot_cmd->add_option("--step", shot.step, "Training checkpoint step of the LM (default: final weights)");
+  const std::string panels =
+      PanelNameList(WorkspaceKind::Grokking) + "; language models: " + PanelNameList(WorkspaceKind::LanguageModel);
   shot_cmd->add_option("--panel", shot.panel, panels + " (default: the whole window)");
   shot_cmd->add_option("--pair", shot.pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
   shot_cmd->add_option("--out", shot.screenshot, "PNG file to write")->required();
@@ -141,6 +150,7 @@ int main(int argc, char** argv) {
   cli.add_option("--frame-log", ex.frame_log, "")->group("");
   cli.add_flag("--script-wait", ex.script_wait, "")->group("");
   cli.add_option("--script-shots", ex.script_shots, "")->group("");
+  cli.add_option("--script-prompts", ex.script_prompts, "")->group("");
   cli.add_flag("--train-scripted", ex.train_scripted, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
@@ -180,9 +190,20 @@ int main(int argc, char** argv) {
     return RunHeads(hd);
   }
   if (shot_cmd->parsed()) {
-    if (!shot.panel.empty() && !FindPanel(shot.panel)) {
+    const PanelDef* def = shot.panel.empty() ? nullptr : FindPanel(shot.panel);
+    if (!shot.panel.empty() && !def) {
       std::cerr << "headscope shot: unknown --panel '" << shot.panel << "'; use one of " << panels << "\n";
       return 2;
+    }
+    const bool lm_shot = def ? def->workspace == WorkspaceKind::LanguageModel : !shot.model.empty();
+    if (!lm_shot && (shot.run.empty() || shot.epoch < 0)) {
+      std::cerr << "headscope shot: give --run RUN --epoch N (grokking panels) or --model DIR (language-model "
+                   "panels)\n";
+      return 2;
+    }
+    if (lm_shot) {
+      shot.lm_first = true;
+      if (shot.model.empty()) shot.model = hs::lm::DemoLmDir().string();
     }
     return RunExplorer(shot);
   }

@@ -27,13 +27,18 @@
 
 namespace hs::app {
 
-enum class WorkspaceKind { Grokking };
+enum class WorkspaceKind { Grokking, LanguageModel };
 
 // What a panel asks of its workspace this frame (the context is read-only).
 struct PanelOutput {
   int jump_to_epoch = -1;                    // the user clicked an epoch
   bool analyze_all = false;                  // "Analyze all" from an empty state
   std::optional<std::pair<int, int>> pair;   // a new position pair (query, key)
+  // Language-model workspace:
+  std::optional<std::pair<int, int>> head;   // select a head (layer, head)
+  std::optional<std::string> prompt;         // replace the prompt (a suggested prompt)
+  std::optional<std::string> category;       // select a category (role grid)
+  std::optional<int> step;                   // select a checkpoint step (-1: final weights)
 };
 
 class Panel {

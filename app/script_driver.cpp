@@ -1,6 +1,10 @@
 // Scripted test driver (see script_driver.h).
 #include "script_driver.h"
 
+#include <iostream>
+
+#include "lm_workspace.h"
+
 #include <filesystem>
 #include <iostream>
 
@@ -46,6 +50,44 @@ void ScriptDriver::AfterFrame(Workspace& ws, int frame, bool ready, double build
     m_log << std::chrono::duration<double, std::milli>(Clock::now() - m_moved_at).count();
   }
   m_log << "\n";
+}
+
+PromptScript::PromptScript(const ExplorerOptions& opt) {
+  if (opt.script_prompts.empty()) return;
+  std::ifstream in(opt.script_prompts);
+  if (!in) {
+    std::cerr << "headscope: --script-prompts " << opt.script_prompts << ": cannot be read\n";
+    m_ok = false;
+    return;
+  }
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) m_prompts.push_back(line);
+  m_active = !m_prompts.empty();
+  if (!opt.frame_log.empty()) {
+    m_log.open(opt.frame_log);
+    m_log << "index,tokens,edit_to_drawn_ms,compute_ms\n";
+  }
+}
+
+void PromptScript::BeforeFrame(LmWorkspace& ws, bool ready) {
+  if (!m_active || !ready) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (m_pending) {  // the previous edit's result was drawn in the last frame
+    const auto& a = ws.view().analysis;
+    if (!a || !ws.view().analysis_current || a->prompt != m_prompts[m_pos - 1]) return;
+    if (m_log.is_open() && a)
+      m_log << m_pos - 1 << "," << a->T() << ","
+            << std::chrono::duration<double, std::milli>(now - m_edit_at).count() << "," << a->compute_ms << "\n";
+    m_pending = false;
+  }
+  if (m_pos >= m_prompts.size()) {
+    m_active = false;
+    m_log.flush();
+    return;
+  }
+  ws.SetPrompt(m_prompts[m_pos++]);
+  m_edit_at = now;
+  m_pending = true;
 }
 
 }  // namespace hs::app

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "workspace.h"
@@ -32,6 +33,28 @@ class ScriptDriver {
   bool m_step_shot = true;   // its PNG is written (or none is wanted)
   bool m_latency_pending = false;
   std::chrono::steady_clock::time_point m_moved_at{};
+  std::ofstream m_log;
+};
+
+class LmWorkspace;
+
+// Types the prompts of opt.script_prompts (one per line) into the
+// language-model workspace one after another: each as soon as the previous
+// one's panels are drawn with its result. With opt.frame_log, writes per
+// edit "index,tokens,edit_to_drawn_ms,compute_ms" (bench/head_roles_latency).
+class PromptScript {
+ public:
+  explicit PromptScript(const ExplorerOptions& opt);
+  bool Active() const { return m_active; }
+  void BeforeFrame(LmWorkspace& ws, bool ready);
+  // False when the file could not be read.
+  bool Finish() const { return m_ok; }
+
+ private:
+  std::vector<std::string> m_prompts;
+  size_t m_pos = 0;
+  bool m_active = false, m_ok = true, m_pending = false;
+  std::chrono::steady_clock::time_point m_edit_at{};
   std::ofstream m_log;
 };
 

@@ -14,6 +14,8 @@
 
 namespace hs::app {
 
+struct LmView;  // lm_view.h
+
 struct ViewContext {
   families::RunInfoPtr run;  // null: no run open (or its config is unreadable)
   std::vector<int> epochs;   // checkpoints present, ascending
@@ -25,6 +27,7 @@ struct ViewContext {
   std::vector<std::filesystem::path> all_runs;  // every run under the runs folder (Compare)
   Requests* requests = nullptr;
   std::string metrics_error; // why metrics.csv could not be read (names the file)
+  const LmView* lm = nullptr; // the language-model workspace's state (its panels only)
 };
 
 // What a panel reports about its last frame (Panel::Waiting, Panel::Errors).

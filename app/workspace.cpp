@@ -1,6 +1,7 @@
 // Panel frames with export buttons (see workspace.h).
 #include "workspace.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace hs::app {
@@ -26,6 +27,44 @@ void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, Pan
   }
   panel.Draw(v, out);
   ImGui::EndChild();
+}
+
+PanelMap MakePanels(WorkspaceKind kind) {
+  PanelMap m;
+  for (const auto& def : PanelRegistry())
+    if (def.workspace == kind) m[def.name] = def.make();
+  return m;
+}
+
+void DrawRegisteredTabs(WorkspaceKind kind, PanelMap& panels, const ViewContext& v, PanelOutput& out,
+                        ExportQueue& exports, std::vector<std::string>& drawn) {
+  std::vector<std::string> tabs;
+  for (const auto& def : PanelRegistry())
+    if (def.workspace == kind && std::find(tabs.begin(), tabs.end(), def.tab) == tabs.end()) tabs.push_back(def.tab);
+  if (!ImGui::BeginTabBar("##tabs")) return;
+  for (const auto& tab : tabs) {
+    if (!ImGui::BeginTabItem(tab.c_str())) continue;
+    std::vector<const PanelDef*> cols[2];
+    for (const auto& def : PanelRegistry())
+      if (def.workspace == kind && def.tab == tab) cols[def.column == 1 ? 1 : 0].push_back(&def);
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const bool two = !cols[1].empty();
+    for (int c = 0; c < 2; ++c) {
+      if (cols[c].empty()) continue;
+      if (c == 1) ImGui::SameLine();
+      ImGui::BeginChild(c == 0 ? "##col0" : "##col1", ImVec2(two && c == 0 ? avail.x * 0.5f : 0, 0), false);
+      const float h = ImGui::GetContentRegionAvail().y;
+      for (size_t i = 0; i < cols[c].size(); ++i) {
+        const PanelDef& def = *cols[c][i];
+        const bool last = i + 1 == cols[c].size();
+        DrawPanelFrame(def, *panels.at(def.name), v, out, ImVec2(0, last ? 0 : h * def.height), exports);
+        drawn.push_back(def.name);
+      }
+      ImGui::EndChild();
+    }
+    ImGui::EndTabItem();
+  }
+  ImGui::EndTabBar();
 }
 
 }  // namespace hs::app

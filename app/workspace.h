@@ -6,6 +6,8 @@
 
 #include <imgui.h>
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,5 +58,14 @@ class Workspace {
 // content), then the panel.
 void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, PanelOutput& out, ImVec2 size,
                     ExportQueue& exports);
+
+// The workspace's registered panels in tabs (tabs in the order of their
+// first panel; in a tab, a left and an optional right column with the
+// panels' height fractions). Appends the names of the panels drawn.
+using PanelMap = std::map<std::string, std::unique_ptr<Panel>>;
+void DrawRegisteredTabs(WorkspaceKind kind, PanelMap& panels, const ViewContext& v, PanelOutput& out,
+                        ExportQueue& exports, std::vector<std::string>& drawn);
+// Every registered panel of `kind`, instantiated.
+PanelMap MakePanels(WorkspaceKind kind);
 
 }  // namespace hs::app

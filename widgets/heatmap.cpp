@@ -143,7 +143,17 @@ bool Heatmap(const char* id, const float* values, int rows, int cols, const Heat
   const bool clicked = ImGui::IsItemClicked();
 
   const float title_h = s.title ? fh * 1.3f : 0;
-  const float left = s.axis_ticks ? fh * (s.y_label ? 3.2f : 2.2f) : (s.y_label ? fh * 1.2f : 2);
+  float left = s.axis_ticks ? fh * (s.y_label ? 3.2f : 2.2f) : (s.y_label ? fh * 1.2f : 2);
+  float max_x_label = 0, max_y_label = 0;  // widest text tick label
+  if (s.axis_ticks && s.y_tick_labels) {
+    for (int r = 0; r < rows; ++r) max_y_label = std::max(max_y_label, ImGui::CalcTextSize(s.y_tick_labels[r]).x);
+    max_y_label = std::min(max_y_label, fh * 8);
+    left = max_y_label + fh * 0.6f + (s.y_label ? ImGui::CalcTextSize(s.y_label).x + fh * 0.5f : 0);
+  }
+  if (s.axis_ticks && s.x_tick_labels) {  // spacing from the typical label (long ones are clipped)
+    for (int c = 0; c < cols; ++c) max_x_label += ImGui::CalcTextSize(s.x_tick_labels[c]).x;
+    max_x_label = std::max(max_x_label / cols, fh * 0.8f);
+  }
   const float bottom = s.axis_ticks ? fh * (s.x_label ? 2.4f : 1.3f) : (s.x_label ? fh * 1.3f : 2);
   const float right = s.colorbar ? fh * 4.2f : 4;
   float w = size.x - left - right, h = size.y - title_h - bottom;
@@ -179,19 +189,28 @@ bool Heatmap(const char* id, const float* values, int rows, int cols, const Heat
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
   char buf[48];
   if (s.axis_ticks) {
-    const int xs = TickStep(cols, w, fh * 2.5f), ys = TickStep(rows, h, fh * 1.2f);
+    const int xs = TickStep(cols, w, s.x_tick_labels ? std::min(max_x_label, fh * 8) + fh * 0.5f : fh * 2.5f),
+              ys = TickStep(rows, h, fh * (s.y_tick_labels ? 1.05f : 1.2f));
     // Ticks on round labels (multiples of the step), whatever the base.
-    for (int c = (xs - s.x_tick_base % xs) % xs; c < cols; c += xs) {
+    const int c0 = s.x_tick_labels ? 0 : (xs - s.x_tick_base % xs) % xs;
+    const int r0 = s.y_tick_labels ? 0 : (ys - s.y_tick_base % ys) % ys;
+    for (int c = c0; c < cols; c += xs) {
       std::snprintf(buf, sizeof buf, "%d", c + s.x_tick_base);
-      const float x = p0.x + (c + 0.5f) * w / cols, tw = ImGui::CalcTextSize(buf).x;
+      const char* label = s.x_tick_labels ? s.x_tick_labels[c] : buf;
+      const float x = p0.x + (c + 0.5f) * w / cols, tw = ImGui::CalcTextSize(label).x;
       dl->AddLine(ImVec2(x, p1.y), ImVec2(x, p1.y + 3), text);
-      dl->AddText(ImVec2(x - tw * 0.5f, p1.y + 3), text, buf);
+      dl->PushClipRect(ImVec2(x - fh * 4, p1.y), ImVec2(x + fh * 4, p1.y + fh * 1.4f), true);
+      dl->AddText(ImVec2(x - tw * 0.5f, p1.y + 3), text, label);
+      dl->PopClipRect();
     }
-    for (int r = (ys - s.y_tick_base % ys) % ys; r < rows; r += ys) {
+    for (int r = r0; r < rows; r += ys) {
       std::snprintf(buf, sizeof buf, "%d", r + s.y_tick_base);
-      const float y = p0.y + (r + 0.5f) * h / rows, tw = ImGui::CalcTextSize(buf).x;
+      const char* label = s.y_tick_labels ? s.y_tick_labels[r] : buf;
+      const float y = p0.y + (r + 0.5f) * h / rows, tw = std::min(ImGui::CalcTextSize(label).x, fh * 8);
       dl->AddLine(ImVec2(p0.x - 3, y), ImVec2(p0.x, y), text);
-      dl->AddText(ImVec2(p0.x - tw - 5, y - fh * 0.5f), text, buf);
+      dl->PushClipRect(ImVec2(p0.x - fh * 8 - 5, y - fh), ImVec2(p0.x - 4, y + fh), true);
+      dl->AddText(ImVec2(p0.x - tw - 5, y - fh * 0.5f), text, label);
+      dl->PopClipRect();
     }
   }
   if (s.x_label) {
@@ -223,8 +242,21 @@ bool Heatmap(const char* id, const float* values, int rows, int cols, const Heat
     st.value = values[size_t(st.row) * cols + st.col];
     ImGui::BeginTooltip();
     if (s.title) ImGui::TextUnformatted(s.title);
-    ImGui::Text("%s = %d, %s = %d", s.y_label ? s.y_label : "row", st.row + s.y_tick_base, s.x_label ? s.x_label : "column",
-                st.col + s.x_tick_base);
+    if (s.y_tick_labels || s.x_tick_labels) {  // "query 5 'cat'", "key 2 'the'"
+      const char* yn = s.y_label ? s.y_label : "row";
+      const char* xn = s.x_label ? s.x_label : "column";
+      if (s.y_tick_labels)
+        ImGui::Text("%s %d: '%s'", yn, st.row + s.y_tick_base, s.y_tick_labels[st.row]);
+      else
+        ImGui::Text("%s %d", yn, st.row + s.y_tick_base);
+      if (s.x_tick_labels)
+        ImGui::Text("%s %d: '%s'", xn, st.col + s.x_tick_base, s.x_tick_labels[st.col]);
+      else
+        ImGui::Text("%s %d", xn, st.col + s.x_tick_base);
+    } else {
+      ImGui::Text("%s = %d, %s = %d", s.y_label ? s.y_label : "row", st.row + s.y_tick_base,
+                  s.x_label ? s.x_label : "column", st.col + s.x_tick_base);
+    }
     std::snprintf(buf, sizeof buf, s.value_format, st.value);
     ImGui::Text("%s: %s", s.value_label, buf);
     ImGui::EndTooltip();

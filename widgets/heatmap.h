@@ -29,6 +29,10 @@ struct HeatmapSpec {
   bool equal_aspect = true;
   bool axis_ticks = true;
   int x_tick_base = 0, y_tick_base = 0;  // the label of column / row 0 (1 for 1-based frequencies)
+  // Text labels instead of numbers (one per column / row; e.g. tokens), shown
+  // as many as fit and in the hover tooltip.
+  const char* const* x_tick_labels = nullptr;
+  const char* const* y_tick_labels = nullptr;
   ImVec2 size = ImVec2(-1, -1);          // <= 0: fill the available space
   uint64_t version = 0;                  // bump when data changes in place at the same address
   bool stale = false;                    // draw a "recomputing" marker

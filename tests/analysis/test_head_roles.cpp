@@ -4,13 +4,16 @@
 // categories and role formation against independent computations.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
 #include "library/head_roles.h"
 #include "lm/categorize.h"
+#include "lm/prompt_worker.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -213,4 +216,50 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   io::WriteFileAtomic(lm::CategoriesPath(d), j.dump());
   lm::LoadOrCategorize(*lm, d, {}, &note);
   CHECK_THAT(note, Catch::Contains("other weights"));
+}
+
+namespace {
+// Waits until the worker has finished request `id`; its result.
+std::shared_ptr<const lm::PromptAnalysis> WaitFor(const lm::PromptWorker& w, uint64_t id) {
+  for (int i = 0; i < 3000; ++i) {
+    uint64_t done = 0;
+    auto a = w.Latest(&done);
+    if (done == id) return a;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL("request " << id << " did not finish in 30 s");
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("PromptWorker: the latest prompt wins; induction stays gray before the heads form", "[roles][lm]") {
+  const auto model = lm::LoadLmModel(Demo());
+  REQUIRE(model->formation);
+  REQUIRE(model->checkpoints.size() >= 8);
+  lm::PromptWorker w;
+  const std::string rep = "The cat sat on the mat. The cat sat on the mat.";
+  for (uint64_t id = 1; id <= 5; ++id) w.Submit({model, id == 5 ? rep : "edit " + std::to_string(id), true, -1, id});
+  auto a = WaitFor(w, 5);
+  CHECK(a->prompt == rep);
+  CHECK(a->error.empty());
+  CHECK(a->T() == int(rep.size()) + 1);  // bytes and BOS
+  CHECK(a->token_text[0] == "<bos>");
+  CHECK(a->roles.Find("induction")->active);
+  CHECK(a->roles.Find("previous_token")->active);
+  CHECK_FALSE(w.Busy());
+  // The same prompt through the training checkpoints, judged by the final
+  // model's top heads: no induction at step 600, induction from step 1000.
+  w.Submit({model, rep, true, 600, 6});
+  a = WaitFor(w, 6);
+  CHECK(a->step == 600);
+  CHECK_FALSE(a->roles.Find("induction")->active);
+  w.Submit({model, rep, true, 1000, 7});
+  CHECK(WaitFor(w, 7)->roles.Find("induction")->active);
+  // Errors in words, not exceptions.
+  w.Submit({model, rep, true, 777, 8});
+  CHECK_THAT(WaitFor(w, 8)->error, Catch::Contains("no checkpoint at step 777"));
+  w.Submit({model, std::string(300, 'x'), true, -1, 9});
+  CHECK_THAT(WaitFor(w, 9)->error, Catch::Contains("301 tokens") && Catch::Contains("128 positions"));
+  w.Submit({model, "", true, -1, 10});
+  CHECK_THAT(WaitFor(w, 10)->error, Catch::Contains("Type a prompt"));
 }

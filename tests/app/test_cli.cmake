@@ -93,7 +93,7 @@ def act(cat, a):
     shift = 1 if cat == 'induction' else 0
     rows = [sum(a[i, j + shift] for j in range(i) if t[j] == t[i]) for i in range(1, T) if t[i] in t[:i]]
     return np.mean(rows)
-active = {'previous_token': 0.3, 'induction': 0.3, 'duplicate_token': 0.3, 'first_token': 0.5, 'diffuse': 0.7}
+active = {'previous_token': 0.4, 'induction': 0.5, 'duplicate_token': 0.5, 'first_token': 0.5, 'diffuse': 0.7}
 assert set(r) == set(active) | {'other', 'reasons'}, sorted(r)
 for cat, heads in r.items():
     if cat in ('other', 'reasons'): continue

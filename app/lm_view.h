@@ -1,0 +1,27 @@
+// What the language-model workspace shows its panels each frame (read-only):
+// the model, its head categories, the analysis of the current prompt, the
+// selected head, category and training step.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "lm/prompt_worker.h"
+
+namespace hs::app {
+
+struct LmView {
+  std::filesystem::path model_dir;
+  std::shared_ptr<const lm::LmModel> model;  // null while loading (or on error)
+  std::string loading;                       // what is being loaded ("" when idle)
+  float loading_fraction = -1;               // progress in [0, 1]; < 0: unknown
+  std::string error;                         // the model could not be loaded (names the file)
+  std::shared_ptr<const lm::PromptAnalysis> analysis;  // latest finished (may be for an older prompt)
+  bool analysis_current = false;             // the analysis is of the prompt and step shown now
+  int layer = -1, head = -1;                 // the selected head
+  std::string category;                      // the selected category (role grid)
+  int step = -1;                             // the selected checkpoint step (-1: final weights)
+};
+
+}  // namespace hs::app

@@ -1,0 +1,79 @@
+// The language-model workspace: a model (the demo LM by default, or any
+// Hugging Face folder), a prompt box with suggested prompts, a training-step
+// slider for models with checkpoints, and the registered LanguageModel
+// panels in tabs. Nothing slow runs on the UI thread: the model loads (and
+// its heads are categorised, the first time) on a loader thread; every edit
+// of the prompt goes to lm::PromptWorker, latest wins.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "commands.h"
+#include "lm_view.h"
+#include "workspace.h"
+
+namespace hs::app {
+
+class LmWorkspace : public Workspace {
+ public:
+  explicit LmWorkspace(const ExplorerOptions& opt);
+  ~LmWorkspace() override { Stop(); }
+
+  // Loads a model folder in the background (categorising its heads if it
+  // has no current head_categories.json). Does nothing if it is open.
+  void OpenModel(const std::filesystem::path& dir);
+  void SetPrompt(const std::string& prompt);
+  void SelectHead(int layer, int head);  // checked against the model when it is loaded
+  // -1: final weights; else the nearest checkpoint at or after `step`.
+  void SelectStep(int step);
+
+  const char* name() const override { return "Language models"; }
+  void Update() override;
+  void Draw(ExportQueue& exports) override;
+  void DrawSinglePanel(const std::string& panel, ExportQueue& exports) override;
+  bool Waiting(const std::string& panel = {}) const override;
+  std::vector<std::string> Errors() const override;
+  nlohmann::json SaveState() const override;
+  int SelectEpoch(int) override { return -1; }
+  int SelectedEpoch() const override { return -1; }
+  void Stop() override;
+
+  const LmView& view() const { return m_view; }
+  bool Busy() const { return m_worker.Busy() || !m_view.loading.empty(); }
+
+ private:
+  void DrawTopBar();
+  void DrawPromptBar();
+  void Apply(const PanelOutput& out);
+  ViewContext Context() const;
+  void Adopt(std::shared_ptr<const lm::LmModel> model);
+
+  const ExplorerOptions& m_opt;
+  LmView m_view;
+  PanelMap m_panels;
+  std::vector<std::string> m_drawn;
+  char m_prompt[4096] = {};
+  bool m_bos = true, m_bos_user = false;
+  int m_wanted_step = -1;
+  std::pair<int, int> m_wanted_head{-1, -1};
+  char m_path_input[1024] = {};
+  std::vector<std::filesystem::path> m_recent;
+  // Loader thread and what it hands over (guarded by m_mu).
+  std::thread m_loader;
+  std::atomic<bool> m_cancel_load{false};
+  mutable std::mutex m_mu;
+  std::shared_ptr<const lm::LmModel> m_loaded;
+  std::string m_load_error, m_loading;
+  float m_load_fraction = -1;
+  // Prompt requests: the key of what is shown now, and of the last submitted.
+  uint64_t m_next_id = 1, m_submitted_id = 0;
+  std::string m_submitted_key;
+  lm::PromptWorker m_worker;  // last: joined first
+};
+
+}  // namespace hs::app

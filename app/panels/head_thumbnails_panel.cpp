@@ -1,0 +1,77 @@
+// The model view: every head's attention over the prompt as a thumbnail,
+// layers down and heads across, one colour scale; each titled with its roles
+// (filled marker when active on this prompt). Click a head to select it.
+#include <imgui.h>
+
+#include <cstdio>
+
+#include "heatmap.h"
+#include "lm_panel_util.h"
+
+namespace hs::app {
+namespace {
+
+// Short role tags for thumbnail titles.
+const char* Tag(const std::string& key) {
+  if (key == "previous_token") return "prev";
+  if (key == "induction") return "ind";
+  if (key == "duplicate_token") return "dup";
+  if (key == "first_token") return "first";
+  if (key == "diffuse") return "diff";
+  return "";
+}
+
+class HeadThumbnailsPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput& out) override {
+    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
+    if (!HasPromptToShow(v)) return;
+    const LmView& m = *v.lm;
+    const auto& a = *m.analysis;
+    const int n = a.n_layers * a.n_heads;
+    if (m_for != m.analysis) {
+      m_titles.assign(n, "");
+      for (int l = 0; l < a.n_layers; ++l)
+        for (int h = 0; h < a.n_heads; ++h) {
+          std::string t = HeadName(l, h);
+          for (const auto& ca : a.roles.categories)
+            for (const auto& hh : ca.heads)
+              if (hh.layer == l && hh.head == h && ca.key != "other")
+                t += std::string(" ") + Tag(ca.key) + (hh.is_active ? "*" : "");
+          m_titles[size_t(l) * a.n_heads + h] = t;
+        }
+      m_for = m.analysis;
+      ++m_version;  // textures are keyed by data pointer and version
+    }
+    std::vector<const char*> titles;
+    std::vector<const float*> values;
+    for (int i = 0; i < n; ++i) titles.push_back(m_titles[i].c_str()), values.push_back(a.Head(i / a.n_heads, i % a.n_heads));
+    ImGui::TextDisabled("Every head on your prompt (query down, key across). * = active on it. Click one to "
+                        "select it.");
+    widgets::FacetSpec spec;
+    spec.columns = a.n_heads;
+    spec.titles = titles.data();
+    spec.heatmap.vmin = 0;
+    spec.heatmap.vmax = 1;
+    spec.heatmap.axis_ticks = false;
+    spec.heatmap.value_label = "attention";
+    spec.heatmap.stale = !m.analysis_current;
+    spec.heatmap.version = m_version;
+    const int clicked = widgets::FacetGrid("##thumbs", values.data(), n, a.T(), a.T(), spec);
+    if (clicked >= 0) out.head = std::make_pair(clicked / a.n_heads, clicked % a.n_heads);
+  }
+  bool Waiting() const override { return m_waiting; }
+
+ private:
+  bool m_waiting = false;
+  std::shared_ptr<const lm::PromptAnalysis> m_for;
+  std::vector<std::string> m_titles;
+  uint64_t m_version = 0;
+};
+
+const bool kRegistered = RegisterPanel({"head_thumbnails", "Model view: every head's attention",
+                                        WorkspaceKind::LanguageModel, "Model view", 150, 0, 1.0f, true,
+                                        [] { return std::make_unique<HeadThumbnailsPanel>(); }});
+
+}  // namespace
+}  // namespace hs::app

@@ -1,0 +1,39 @@
+// Shared by the language-model panels: the empty states before a prompt's
+// analysis is there, category colours, readable token labels.
+#pragma once
+
+#include <imgui.h>
+
+#include <string>
+#include <vector>
+
+#include "lm_view.h"
+#include "panel.h"
+
+namespace hs::app {
+
+// True when there is an analysed prompt to draw; otherwise draws the empty
+// state (loading, error, no prompt) and returns false.
+inline bool HasPromptToShow(const ViewContext& v) {
+  if (!v.lm) return false;
+  const LmView& m = *v.lm;
+  if (!m.error.empty()) return ErrorText(m.error), false;
+  if (!m.model) return EmptyState(m.loading.empty() ? "No model open." : "Loading the model..."), false;
+  if (!m.analysis) return EmptyState("Running the prompt..."), false;
+  if (!m.analysis->error.empty() || m.analysis->patterns.empty()) {
+    EmptyState(m.analysis->error.empty() ? "Type a prompt above." : m.analysis->error.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Colour of a category (display order), from the colour-blind-safe palette.
+ImU32 CategoryColor(const std::string& key);
+
+// Token text for axis labels: newline, tab and carriage return made visible.
+std::vector<std::string> TokenLabels(const std::vector<std::string>& text);
+
+// "L1H2"
+inline std::string HeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
+
+}  // namespace hs::app

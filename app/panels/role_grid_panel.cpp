@@ -1,0 +1,95 @@
+// Layer x head grids of every category's offline score (head_categories.json
+// all_scores), one per role on a shared 0..1 scale; the top heads of each
+// role outlined, the selected head in red. Hover for the score; click a cell
+// to select that head.
+#include <imgui.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "heatmap.h"
+#include "lm_panel_util.h"
+
+namespace hs::app {
+namespace {
+
+class RoleGridPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput& out) override {
+    if (!v.lm) return;
+    const LmView& m = *v.lm;
+    if (!m.model) {
+      if (!m.error.empty()) ErrorText(m.error);
+      else EmptyState("Loading the model...");
+      return;
+    }
+    const auto& cats = m.model->categories;
+    const int L = cats.n_layers, H = cats.n_heads;
+    if (m_for != m.model) {  // float copies of the scores, built once per model
+      m_values.clear();
+      for (const auto& c : cats.categories) {
+        if (c.key == "other") continue;
+        std::vector<float> g(size_t(L) * H);
+        for (int l = 0; l < L; ++l)
+          for (int h = 0; h < H; ++h) g[size_t(l) * H + h] = float(c.all_scores[l][h]);
+        m_values.emplace_back(c.key, std::move(g));
+      }
+      m_for = m.model;
+    }
+    ImGui::TextDisabled("Offline scores over %d random repeated sequences and %d sentences (head_categories.json).",
+                        cats.method.n_repeated, cats.method.n_sentences);
+    const float fh = ImGui::GetFontSize();
+    const int n = int(m_values.size());
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const int columns = avail.x > avail.y * 2.2f ? n : 3;
+    const int rows = (n + columns - 1) / columns;
+    const float cb = fh * 4.2f;  // one colour bar for all, at the right
+    const float w = (avail.x - cb) / columns - ImGui::GetStyle().ItemSpacing.x;
+    const float h = std::max(fh * 5, avail.y / rows - ImGui::GetStyle().ItemSpacing.y);
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    for (int i = 0; i < n; ++i) {
+      const auto& [key, g] = m_values[i];
+      const library::CategoryDef* def = library::FindCategoryDef(key);
+      ImGui::SetCursorScreenPos(ImVec2(origin.x + (i % columns) * (w + ImGui::GetStyle().ItemSpacing.x),
+                                       origin.y + (i / columns) * (h + ImGui::GetStyle().ItemSpacing.y)));
+      widgets::HeatmapSpec spec;
+      spec.title = def->display_name.c_str();
+      spec.x_label = "head";
+      spec.y_label = "layer";
+      spec.value_label = "score";
+      spec.vmin = 0;
+      spec.vmax = 1;
+      spec.colorbar = false;
+      spec.size = ImVec2(w, h);
+      spec.equal_aspect = false;
+      widgets::HeatmapState st;
+      if (widgets::Heatmap(key.c_str(), g.data(), L, H, spec, &st) && st.row >= 0)
+        out.head = std::make_pair(st.row, st.col), out.category = key;
+      // Outline the category's top heads; the selected head in red.
+      ImDrawList* dl = ImGui::GetWindowDrawList();
+      const float cw = (st.plot_max.x - st.plot_min.x) / H, ch = (st.plot_max.y - st.plot_min.y) / L;
+      auto cell = [&](int l, int hd, ImU32 col, float t) {
+        const ImVec2 a(st.plot_min.x + hd * cw + 1, st.plot_min.y + l * ch + 1);
+        dl->AddRect(a, ImVec2(a.x + cw - 2, a.y + ch - 2), col, 0, 0, t);
+      };
+      for (const auto& t : cats.Find(key)->top_heads) cell(t.layer, t.head, IM_COL32(255, 255, 255, 230), 1.5f);
+      if (m.layer >= 0 && m.layer < L && m.head >= 0 && m.head < H) cell(m.layer, m.head, IM_COL32(220, 50, 47, 255), 2.5f);
+    }
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + avail.x - cb + fh * 0.5f, origin.y + fh * 1.3f));
+    widgets::ColorBar("##grid_cb", widgets::Colormap::Viridis, 0, 1, ImVec2(cb - fh * 0.5f, std::max(fh * 3, h - fh * 4)),
+                      "score");
+    ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + rows * (h + ImGui::GetStyle().ItemSpacing.y)));
+    ImGui::TextDisabled("White outline: the category's top heads. Red: the selected head. Click a cell to select it.");
+  }
+
+ private:
+  std::shared_ptr<const lm::LmModel> m_for;
+  std::vector<std::pair<std::string, std::vector<float>>> m_values;
+};
+
+const bool kRegistered = RegisterPanel({"role_grid", "Role scores of every head (layer x head)",
+                                        WorkspaceKind::LanguageModel, "Head roles", 130, 1, 0.4f, true,
+                                        [] { return std::make_unique<RoleGridPanel>(); }});
+
+}  // namespace
+}  // namespace hs::app
