@@ -27,6 +27,7 @@
 #include "screenshot.h"
 #include "script_driver.h"
 #include "state_file.h"
+#include "train/trainer.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
@@ -170,6 +171,7 @@ int RunExplorer(const ExplorerOptions& opt) {
 
     ScriptDriver driver(opt);
     PromptScript prompts(opt);
+    int blas_threads = 1;  // main() configured torch for training with one thread
     ExportQueue exports;
     int frame = 0, ready_frames = 0;
     const auto t_start = Clock::now();
@@ -179,8 +181,14 @@ int RunExplorer(const ExplorerOptions& opt) {
       if ((driver.Active() || prompts.Active()) && Clock::now() - t_start < std::chrono::minutes(10)) return true;
       return opt.wait_ready && ready_frames < 2 && Clock::now() - t_start < std::chrono::seconds(60);
     };
+    // The prompt worker wakes the frame loop when a result is ready, so the
+    // loop can wait for events while a language model computes instead of
+    // redrawing (software GL would take the cores the forward needs).
+    lm_ws.SetWake([] { glfwPostEmptyEvent(); });
     while (!glfwWindowShouldClose(window) && g_quit == 0) {
       if (opt.frames > 0 && frame >= opt.frames && !still_waiting()) break;
+      if (active == &lm_ws && lm_ws.Computing() && !driver.Active())
+        glfwWaitEventsTimeout(0.1);
       const auto t_frame = Clock::now();
       glfwPollEvents();
       if (glfwGetWindowAttrib(window, GLFW_ICONIFIED)) {
@@ -189,6 +197,14 @@ int RunExplorer(const ExplorerOptions& opt) {
       }
       ws.Update();
       if (active == &lm_ws) lm_ws.Update();
+      // Language models run faster with OpenBLAS on both cores (see
+      // ConfigureTorchForInference); training keeps one. Switched only while
+      // nothing computes (OpenBLAS's thread count is process-wide).
+      const int blas = active == &lm_ws && !ws.trainer().running() ? 2 : 1;
+      if (blas != blas_threads && !requests.Busy() && !lm_ws.Computing() && !ws.trainer().running()) {
+        train::ConfigureTorchForInference(blas);
+        blas_threads = blas;
+      }
       prompts.BeforeFrame(lm_ws, ready_frames >= 1);
       driver.BeforeFrame(ws, frame, ready_frames >= 1);
       ImGui_ImplOpenGL3_NewFrame();

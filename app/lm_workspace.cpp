@@ -103,7 +103,10 @@ void LmWorkspace::Stop() {
 }
 
 // [SECTION] Selection
-void LmWorkspace::SetPrompt(const std::string& prompt) { std::snprintf(m_prompt, sizeof m_prompt, "%s", prompt.c_str()); }
+void LmWorkspace::SetPrompt(const std::string& prompt) {
+  std::snprintf(m_prompt, sizeof m_prompt, "%s", prompt.c_str());
+  SubmitIfChanged();
+}
 
 void LmWorkspace::SelectHead(int layer, int head) {
   m_wanted_head = {layer, head};
@@ -137,19 +140,23 @@ void LmWorkspace::Update() {
     if (!dir.empty()) OpenModel(dir);
     else m_view.error = "the demo LM (assets/demo_lm) was not found; open a Hugging Face model folder";
   }
-  if (!m_view.model) return;
-  // A new prompt, BOS setting or step: run it (latest wins).
-  const std::string key = std::to_string(reinterpret_cast<uintptr_t>(m_view.model.get())) + "|" +
-                          std::to_string(m_bos) + "|" + std::to_string(m_view.step) + "|" + m_prompt;
-  if (key != m_submitted_key) {
-    m_submitted_key = key;
-    m_submitted_id = m_next_id++;
-    m_worker.Submit({m_view.model, m_prompt, m_bos, m_view.step, m_submitted_id});
-  }
+  SubmitIfChanged();
   uint64_t id = 0;
   auto latest = m_worker.Latest(&id);
   if (latest) m_view.analysis = latest;
   m_view.analysis_current = latest && id == m_submitted_id;
+}
+
+void LmWorkspace::SubmitIfChanged() {
+  if (!m_view.model) return;
+  // A new prompt, BOS setting or step: run it (latest wins).
+  const std::string key = std::to_string(reinterpret_cast<uintptr_t>(m_view.model.get())) + "|" +
+                          std::to_string(m_bos) + "|" + std::to_string(m_view.step) + "|" + m_prompt;
+  if (key == m_submitted_key) return;
+  m_submitted_key = key;
+  m_submitted_id = m_next_id++;
+  m_view.analysis_current = false;
+  m_worker.Submit({m_view.model, m_prompt, m_bos, m_view.step, m_submitted_id});
 }
 
 ViewContext LmWorkspace::Context() const {
@@ -163,6 +170,7 @@ void LmWorkspace::Apply(const PanelOutput& out) {
   if (out.prompt) SetPrompt(*out.prompt);
   if (out.category) m_view.category = *out.category;
   if (out.step) SelectStep(*out.step);
+  SubmitIfChanged();
 }
 
 bool LmWorkspace::Waiting(const std::string& panel) const {
@@ -299,6 +307,7 @@ void LmWorkspace::Draw(ExportQueue& exports) {
   PanelOutput out;
   DrawRegisteredTabs(WorkspaceKind::LanguageModel, m_panels, v, out, exports, m_drawn);
   Apply(out);
+  SubmitIfChanged();  // an edit typed this frame starts now, not next frame
 }
 
 void LmWorkspace::DrawSinglePanel(const std::string& panel, ExportQueue& exports) {

@@ -45,6 +45,10 @@ class LmWorkspace : public Workspace {
 
   const LmView& view() const { return m_view; }
   bool Busy() const { return m_worker.Busy() || !m_view.loading.empty(); }
+  // A forward or a load is running right now (not just queued).
+  bool Computing() const { return Busy(); }
+  // Called from worker threads when a result is ready (wakes the frame loop).
+  void SetWake(std::function<void()> wake) { m_worker.SetOnResult(std::move(wake)); }
 
  private:
   void DrawTopBar();
@@ -52,6 +56,7 @@ class LmWorkspace : public Workspace {
   void Apply(const PanelOutput& out);
   ViewContext Context() const;
   void Adopt(std::shared_ptr<const lm::LmModel> model);
+  void SubmitIfChanged();
 
   const ExplorerOptions& m_opt;
   LmView m_view;

@@ -15,7 +15,7 @@ namespace hs::app {
 using Clock = std::chrono::steady_clock;
 
 ScriptDriver::ScriptDriver(const ExplorerOptions& opt) : m_opt(opt) {
-  if (!opt.frame_log.empty()) {
+  if (!opt.frame_log.empty() && opt.script_prompts.empty()) {  // with prompts, PromptScript logs
     m_log.open(opt.frame_log);
     m_log << "frame,epoch,build_ms,total_ms,stale,uploads,latency_ms\n";
   }

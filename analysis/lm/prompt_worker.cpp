@@ -103,6 +103,11 @@ std::shared_ptr<const PromptAnalysis> PromptWorker::Latest(uint64_t* id) const {
   return m_latest;
 }
 
+void PromptWorker::SetOnResult(std::function<void()> f) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  m_on_result = std::move(f);
+}
+
 bool PromptWorker::Busy() const {
   std::lock_guard<std::mutex> lock(m_mu);
   return m_running || m_next.has_value();
@@ -152,11 +157,16 @@ void PromptWorker::Loop() {
       a->prompt = r.prompt, a->bos = r.bos, a->step = r.step;
       a->error = e.what();
     }
-    std::lock_guard<std::mutex> lock(m_mu);
-    m_latest = a;
-    m_latest_id = r.id;
-    m_running = false;
-    m_last_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - submitted).count();
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_latest = a;
+      m_latest_id = r.id;
+      m_running = false;
+      m_last_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - submitted).count();
+      wake = m_on_result;
+    }
+    if (wake) wake();
   }
 }
 

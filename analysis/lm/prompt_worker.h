@@ -95,6 +95,8 @@ class PromptWorker {
   // The newest finished analysis (null before the first) and its request id.
   std::shared_ptr<const PromptAnalysis> Latest(uint64_t* id = nullptr) const;
   bool Busy() const;  // a request queued or running
+  // Called on the worker thread after each result (e.g. to wake a UI loop).
+  void SetOnResult(std::function<void()> f);
   void Stop();        // finishes the running request, drops the queued one, joins
   // Milliseconds from Submit to the finished result, of the newest result.
   double last_latency_ms() const { return m_last_latency_ms; }
@@ -109,6 +111,7 @@ class PromptWorker {
   std::shared_ptr<const PromptAnalysis> m_latest;
   uint64_t m_latest_id = 0;
   std::atomic<double> m_last_latency_ms{0};
+  std::function<void()> m_on_result;  // guarded by m_mu
   // Checkpoint weights, worker thread only, for the model they belong to.
   std::shared_ptr<const LmModel> m_checkpoints_of;
   std::map<int, std::shared_ptr<LanguageModel>> m_checkpoints;

@@ -90,6 +90,38 @@ set -e
 [ $rc -ne 0 ] && echo "$msg" | grep -q "summary.npz" && echo "$msg" | grep -q "dominant_freq_per_head" \
   || { echo "malformed summary not reported (rc $rc): $msg"; exit 1; }
 
+# Language models: the head-roles panel of the demo LM on a prompt with
+# repetition differs from one without (circles and bars change), and the
+# same prompt draws the same picture; a missing model folder is an error
+# naming it; the window types scripted prompts and each drawn result has the
+# token count of its UTF-8 bytes plus BOS (computed here, independently).
+DEMO="$(dirname "$0")/../../assets/demo_lm"
+lmshot() { xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --model "$DEMO" --panel head_roles --width 1000 --height 700 "$@"; }
+lmshot --prompt "The cat sat on the mat. The cat sat on the mat." --out lm_rep.png
+lmshot --prompt "Jumpy frog" --out lm_norep.png
+lmshot --prompt "Jumpy frog" --out lm_norep2.png
+$CHECK nonblank lm_rep.png
+$CHECK differ lm_rep.png lm_norep.png 0.005
+$CHECK same lm_norep.png lm_norep2.png 0.0
+set +e
+msg=$(xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --model "$WORK/no_model" --out x.png 2>&1)
+rc=$?
+set -e
+[ $rc -ne 0 ] && echo "$msg" | grep -q "no_model" || { echo "missing model not reported (rc $rc): $msg"; exit 1; }
+printf 'Hello\nThe cat. The cat.\ncafé au lait\nJumpy frog\n' > prompts.txt
+xvfb-run -a -s "-screen 0 1400x900x24" "$HS" --model "$DEMO" --frames 3 --script-prompts prompts.txt \
+  --frame-log prompts.csv --width 1200 --height 800 > prompts.log 2>&1
+/usr/bin/python3 - prompts.txt prompts.csv <<'PY'
+import csv, sys
+prompts = [l for l in open(sys.argv[1], encoding='utf-8').read().split('\n') if l]
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == len(prompts), (rows, prompts)
+for p, r in zip(prompts, rows):
+    assert int(r['tokens']) == len(p.encode('utf-8')) + 1, (p, r)
+    assert float(r['edit_to_drawn_ms']) > 0 and float(r['compute_ms']) > 0, r
+print('scripted prompts: %s ms from edit to drawn' % ', '.join(r['edit_to_drawn_ms'][:5] for r in rows))
+PY
+
 # Ctrl-C while the explorer trains: training state is saved at the current
 # epoch (not the last checkpoint), so the run resumes exactly there.
 RUNS2="$WORK/runs2"
