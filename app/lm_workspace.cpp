@@ -42,9 +42,10 @@ LmWorkspace::LmWorkspace(const ExplorerOptions& opt) : m_opt(opt) {
 
 void LmWorkspace::OpenModel(const fs::path& dir) {
   if (!dir.empty() && dir == m_view.model_dir && (m_view.model || !m_view.loading.empty())) return;
-  m_cancel_load = true;
-  if (m_loader.joinable()) m_loader.join();
-  m_cancel_load = false;
+  // A new generation: an older loader still running sees it at its next
+  // progress report, stops, and its result is dropped. Never joined here, so
+  // opening another model never waits for a slow load.
+  const uint64_t gen = ++m_load_gen;
   m_view.model_dir = dir;
   m_view.model.reset();
   m_view.analysis.reset();
@@ -59,23 +60,20 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   }
   m_view.loading = "loading " + dir.string();
   if (std::find(m_recent.begin(), m_recent.end(), dir) == m_recent.end()) m_recent.push_back(dir);
-  m_loader = std::thread([this, dir] {
+  m_loaders.emplace_back([this, dir, gen] {
+    auto current = [&] { return m_load_gen.load() == gen; };
     try {
-      auto model = lm::LoadLmModel(dir, [this](const std::string& what, float f) {
+      auto model = lm::LoadLmModel(dir, [&](const std::string& what, float f) {
         std::lock_guard<std::mutex> lock(m_mu);
-        m_loading = what, m_load_fraction = f;
-        return !m_cancel_load.load();
+        if (current()) m_loading = what, m_load_fraction = f;
+        return current();
       });
       std::lock_guard<std::mutex> lock(m_mu);
-      m_loaded = model;
-      m_loading.clear();
+      if (current()) m_loaded = model, m_loading.clear();
     } catch (const lm::CategorizeCancelled&) {
-      std::lock_guard<std::mutex> lock(m_mu);
-      m_loading.clear();
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(m_mu);
-      m_load_error = e.what();
-      m_loading.clear();
+      if (current()) m_load_error = e.what(), m_loading.clear();
     }
   });
 }
@@ -97,8 +95,10 @@ void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
 }
 
 void LmWorkspace::Stop() {
-  m_cancel_load = true;
-  if (m_loader.joinable()) m_loader.join();
+  ++m_load_gen;  // loaders stop at their next progress report
+  for (auto& t : m_loaders)
+    if (t.joinable()) t.join();
+  m_loaders.clear();
   m_worker.Stop();
 }
 

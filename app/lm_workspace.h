@@ -69,8 +69,8 @@ class LmWorkspace : public Workspace {
   char m_path_input[1024] = {};
   std::vector<std::filesystem::path> m_recent;
   // Loader thread and what it hands over (guarded by m_mu).
-  std::thread m_loader;
-  std::atomic<bool> m_cancel_load{false};
+  std::vector<std::thread> m_loaders;     // joined in Stop
+  std::atomic<uint64_t> m_load_gen{0};    // the current load; older loaders stop
   mutable std::mutex m_mu;
   std::shared_ptr<const lm::LmModel> m_loaded;
   std::string m_load_error, m_loading;

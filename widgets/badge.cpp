@@ -10,7 +10,8 @@ bool RoleBadge(const char* label, bool active, float score, const BadgeSpec& spe
   ImGui::PushID(label);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const float fh = ImGui::GetFontSize();
-  const ImVec2 ts = ImGui::CalcTextSize(label);
+  ImVec2 ts = ImGui::CalcTextSize(label);
+  ts.x = std::max(ts.x, spec.label_width);
   const float bar = spec.bar_width;
   const ImVec2 size(fh * 1.3f + ts.x + (bar > 0 ? bar + fh * 3.2f : 0), fh * 1.3f);
   const ImVec2 p = ImGui::GetCursorScreenPos();

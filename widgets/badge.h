@@ -12,6 +12,7 @@ namespace widgets {
 struct BadgeSpec {
   ImU32 color = IM_COL32(0, 114, 178, 255);
   float bar_width = 80;  // pixels; 0 hides the bar
+  float label_width = 0; // minimum label width in pixels (aligns the bars of a list)
   const char* tooltip = nullptr;
 };
 

@@ -93,7 +93,8 @@ class HeadRolesPanel : public Panel {
           const std::string name = HeadName(h.layer, h.head);
           widgets::BadgeSpec b;
           b.color = CategoryColor(def.key);
-          b.bar_width = std::min(fh * 8, std::max(fh * 3, ImGui::GetContentRegionAvail().x - fh * 7));
+          b.label_width = ImGui::CalcTextSize("L00H00").x;
+          b.bar_width = std::min(fh * 8, std::max(fh * 3, ImGui::GetContentRegionAvail().x - fh * 8));
           ImGui::Indent(fh * 0.8f);
           const bool selected = h.layer == m.layer && h.head == m.head;
           if (selected) ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.75f, 0.1f, 0.05f, 1));
