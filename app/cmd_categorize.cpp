@@ -49,6 +49,7 @@ int RunCategorize(const CategorizeOptions& o) {
     library::HeadCategories c =
         lm::Categorize(*lm, name, opt, [&](int d, int t) { return Progress("prompts", d, t, o.quiet), true; });
     c.weights_hash = lm::WeightsHash(dir);
+    c.weights_signature = lm::WeightsSignature(dir);
     const fs::path out = o.out.empty() ? lm::CategoriesPath(dir) : fs::path(o.out);
     library::WriteHeadCategories(out, c);
     std::cout << "wrote " << out.string() << " (" << c.n_layers << " layers x " << c.n_heads << " heads, "
@@ -67,8 +68,9 @@ int RunCategorize(const CategorizeOptions& o) {
     }
     const auto checkpoints = lm::ListCheckpoints(dir);
     if (o.formation && !checkpoints.empty()) {
-      const lm::RoleFormation f =
+      lm::RoleFormation f =
           lm::ComputeFormation(dir, opt, [&](int d, int t) { return Progress("checkpoints", d, t, o.quiet), true; });
+      f.weights_hash = c.weights_hash;
       const fs::path fp = o.out.empty() ? lm::FormationPath(dir) : fs::path(o.out).parent_path() / "role_formation.json";
       lm::WriteFormation(fp, f);
       std::cout << "wrote " << fp.string() << "\n  step   prev  dup   ind   first diffuse  repeat-loss\n";

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "io/run_dir.h"
+#include "train/trainer.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
@@ -47,7 +48,12 @@ bool GrokkingWorkspace::SetPair(int q, int k) {
   return true;
 }
 
-void GrokkingWorkspace::StartTraining(const train::TrainConfig* cfg) { m_trainer.Start(m_run.dir, cfg); }
+void GrokkingWorkspace::StartTraining(const train::TrainConfig* cfg) {
+  // Training keeps OpenBLAS at one thread (the language-model workspace may
+  // have set two; see ConfigureTorchForInference).
+  train::ConfigureTorchForInference(1);
+  m_trainer.Start(m_run.dir, cfg);
+}
 
 int GrokkingWorkspace::SelectEpoch(int epoch) {
   m_follow_latest = false;

@@ -46,6 +46,7 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   // progress report, stops, and its result is dropped. Never joined here, so
   // opening another model never waits for a slow load.
   const uint64_t gen = ++m_load_gen;
+  m_model_first_id = m_next_id;  // results of the previous model's prompts are not shown
   m_view.model_dir = dir;
   m_view.model.reset();
   m_view.analysis.reset();
@@ -143,8 +144,8 @@ void LmWorkspace::Update() {
   SubmitIfChanged();
   uint64_t id = 0;
   auto latest = m_worker.Latest(&id);
-  if (latest) m_view.analysis = latest;
-  m_view.analysis_current = latest && id == m_submitted_id;
+  if (latest && id >= m_model_first_id) m_view.analysis = latest;
+  m_view.analysis_current = latest && id == m_submitted_id && id >= m_model_first_id;
 }
 
 void LmWorkspace::SubmitIfChanged() {

@@ -45,8 +45,12 @@ class LmWorkspace : public Workspace {
 
   const LmView& view() const { return m_view; }
   bool Busy() const { return m_worker.Busy() || !m_view.loading.empty(); }
-  // A forward or a load is running right now (not just queued).
-  bool Computing() const { return Busy(); }
+  // A prompt or a model load is being computed now (current even when the
+  // workspace is not drawn: reads the loader's state, not the view's).
+  bool Computing() const {
+    std::lock_guard<std::mutex> lock(m_mu);
+    return m_worker.Busy() || !m_loading.empty();
+  }
   // Called from worker threads when a result is ready (wakes the frame loop).
   void SetWake(std::function<void()> wake) { m_worker.SetOnResult(std::move(wake)); }
 
@@ -77,6 +81,7 @@ class LmWorkspace : public Workspace {
   float m_load_fraction = -1;
   // Prompt requests: the key of what is shown now, and of the last submitted.
   uint64_t m_next_id = 1, m_submitted_id = 0;
+  uint64_t m_model_first_id = 1;  // requests before it are another model's
   std::string m_submitted_key;
   lm::PromptWorker m_worker;  // last: joined first
 };

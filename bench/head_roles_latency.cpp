@@ -15,6 +15,7 @@
 // bash bench/head_roles_latency.sh measures the same in the window.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,6 +36,7 @@ using namespace hs;
 namespace {
 double Ms(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, size_t(q * (v.size() - 1) + 0.5))];
 }

@@ -107,9 +107,9 @@ HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRol
       if (int(r.all_scores.size()) != n_layers) throw std::invalid_argument("BuildHeadCategories: wrong layer count");
       r.top_heads = SelectTopHeads(r.all_scores, def.threshold, def.diversity_threshold);
       for (int l = 0; l < n_layers; ++l)
-        for (int h = 0; h < n_heads; ++h)
-          if (r.all_scores[l].at(h) >= def.threshold) classified[l][h] = 1;
-    } else {  // other: every head below every threshold, by layer and head
+        if (int(r.all_scores[l].size()) != n_heads) throw std::invalid_argument("BuildHeadCategories: wrong head count");
+      for (const auto& t : r.top_heads) classified[t.layer][t.head] = 1;
+    } else {  // other: every head in no top-head list, by layer and head
       r.all_scores.assign(n_layers, std::vector<double>(n_heads, 0.0));
       for (int l = 0; l < n_layers; ++l)
         for (int h = 0; h < n_heads; ++h)
@@ -141,6 +141,7 @@ json HeadCategoriesJson(const HeadCategories& c) {
                 {"num_heads", c.n_heads},
                 {"analysis_date", c.analysis_date},
                 {"weights_hash", c.weights_hash},
+                {"weights_signature", c.weights_signature},
                 {"method",
                  {{"repeated_sequences", m.n_repeated},
                   {"repeated_half_length", m.repeated_half_length},
@@ -192,9 +193,12 @@ HeadCategories ReadHeadCategories(const std::filesystem::path& path, int n_layer
     Bad(path, "is for " + std::to_string(c.n_layers) + " layers x " + std::to_string(c.n_heads) +
                   " heads, but the model has " + std::to_string(n_layers) + " x " + std::to_string(n_heads) +
                   " (delete it to categorise this model again)");
-  c.analysis_date = e.value("analysis_date", "");
+  c.analysis_date = e.contains("analysis_date") && e["analysis_date"].is_string() ? e["analysis_date"].get<std::string>()
+                                                                                 : "";
   c.weights_hash = e.contains("weights_hash") && e["weights_hash"].is_string() ? e["weights_hash"].get<std::string>()
                                                                                 : "";
+  if (e.contains("weights_signature") && e["weights_signature"].is_string())
+    c.weights_signature = e["weights_signature"].get<std::string>();
   if (e.contains("method") && e["method"].is_object()) {
     const json& m = e["method"];
     auto num = [&](const char* k) { return m.contains(k) && m[k].is_number_integer() ? m[k].get<int64_t>() : 0; };

@@ -12,7 +12,7 @@
 //
 // Categories, in display order: previous_token, induction, duplicate_token,
 // first_token, diffuse, other. A head may hold several roles (it appears in
-// several top-head lists); "other" holds the heads below every threshold.
+// several top-head lists); "other" holds the heads in no top-head list.
 //
 // Top heads of a category (SelectTopHeads): every head with score >= the
 // category's threshold, best first; for layer diversity, the best head of
@@ -79,7 +79,7 @@ struct CategoryResult {
   std::string key;
   double threshold = 0;
   std::vector<TopHead> top_heads;
-  LayerHeadScores all_scores;  // [n_layers][n_heads]; for "other", 1 for an unclassified head, else 0
+  LayerHeadScores all_scores;  // [n_layers][n_heads]; for "other", 1 for a head in no top-head list, else 0
 };
 
 // How the scores were made (recorded in the file).
@@ -97,6 +97,7 @@ struct HeadCategories {
   int n_layers = 0, n_heads = 0;
   std::string analysis_date;  // YYYY-MM-DD
   std::string weights_hash;   // WeightsHash of the folder the scores came from
+  std::string weights_signature;  // WeightsSignature then (sizes and mtimes: skips re-hashing)
   CategorizationMethod method;
   std::vector<CategoryResult> categories;  // display order, "other" last
 
@@ -106,7 +107,7 @@ struct HeadCategories {
 };
 
 // Categories from per-role scores (ScoreAllRoles' order, averaged over the
-// prompts); "other" from the rest.
+// prompts); "other" from the heads in no top-head list.
 HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
                                    int n_heads);
 

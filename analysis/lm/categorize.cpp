@@ -158,12 +158,30 @@ library::HeadCategories Categorize(const LanguageModel& lm, const std::string& m
 }
 
 // [SECTION] files
-std::string WeightsHash(const fs::path& model_dir) {
+namespace {
+std::vector<fs::path> WeightFiles(const fs::path& model_dir) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(model_dir, ec))
     if (e.is_regular_file() && e.path().extension() == ".safetensors") files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  return files;
+}
+}  // namespace
+
+std::string WeightsSignature(const fs::path& model_dir) {
+  std::string s;
+  for (const auto& f : WeightFiles(model_dir)) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    const auto mtime = fs::last_write_time(f, ec).time_since_epoch().count();
+    s += f.filename().string() + ":" + std::to_string(size) + ":" + std::to_string(mtime) + ";";
+  }
+  return s;
+}
+
+std::string WeightsHash(const fs::path& model_dir) {
+  const std::vector<fs::path> files = WeightFiles(model_dir);
   uint64_t h = 1469598103934665603ull;
   std::vector<char> buf(1 << 20);
   for (const auto& f : files) {
@@ -208,6 +226,9 @@ std::vector<std::pair<int, fs::path>> ListCheckpoints(const fs::path& model_dir)
       out.emplace_back(std::stoi(m[1].str()), e.path());
   }
   std::sort(out.begin(), out.end());
+  // step_100 and step_0100 are the same step: keep the first by name.
+  out.erase(std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
   return out;
 }
 
@@ -220,7 +241,10 @@ void ReadTrainingLosses(const fs::path& model_dir, std::map<int, double>* train,
   if (!j.is_object() || !j.contains("checkpoints") || !j["checkpoints"].is_array())
     throw io::IoError(p.string() + ": lacks the \"checkpoints\" list (written by headscope train-lm)");
   for (const auto& c : j["checkpoints"]) {
-    if (!c.is_object() || !c.contains("step") || !c["step"].is_number_integer()) continue;
+    if (!c.is_object() || !c.contains("step") || !c["step"].is_number_integer() || c["step"].get<int64_t>() < 0 ||
+        c["step"].get<int64_t>() > (int64_t{1} << 30))
+      throw io::IoError(p.string() + ": a checkpoint entry lacks an integer \"step\" in [0, 2^30]: " +
+                        io::BriefJson(c));
     const int step = c["step"].get<int>();
     if (c.contains("train_loss") && c["train_loss"].is_number()) (*train)[step] = c["train_loss"].get<double>();
     if (c.contains("loss_second_copy") && c["loss_second_copy"].is_number())
@@ -272,7 +296,11 @@ void WriteFormation(const fs::path& path, const RoleFormation& f) {
     for (double x : v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
     return a;
   };
-  json j = {{"num_layers", f.n_layers}, {"num_heads", f.n_heads}, {"steps", f.steps}, {"roles", roles}};
+  json j = {{"num_layers", f.n_layers},
+            {"num_heads", f.n_heads},
+            {"weights_hash", f.weights_hash},
+            {"steps", f.steps},
+            {"roles", roles}};
   if (!f.train_loss.empty()) j["train_loss"] = nan_to_null(f.train_loss), j["repeat_loss"] = nan_to_null(f.repeat_loss);
   io::WriteFileAtomic(path, j.dump(1) + "\n");
 }
@@ -287,6 +315,7 @@ RoleFormation ReadFormation(const fs::path& path) {
       bad(std::string("\"") + k + "\" must be a positive integer");
   RoleFormation f;
   f.n_layers = j["num_layers"].get<int>(), f.n_heads = j["num_heads"].get<int>();
+  if (j.contains("weights_hash") && j["weights_hash"].is_string()) f.weights_hash = j["weights_hash"];
   if (!j.contains("steps") || !j["steps"].is_array() || j["steps"].empty()) bad("lacks the \"steps\" list");
   for (const auto& s : j["steps"]) {
     if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > (1 << 30)) bad("a step is not an integer >= 0");
@@ -319,6 +348,7 @@ RoleFormation ReadFormation(const fs::path& path) {
       f.scores[i][int(role)] = std::move(s);
     }
   }
+  if (j.contains("train_loss") != j.contains("repeat_loss")) bad("has one of \"train_loss\" and \"repeat_loss\" but not both");
   for (auto [key, out] : {std::pair<const char*, std::vector<double>*>{"train_loss", &f.train_loss},
                           std::pair<const char*, std::vector<double>*>{"repeat_loss", &f.repeat_loss}}) {
     if (!j.contains(key)) continue;
@@ -338,21 +368,27 @@ namespace hs::lm {
 library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const fs::path& dir,
                                          const CategorizeProgress& progress, std::string* note) {
   const fs::path path = CategoriesPath(dir);
-  const std::string hash = WeightsHash(dir);
-  std::string why;
+  const std::string signature = WeightsSignature(dir);
+  std::string hash, why;
   if (fs::exists(path)) {
     try {
       library::HeadCategories c = library::ReadHeadCategories(path, lm.cfg().n_layers, lm.cfg().n_heads);
+      if (!c.weights_signature.empty() && c.weights_signature == signature) return c;  // same files: no hashing
+      hash = WeightsHash(dir);
+      // Same bytes, other file times (a copy, a fresh clone): current. Left
+      // as it is (a current file is never rewritten), so this hashes again.
       if (c.weights_hash == hash) return c;
       why = path.string() + " was made from other weights (" + c.weights_hash + ", now " + hash + "); ";
     } catch (const std::exception& e) {
       why = std::string(e.what()) + "; ";
     }
   }
+  if (hash.empty()) hash = WeightsHash(dir);
   std::string name = fs::absolute(dir).lexically_normal().filename().string();
   if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
   library::HeadCategories c = Categorize(lm, name, {}, progress);
   c.weights_hash = hash;
+  c.weights_signature = signature;
   try {
     library::WriteHeadCategories(path, c);
     why += "categorised the heads and wrote " + path.string();

@@ -63,6 +63,10 @@ library::HeadCategories Categorize(const LanguageModel& lm, const std::string& m
 // or the shards in name order): identifies the weights a file was made from.
 std::string WeightsHash(const std::filesystem::path& model_dir);
 
+// "<name>:<size>:<mtime ns>;..." of the same files: cheap, so a file whose
+// signature matches is not hashed again.
+std::string WeightsSignature(const std::filesystem::path& model_dir);
+
 std::filesystem::path CategoriesPath(const std::filesystem::path& model_dir);  // dir/head_categories.json
 std::filesystem::path FormationPath(const std::filesystem::path& model_dir);   // dir/role_formation.json
 
@@ -78,12 +82,14 @@ struct RoleFormation {
   // induction heads form.
   std::vector<double> train_loss, repeat_loss;
   int n_layers = 0, n_heads = 0;
+  std::string weights_hash;  // of the final weights (the folder), as in head_categories.json
 
   // The best head's score for a role at step index i.
   double Best(int i, library::HeadRole role, int* layer = nullptr, int* head = nullptr) const;
 };
 
-// checkpoints/step_NNNNN/ folders of a model folder, ascending (empty when none).
+// checkpoints/step_NNNNN/ folders of a model folder, ascending, one per step
+// (empty when none).
 std::vector<std::pair<int, std::filesystem::path>> ListCheckpoints(const std::filesystem::path& model_dir);
 
 RoleFormation ComputeFormation(const std::filesystem::path& model_dir, const CategorizeOptions& opt = {},

@@ -26,15 +26,26 @@ std::shared_ptr<const LmModel> LoadLmModel(const fs::path& dir, const LoadStatus
   if (!m->checkpoints.empty()) {
     const fs::path fp = FormationPath(dir);
     try {
-      if (fs::exists(fp)) {
-        auto f = std::make_shared<RoleFormation>(ReadFormation(fp));
-        if (f->n_layers != m->n_layers() || f->n_heads != m->n_heads())
-          throw io::IoError(fp.string() + ": for another model shape (delete it to recompute)");
+      std::vector<int> steps;
+      for (const auto& c : m->checkpoints) steps.push_back(c.first);
+      std::shared_ptr<RoleFormation> f;
+      if (fs::exists(fp)) {  // current when made from these weights and these checkpoints
+        try {
+          f = std::make_shared<RoleFormation>(ReadFormation(fp));
+        } catch (const io::IoError& e) {  // a broken cache file: say so, and compute it again
+          m->categories_note += std::string(m->categories_note.empty() ? "" : "; ") + e.what() + " (recomputed)";
+        }
+        if (f && (f->n_layers != m->n_layers() || f->n_heads != m->n_heads() ||
+                  f->weights_hash != m->categories.weights_hash || f->steps != steps))
+          f.reset();
+      }
+      if (f) {
         m->formation = f;
       } else {
-        auto f = std::make_shared<RoleFormation>(ComputeFormation(dir, {}, [&](int done, int total) {
+        f = std::make_shared<RoleFormation>(ComputeFormation(dir, {}, [&](int done, int total) {
           return tell("head roles at each training checkpoint", float(done) / float(total)), true;
         }));
+        f->weights_hash = m->categories.weights_hash;
         try {
           WriteFormation(fp, *f);
         } catch (const std::exception&) {  // a read-only folder: keep it in memory
@@ -162,6 +173,7 @@ void PromptWorker::Loop() {
       std::lock_guard<std::mutex> lock(m_mu);
       m_latest = a;
       m_latest_id = r.id;
+      ++m_runs;
       m_running = false;
       m_last_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - submitted).count();
       wake = m_on_result;

@@ -100,6 +100,8 @@ class PromptWorker {
   void Stop();        // finishes the running request, drops the queued one, joins
   // Milliseconds from Submit to the finished result, of the newest result.
   double last_latency_ms() const { return m_last_latency_ms; }
+  // Requests computed so far (a request replaced while queued is not).
+  uint64_t runs() const { return m_runs; }
 
  private:
   void Loop();
@@ -111,6 +113,7 @@ class PromptWorker {
   std::shared_ptr<const PromptAnalysis> m_latest;
   uint64_t m_latest_id = 0;
   std::atomic<double> m_last_latency_ms{0};
+  std::atomic<uint64_t> m_runs{0};
   std::function<void()> m_on_result;  // guarded by m_mu
   // Checkpoint weights, worker thread only, for the model they belong to.
   std::shared_ptr<const LmModel> m_checkpoints_of;

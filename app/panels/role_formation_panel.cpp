@@ -54,7 +54,7 @@ class RoleFormationPanel : public Panel {
     spec.size = ImVec2(-1, avail * 0.55f);
     float x = 0;
     if (widgets::LinePlot("##roles_over_training", series.data(), int(series.size()), spec, &x)) Select(x, out);
-    if (!m_repeat.empty()) {
+    if (m_repeat.size() == size_t(n) && m_train.size() == size_t(n)) {
       widgets::LineSeries loss[2] = {{"loss on the repeated copy", m_steps.data(), m_repeat.data(), n},
                                      {"training loss", m_steps.data(), m_train.data(), n}};
       loss[0].markers = loss[1].markers = true;

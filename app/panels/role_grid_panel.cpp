@@ -35,6 +35,7 @@ class RoleGridPanel : public Panel {
         m_values.emplace_back(c.key, std::move(g));
       }
       m_for = m.model;
+      ++m_version;  // textures are keyed by data pointer and version
     }
     ImGui::TextDisabled("Offline scores over %d random repeated sequences and %d sentences (head_categories.json).",
                         cats.method.n_repeated, cats.method.n_sentences);
@@ -62,6 +63,7 @@ class RoleGridPanel : public Panel {
       spec.colorbar = false;
       spec.size = ImVec2(w, h);
       spec.equal_aspect = false;
+      spec.version = m_version;
       widgets::HeatmapState st;
       if (widgets::Heatmap(key.c_str(), g.data(), L, H, spec, &st) && st.row >= 0)
         out.head = std::make_pair(st.row, st.col), out.category = key;
@@ -85,6 +87,7 @@ class RoleGridPanel : public Panel {
  private:
   std::shared_ptr<const lm::LmModel> m_for;
   std::vector<std::pair<std::string, std::vector<float>>> m_values;
+  uint64_t m_version = 0;
 };
 
 const bool kRegistered = RegisterPanel({"role_grid", "Role scores of every head (layer x head)",

@@ -11,7 +11,11 @@ the lower threshold, at most 8, best first) to the file's all_scores and
 compares with its top_heads, for every category. Prints the largest score
 difference; exits 1 on any disagreement.
 
-  categories_check.py DIR SENTENCES_FILE
+  categories_check.py DIR SENTENCES_FILE [REPEATED_JSON]
+
+REPEATED_JSON (a list of token-id lists: the random repeated sequences
+headscope used, which numpy cannot regenerate from the seed) adds the
+induction and duplicate-token scores to the comparison.
 """
 import json
 import os
@@ -62,9 +66,22 @@ def main():
                 sums["previous_token"][layer, h] += ref.similarity(a, ref.previous_pattern(ids), False, False, "mul")
                 sums["first_token"][layer, h] += ref.first_token(a)
                 sums["diffuse"][layer, h] += ref.diffuse(a)
+    if len(sys.argv) > 3:
+        seqs = json.load(open(sys.argv[3]))
+        for k in ("induction", "duplicate_token"):
+            sums[k] = np.zeros((n_layers, n_heads))
+        for ids in seqs:
+            out = R.gpt2_forward(sd, cfg, torch.tensor([ids]), prefix)
+            for layer in range(n_layers):
+                p = out["pattern_%d" % layer][0].numpy()
+                for h in range(n_heads):
+                    sums["induction"][layer, h] += ref.similarity(p[h], ref.induction_pattern(ids), False, False, "mul")
+                    sums["duplicate_token"][layer, h] += ref.similarity(p[h], ref.duplicate_pattern(ids), False, False,
+                                                                        "mul")
+    counts = {k: (len(seqs) if k in ("induction", "duplicate_token") else len(sentences)) for k in sums}
     worst, bad = 0.0, []
     for k, v in sums.items():
-        mine = v / len(sentences)
+        mine = v / counts[k]
         theirs = np.array(entry["all_scores"][k])
         diff = float(np.abs(mine - theirs).max())
         worst = max(worst, diff)
@@ -76,13 +93,13 @@ def main():
         if want != got:
             bad.append("%s: top_heads %s, the rule gives %s" % (k, got, want))
     classified = set()
-    for k, (t, _) in THRESHOLDS.items():
-        classified |= {(l, h) for l, row in enumerate(entry["all_scores"][k]) for h, s in enumerate(row) if s >= t}
+    for k in THRESHOLDS:
+        classified |= {(x["layer"], x["head"]) for x in entry["categories"][k]["top_heads"]}
     other = [(x["layer"], x["head"]) for x in entry["categories"]["other"]["top_heads"]]
     want_other = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in classified]
     if other != want_other:
         bad.append("other: %s, expected %s" % (other, want_other))
-    print(json.dumps({"max_abs_diff": worst, "sentences": len(sentences), "problems": bad}))
+    print(json.dumps({"max_abs_diff": worst, "sentences": len(sentences), "roles": sorted(sums), "problems": bad}))
     sys.exit(1 if bad else 0)
 
 

@@ -149,10 +149,18 @@ TEST_CASE("head_categories.json: broken files are refused naming the file and th
 TEST_CASE("the shipped demo LM's categories match an independent forward and its weights", "[roles][lm]") {
   const auto c = library::ReadHeadCategories(Demo() / "head_categories.json", 2, 4);
   CHECK(c.weights_hash == lm::WeightsHash(Demo()));  // made from the shipped weights
-  // previous-token, first-token and diffuse scores recomputed with the float64
-  // forward of hf_reference.py and the numpy detectors; top-head rule re-applied.
+  // Every role's scores recomputed with the float64 forward of
+  // hf_reference.py and the numpy detectors (on the same sentences and, for
+  // induction and duplicate token, the same random sequences, written out
+  // here); the top-head rule re-applied.
+  const auto lm = lm::LanguageModel::Open(Demo());
+  test::TempDir dir("categories_check");
+  const auto seqs = lm::RepeatedTokenPrompts(*lm, c.method.n_repeated, c.method.repeated_half_length, c.method.bos,
+                                             c.method.seed);
+  io::WriteFileAtomic(dir.path / "repeated.json", json(seqs).dump());
   const std::string cmd = Python() + " " HS_SOURCE_DIR "/tests/analysis/categories_check.py " + Demo().string() +
-                          " " HS_SOURCE_DIR "/assets/prompts/natural_sentences.txt";
+                          " " HS_SOURCE_DIR "/assets/prompts/natural_sentences.txt " +
+                          (dir.path / "repeated.json").string();
   CHECK(std::system(cmd.c_str()) == 0);
   // The heads the trainer's own circuit scores (training.json, another code
   // path, on text repeats) call the best previous-token and induction heads
@@ -213,6 +221,7 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   // A file for other weights is replaced.
   json j = library::HeadCategoriesJson(c);
   j.begin().value()["weights_hash"] = "fnv1a64:0000000000000000";
+  j.begin().value()["weights_signature"] = "model.safetensors:1:1;";
   io::WriteFileAtomic(lm::CategoriesPath(d), j.dump());
   lm::LoadOrCategorize(*lm, d, {}, &note);
   CHECK_THAT(note, Catch::Contains("other weights"));
@@ -238,8 +247,10 @@ TEST_CASE("PromptWorker: the latest prompt wins; induction stays gray before the
   REQUIRE(model->checkpoints.size() >= 8);
   lm::PromptWorker w;
   const std::string rep = "The cat sat on the mat. The cat sat on the mat.";
-  for (uint64_t id = 1; id <= 5; ++id) w.Submit({model, id == 5 ? rep : "edit " + std::to_string(id), true, -1, id});
-  auto a = WaitFor(w, 5);
+  // 30 edits typed faster than they run: the queued ones are replaced, the last one is run.
+  for (uint64_t id = 1; id <= 30; ++id) w.Submit({model, id == 30 ? rep : "edit " + std::to_string(id), true, -1, id});
+  auto a = WaitFor(w, 30);
+  CHECK(w.runs() < 30);
   CHECK(a->prompt == rep);
   CHECK(a->error.empty());
   CHECK(a->T() == int(rep.size()) + 1);  // bytes and BOS
@@ -249,17 +260,65 @@ TEST_CASE("PromptWorker: the latest prompt wins; induction stays gray before the
   CHECK_FALSE(w.Busy());
   // The same prompt through the training checkpoints, judged by the final
   // model's top heads: no induction at step 600, induction from step 1000.
-  w.Submit({model, rep, true, 600, 6});
-  a = WaitFor(w, 6);
+  w.Submit({model, rep, true, 600, 31});
+  a = WaitFor(w, 31);
   CHECK(a->step == 600);
   CHECK_FALSE(a->roles.Find("induction")->active);
-  w.Submit({model, rep, true, 1000, 7});
-  CHECK(WaitFor(w, 7)->roles.Find("induction")->active);
+  w.Submit({model, rep, true, 1000, 32});
+  CHECK(WaitFor(w, 32)->roles.Find("induction")->active);
   // Errors in words, not exceptions.
-  w.Submit({model, rep, true, 777, 8});
-  CHECK_THAT(WaitFor(w, 8)->error, Catch::Contains("no checkpoint at step 777"));
-  w.Submit({model, std::string(300, 'x'), true, -1, 9});
-  CHECK_THAT(WaitFor(w, 9)->error, Catch::Contains("301 tokens") && Catch::Contains("128 positions"));
-  w.Submit({model, "", true, -1, 10});
-  CHECK_THAT(WaitFor(w, 10)->error, Catch::Contains("Type a prompt"));
+  w.Submit({model, rep, true, 777, 33});
+  CHECK_THAT(WaitFor(w, 33)->error, Catch::Contains("no checkpoint at step 777"));
+  w.Submit({model, std::string(300, 'x'), true, -1, 34});
+  CHECK_THAT(WaitFor(w, 34)->error, Catch::Contains("301 tokens") && Catch::Contains("128 positions"));
+  w.Submit({model, "", true, -1, 35});
+  CHECK_THAT(WaitFor(w, 35)->error, Catch::Contains("Type a prompt"));
+}
+
+TEST_CASE("role_formation.json: broken or stale files are refused or recomputed", "[roles][lm]") {
+  test::TempDir dir("formation");
+  const fs::path d = dir.path / "demo";
+  fs::create_directories(d / "checkpoints");
+  for (const char* f : {"config.json", "model.safetensors", "headscope_tokenizer.json", "training.json",
+                        "head_categories.json"})
+    fs::copy(Demo() / f, d / f);
+  for (const char* s : {"step_00600", "step_01000"})
+    fs::copy(Demo() / "checkpoints" / s, d / "checkpoints" / s, fs::copy_options::recursive);
+  const json shipped = json::parse(io::ReadFile(Demo() / "role_formation.json"));
+  // The shipped file lists 12 steps; this folder has 2: recomputed for these two.
+  io::WriteFileAtomic(d / "role_formation.json", shipped.dump());
+  auto model = lm::LoadLmModel(d);
+  REQUIRE(model->formation);
+  CHECK(model->formation->steps == std::vector<int>{600, 1000});
+  CHECK(model->formation->repeat_loss.size() == 2);
+  CHECK(model->formation->Best(0, HeadRole::kInduction) < 0.1);
+  CHECK(model->formation->Best(1, HeadRole::kInduction) > 0.3);
+  // Reader errors name the file and the key.
+  const fs::path p = d / "role_formation.json";
+  auto error_of = [&](const json& j) -> std::string {
+    io::WriteFileAtomic(p, j.dump());
+    try {
+      lm::ReadFormation(p);
+    } catch (const io::IoError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  json j = shipped;
+  j.erase("train_loss");
+  CHECK_THAT(error_of(j), Catch::Contains(p.string()) && Catch::Contains("not both"));
+  j = shipped;
+  j["steps"][3] = 0;
+  CHECK_THAT(error_of(j), Catch::Contains("not ascending"));
+  j = shipped;
+  j["roles"]["induction"]["all_scores"][0].erase(1);
+  CHECK_THAT(error_of(j), Catch::Contains("roles.induction.all_scores[0]"));
+  j = shipped;
+  j["repeat_loss"][0] = "x";
+  CHECK_THAT(error_of(j), Catch::Contains("repeat_loss"));
+  // A broken file is noted and recomputed when the model is loaded.
+  io::WriteFileAtomic(p, "{");
+  model = lm::LoadLmModel(d);
+  CHECK(model->formation);
+  CHECK_THAT(model->categories_note, Catch::Contains("role_formation.json") && Catch::Contains("recomputed"));
 }
