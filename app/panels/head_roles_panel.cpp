@@ -79,10 +79,10 @@ class HeadRolesPanel : public Panel {
         if (ImGui::IsItemHovered()) Tooltip(def, *ca);
         if (!ca->active) {
           ImGui::SameLine();
-          const std::string why = ShortReason(def, *ca);
+          const std::string why = ShortReason(def, *ca, a.step);
           ImGui::TextDisabled("(%s)", why.c_str());
           if (ImGui::IsItemHovered()) Tooltip(def, *ca);
-          if (!def.suggested_prompt.empty() && !ca->heads.empty()) {
+          if (!def.suggested_prompt.empty() && !ca->heads.empty() && def.suggested_prompt != a.prompt) {
             ImGui::SameLine();
             if (ImGui::SmallButton("try it")) out.prompt = def.suggested_prompt;
             if (ImGui::IsItemHovered())
@@ -130,9 +130,10 @@ class HeadRolesPanel : public Panel {
   bool Waiting() const override { return m_waiting; }
 
  private:
-  static std::string ShortReason(const library::CategoryDef& def, const library::CategoryActivation& ca) {
+  static std::string ShortReason(const library::CategoryDef& def, const library::CategoryActivation& ca, int step) {
     if (ca.heads.empty()) return "no such head in this model";
     if (!ca.applicable) return "no repetition in your input";
+    if (step >= 0) return "not active at this training step";
     return "not triggered by this prompt";
   }
   static void Tooltip(const library::CategoryDef& def, const library::CategoryActivation& ca) {
