@@ -143,20 +143,13 @@ void GrokkingWorkspace::Apply(const PanelOutput& out) {
 }
 
 bool GrokkingWorkspace::Waiting(const std::string& panel) const {
-  if (!panel.empty()) {
-    auto it = m_panels.find(panel);
-    return it != m_panels.end() && it->second->Waiting();
-  }
-  for (const auto& n : m_drawn)
-    if (m_panels.at(n)->Waiting()) return true;
-  return false;
+  return PanelsWaiting(m_panels, m_drawn, panel);
 }
 
 std::vector<std::string> GrokkingWorkspace::Errors() const {
   std::vector<std::string> out;
   if (!m_run.error.empty()) out.push_back("run: " + m_run.error);
-  for (const auto& n : m_drawn)
-    for (const auto& e : m_panels.at(n)->Errors()) out.push_back(n + ": " + e);
+  AppendPanelErrors(m_panels, m_drawn, out);
   return out;
 }
 
@@ -288,12 +281,9 @@ void GrokkingWorkspace::Draw(ExportQueue& exports) {
 
 void GrokkingWorkspace::DrawSinglePanel(const std::string& panel, ExportQueue& exports) {
   m_drawn.clear();
-  const PanelDef* def = FindPanel(panel);
-  if (!def || !m_panels.count(panel)) return;
   const ViewContext v = Context();
   PanelOutput out;
-  DrawPanelFrame(*def, *m_panels.at(panel), v, out, ImVec2(0, 0), exports);
-  m_drawn.push_back(panel);
+  DrawSingleRegisteredPanel(panel, m_panels, v, out, exports, m_drawn);
   Apply(out);
 }
 

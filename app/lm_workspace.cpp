@@ -176,20 +176,13 @@ void LmWorkspace::Apply(const PanelOutput& out) {
 
 bool LmWorkspace::Waiting(const std::string& panel) const {
   if (!m_view.loading.empty() || (m_view.model && !m_view.analysis_current)) return true;
-  if (!panel.empty()) {
-    auto it = m_panels.find(panel);
-    return it != m_panels.end() && it->second->Waiting();
-  }
-  for (const auto& n : m_drawn)
-    if (m_panels.at(n)->Waiting()) return true;
-  return false;
+  return PanelsWaiting(m_panels, m_drawn, panel);
 }
 
 std::vector<std::string> LmWorkspace::Errors() const {
   std::vector<std::string> out;
   if (!m_view.error.empty()) out.push_back("model: " + m_view.error);
-  for (const auto& n : m_drawn)
-    for (const auto& e : m_panels.at(n)->Errors()) out.push_back(n + ": " + e);
+  AppendPanelErrors(m_panels, m_drawn, out);
   return out;
 }
 
@@ -313,12 +306,9 @@ void LmWorkspace::Draw(ExportQueue& exports) {
 
 void LmWorkspace::DrawSinglePanel(const std::string& panel, ExportQueue& exports) {
   m_drawn.clear();
-  const PanelDef* def = FindPanel(panel);
-  if (!def || !m_panels.count(panel)) return;
   const ViewContext v = Context();
   PanelOutput out;
-  DrawPanelFrame(*def, *m_panels.at(panel), v, out, ImVec2(0, 0), exports);
-  m_drawn.push_back(panel);
+  DrawSingleRegisteredPanel(panel, m_panels, v, out, exports, m_drawn);
   Apply(out);
 }
 

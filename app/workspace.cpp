@@ -29,6 +29,29 @@ void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, Pan
   ImGui::EndChild();
 }
 
+void DrawSingleRegisteredPanel(const std::string& name, PanelMap& panels, const ViewContext& v, PanelOutput& out,
+                               ExportQueue& exports, std::vector<std::string>& drawn) {
+  const PanelDef* def = FindPanel(name);
+  if (!def || !panels.count(name)) return;
+  DrawPanelFrame(*def, *panels.at(name), v, out, ImVec2(0, 0), exports);
+  drawn.push_back(name);
+}
+
+bool PanelsWaiting(const PanelMap& panels, const std::vector<std::string>& drawn, const std::string& panel) {
+  if (!panel.empty()) {
+    auto it = panels.find(panel);
+    return it != panels.end() && it->second->Waiting();
+  }
+  for (const auto& n : drawn)
+    if (panels.at(n)->Waiting()) return true;
+  return false;
+}
+
+void AppendPanelErrors(const PanelMap& panels, const std::vector<std::string>& drawn, std::vector<std::string>& out) {
+  for (const auto& n : drawn)
+    for (const auto& e : panels.at(n)->Errors()) out.push_back(n + ": " + e);
+}
+
 PanelMap MakePanels(WorkspaceKind kind) {
   PanelMap m;
   for (const auto& def : PanelRegistry())

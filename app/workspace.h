@@ -67,5 +67,11 @@ void DrawRegisteredTabs(WorkspaceKind kind, PanelMap& panels, const ViewContext&
                         ExportQueue& exports, std::vector<std::string>& drawn);
 // Every registered panel of `kind`, instantiated.
 PanelMap MakePanels(WorkspaceKind kind);
+// One registered panel filling the window (`shot --panel`); appends it to `drawn`.
+void DrawSingleRegisteredPanel(const std::string& name, PanelMap& panels, const ViewContext& v, PanelOutput& out,
+                               ExportQueue& exports, std::vector<std::string>& drawn);
+// Workspace::Waiting and Errors over the panels: the named one, or those drawn this frame.
+bool PanelsWaiting(const PanelMap& panels, const std::vector<std::string>& drawn, const std::string& panel);
+void AppendPanelErrors(const PanelMap& panels, const std::vector<std::string>& drawn, std::vector<std::string>& out);
 
 }  // namespace hs::app

@@ -53,11 +53,10 @@ void CategoryHeader(const library::CategoryDef& def, bool active, bool has_heads
     ImGui::TextDisabled("%s", def.display_name.c_str());
 }
 
-class HeadRolesPanel : public Panel {
+class HeadRolesPanel : public PromptPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
-    if (!HasPromptToShow(v)) return;
+    if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const auto& a = *m.analysis;
     const auto& cats = m.model->categories;
@@ -127,7 +126,6 @@ class HeadRolesPanel : public Panel {
       ImGui::SetTooltip("Some heads only act when your input has a particular pattern, like repeated words.\n"
                         "Try: \"The cat sat on the mat. The cat sat on the mat.\" and watch Induction fill in.");
   }
-  bool Waiting() const override { return m_waiting; }
 
  private:
   static std::string ShortReason(const library::CategoryDef& def, const library::CategoryActivation& ca, int step) {
@@ -166,7 +164,6 @@ class HeadRolesPanel : public Panel {
     ImGui::TextDisabled("Click to see its attention over your prompt.");
     ImGui::EndTooltip();
   }
-  bool m_waiting = false;
 };
 
 const bool kRegistered = RegisterPanel({"head_roles", "Head roles on your prompt", WorkspaceKind::LanguageModel,

@@ -21,11 +21,10 @@ const char* Tag(const std::string& key) {
   return "";
 }
 
-class HeadThumbnailsPanel : public Panel {
+class HeadThumbnailsPanel : public PromptPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
-    if (!HasPromptToShow(v)) return;
+    if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const auto& a = *m.analysis;
     const int n = a.n_layers * a.n_heads;
@@ -60,10 +59,8 @@ class HeadThumbnailsPanel : public Panel {
     const int clicked = widgets::FacetGrid("##thumbs", values.data(), n, a.T(), a.T(), spec);
     if (clicked >= 0) out.head = std::make_pair(clicked / a.n_heads, clicked % a.n_heads);
   }
-  bool Waiting() const override { return m_waiting; }
 
  private:
-  bool m_waiting = false;
   std::shared_ptr<const lm::PromptAnalysis> m_for;
   std::vector<std::string> m_titles;
   uint64_t m_version = 0;

@@ -11,11 +11,10 @@
 namespace hs::app {
 namespace {
 
-class LmAttentionPanel : public Panel {
+class LmAttentionPanel : public PromptPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
-    if (!HasPromptToShow(v)) return;
+    if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const auto& a = *m.analysis;
     if (m.layer < 0 || m.layer >= a.n_layers || m.head < 0 || m.head >= a.n_heads) {
@@ -70,10 +69,8 @@ class LmAttentionPanel : public Panel {
     spec.version = m_version;
     widgets::Heatmap("##lm_attention", a.Head(m.layer, m.head), a.T(), a.T(), spec);
   }
-  bool Waiting() const override { return m_waiting; }
 
  private:
-  bool m_waiting = false;
   std::shared_ptr<const lm::PromptAnalysis> m_text_for;
   std::pair<int, int> m_head{-1, -1};
   uint64_t m_version = 0;

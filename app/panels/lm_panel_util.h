@@ -27,6 +27,32 @@ inline bool HasPromptToShow(const ViewContext& v) {
   return true;
 }
 
+// True when a model is loaded; otherwise draws the loading or error state.
+inline bool HasModelToShow(const ViewContext& v) {
+  if (!v.lm) return false;
+  if (v.lm->model) return true;
+  if (!v.lm->error.empty()) ErrorText(v.lm->error);
+  else EmptyState("Loading the model...");
+  return false;
+}
+
+// A panel that draws the current prompt's analysis: it waits while the
+// model loads or the prompt is being run.
+class PromptPanel : public Panel {
+ public:
+  bool Waiting() const override { return m_waiting; }
+
+ protected:
+  // The start of Draw: true when there is an analysis to draw.
+  bool Begin(const ViewContext& v) {
+    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
+    return HasPromptToShow(v);
+  }
+
+ private:
+  bool m_waiting = false;
+};
+
 // Colour of a category (display order), from the colour-blind-safe palette.
 ImU32 CategoryColor(const std::string& key);
 

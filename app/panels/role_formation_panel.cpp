@@ -17,13 +17,8 @@ namespace {
 class RoleFormationPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    if (!v.lm) return;
+    if (!HasModelToShow(v)) return;
     const LmView& m = *v.lm;
-    if (!m.model) {
-      if (!m.error.empty()) ErrorText(m.error);
-      else EmptyState("Loading the model...");
-      return;
-    }
     if (!m.model->formation_error.empty()) {
       ErrorText(m.model->formation_error);
       return;

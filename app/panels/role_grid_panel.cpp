@@ -16,13 +16,8 @@ namespace {
 class RoleGridPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    if (!v.lm) return;
+    if (!HasModelToShow(v)) return;
     const LmView& m = *v.lm;
-    if (!m.model) {
-      if (!m.error.empty()) ErrorText(m.error);
-      else EmptyState("Loading the model...");
-      return;
-    }
     const auto& cats = m.model->categories;
     const int L = cats.n_layers, H = cats.n_heads;
     if (m_for != m.model) {  // float copies of the scores, built once per model
