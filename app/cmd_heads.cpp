@@ -94,7 +94,7 @@ int RunHeads(const HeadsOptions& opt) {
   }
   const auto& c = lm->cfg();
   const int64_t T = int64_t(tokens.size());
-  const std::vector<float> values = patterns.ToFloat();
+  const float* values = patterns.data<float>();  // Patterns() is float32
   if (!opt.patterns_out.empty()) {
     try {
       io::WriteNpz(opt.patterns_out, {{"tokens", io::Array::I64({T}, tokens)}, {"patterns", patterns}});
@@ -107,7 +107,7 @@ int RunHeads(const HeadsOptions& opt) {
   table << "layer head  prev-token first-token  self  entropy\n";
   for (int l = 0; l < c.n_layers; ++l)
     for (int h = 0; h < c.n_heads; ++h) {
-      const HeadSummary s = Summarise(values.data() + (int64_t(l) * c.n_heads + h) * T * T, T);
+      const HeadSummary s = Summarise(values + (int64_t(l) * c.n_heads + h) * T * T, T);
       char line[128];
       std::snprintf(line, sizeof line, "%5d %4d  %10.3f %11.3f %5.3f %8.3f\n", l, h, s.previous_token, s.first_token,
                     s.self, s.entropy);
@@ -121,7 +121,7 @@ int RunHeads(const HeadsOptions& opt) {
       texts.push_back("?");
     }
   }
-  const library::PromptRoles roles = library::VerifyPrompt(categories, values.data(), c.n_layers, c.n_heads, tokens);
+  const library::PromptRoles roles = library::VerifyPrompt(categories, values, c.n_layers, c.n_heads, tokens);
   if (opt.json) {
     std::cout << roles.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;

@@ -1,6 +1,7 @@
 // LanguageModel (see language_model.h).
 #include "lm/language_model.h"
 
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -59,11 +60,22 @@ io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
   const int64_t T = int64_t(tokens.size());
   const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, T});
   model::ActivationCache cache;
+  cache.SetFilter([](const std::string& name) {  // patterns only: a long prompt on a big model holds nothing else
+    const std::string suffix = "hook_pattern";
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  });
   const std::string last = model::ActName("pattern", c.n_layers - 1);
   m->loaded.model->forward_with_cache(ids, cache, last);
-  std::vector<torch::Tensor> per_layer;
-  for (int l = 0; l < c.n_layers; ++l) per_layer.push_back(cache("pattern", l)[0]);  // [H, T, T]
-  return model::ToArray(torch::stack(per_layer));                                    // [L, H, T, T]
+// One copy into the result, layer by layer ([L, H, T, T] float32): with
+  // the cache holding only patterns, the peak is two copies of them.
+  const int64_t H = c.n_heads, per_layer = H * T * T;
+  io::Array out = io::Array::Zeros(io::DType::F32, {c.n_layers, H, T, T});
+  float* dst = out.mutable_data<float>();
+  for (int l = 0; l < c.n_layers; ++l) {
+    const torch::Tensor p = cache("pattern", l)[0].to(torch::kFloat).contiguous();  // [H, T, T]
+    std::memcpy(dst + l * per_layer, p.data_ptr<float>(), size_t(per_layer) * sizeof(float));
+  }
+  return out;
 }
 
 std::filesystem::path DemoLmDir() {

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,7 +21,13 @@ class ActivationCache {
  public:
   explicit ActivationCache(int n_layers = 0) : m_n_layers(n_layers) {}
 
-  void Store(const std::string& name, torch::Tensor t) { m_acts[name] = std::move(t); }
+  void Store(const std::string& name, torch::Tensor t) {
+    if (!m_keep || m_keep(name)) m_acts[name] = std::move(t);
+  }
+  // Keep only the hooks `keep` accepts (the others are freed as the forward
+  // goes on): a view that needs only patterns does not hold every
+  // activation of every layer. A stop_after hook must pass the filter.
+  void SetFilter(std::function<bool(const std::string&)> keep) { m_keep = std::move(keep); }
   bool Contains(const std::string& name) const { return m_acts.count(name) != 0; }
   std::vector<std::string> Names() const;
   int n_layers() const { return m_n_layers; }
@@ -33,6 +40,7 @@ class ActivationCache {
  private:
   int m_n_layers;
   std::map<std::string, torch::Tensor> m_acts;
+  std::function<bool(const std::string&)> m_keep;
 };
 
 }  // namespace hs::model
