@@ -86,15 +86,16 @@ int RunExplorer(const ExplorerOptions& opt) {
   // Which run: --run, else the remembered one, else the default run.
   fs::path run_dir = opt.run.empty() ? fs::path(DefaultRunDir(opt.runs)) : fs::path(opt.run);
   RememberedView remembered;
-  if (opt.run.empty() && opt.frames == 0) {
+  if (opt.frames == 0) {
     remembered = LoadRememberedView();
-    if (!remembered.run.empty()) run_dir = remembered.run;
+    if (!remembered.run.empty() && opt.run.empty()) run_dir = remembered.run;
   }
   if (!opt.run.empty() && !fs::exists(run_dir / "config.json")) {
     std::cerr << "headscope: " << run_dir.string() << " is not a run folder (no config.json). "
               << "Train one with `headscope train`, or pick one of the folders under " << opt.runs << "/.\n";
     return 1;
   }
+  if (!opt.run.empty()) remembered.run.clear(), remembered.epoch = remembered.query_pos = remembered.key_pos = -1;
   int query_pos = remembered.query_pos, key_pos = remembered.key_pos;
   if (!opt.pair.empty()) {
     families::RunInfoPtr info;
@@ -152,7 +153,11 @@ int RunExplorer(const ExplorerOptions& opt) {
     LmWorkspace lm_ws(opt);
     // Which workspace: the one of --panel, else the LM one with --model / --lm.
     const PanelDef* single = opt.panel.empty() ? nullptr : FindPanel(opt.panel);
-    const bool lm_first = single ? single->workspace == WorkspaceKind::LanguageModel : opt.lm_first || !opt.model.empty();
+    const bool lm_first = single ? single->workspace == WorkspaceKind::LanguageModel
+                                 : opt.lm_first || !opt.model.empty() || (opt.run.empty() && remembered.lm_shown);
+    if (opt.model.empty() && !remembered.lm_model.empty()) lm_ws.SetStartModel(remembered.lm_model);
+    if (opt.prompt.empty() && !remembered.lm_prompt.empty()) lm_ws.SetPrompt(remembered.lm_prompt);
+    if (opt.step < 0 && remembered.lm_step >= 0) lm_ws.SelectStep(remembered.lm_step);
     Workspace* active = lm_first ? static_cast<Workspace*>(&lm_ws) : &ws;
     ws.Open(run_dir, opt.epoch >= 0 ? opt.epoch : remembered.epoch);
     if (query_pos >= 0) ws.SetPair(query_pos, key_pos);
@@ -277,7 +282,12 @@ int RunExplorer(const ExplorerOptions& opt) {
         rc = 1;
       }
     }
-    if (opt.frames == 0 && ws.run().valid()) SaveRememberedView(ws.SaveState());
+    if (opt.frames == 0) {
+      nlohmann::json state = ws.run().valid() ? ws.SaveState() : nlohmann::json::object();
+      state["lm"] = lm_ws.SaveState();
+      state["workspace"] = active == &lm_ws ? "lm" : "grokking";
+      SaveRememberedView(state);
+    }
     if (g_quit > 0) std::cerr << "headscope: interrupted; stopping background work (training state is saved)\n";
     if (!prompts.Finish()) rc = 1;
     ws.Stop();  // training saves train_state at the current epoch

@@ -137,7 +137,7 @@ void LmWorkspace::Update() {
   }
   if (loaded && loaded != m_view.model) Adopt(loaded);
   if (m_view.model_dir.empty() && m_view.loading.empty()) {
-    const fs::path dir = m_opt.model.empty() ? lm::DemoLmDir() : fs::path(m_opt.model);
+    const fs::path dir = !m_opt.model.empty() ? fs::path(m_opt.model) : !m_start_model.empty() ? m_start_model : lm::DemoLmDir();
     if (!dir.empty()) OpenModel(dir);
     else m_view.error = "the demo LM (assets/demo_lm) was not found; open a Hugging Face model folder";
   }
@@ -187,7 +187,9 @@ std::vector<std::string> LmWorkspace::Errors() const {
 }
 
 nlohmann::json LmWorkspace::SaveState() const {
-  return {{"model", m_view.model_dir.string()}, {"prompt", std::string(m_prompt)}, {"step", m_view.step}};
+  // Nothing opened this session: keep what was remembered.
+  const fs::path model = m_view.model_dir.empty() ? m_start_model : m_view.model_dir;
+  return {{"model", model.string()}, {"prompt", std::string(m_prompt)}, {"step", m_view.model ? m_view.step : m_wanted_step}};
 }
 
 // [SECTION] Top bar

@@ -28,6 +28,8 @@ class LmWorkspace : public Workspace {
   // has no current head_categories.json). Does nothing if it is open.
   void OpenModel(const std::filesystem::path& dir);
   void SetPrompt(const std::string& prompt);
+  // The model opened when the workspace is first shown, unless --model says otherwise.
+  void SetStartModel(const std::filesystem::path& dir) { m_start_model = dir; }
   void SelectHead(int layer, int head);  // checked against the model when it is loaded
   // -1: final weights; else the nearest checkpoint at or after `step`.
   void SelectStep(int step);
@@ -71,6 +73,7 @@ class LmWorkspace : public Workspace {
   int m_wanted_step = -1;
   std::pair<int, int> m_wanted_head{-1, -1};
   char m_path_input[1024] = {};
+  std::filesystem::path m_start_model;
   std::vector<std::filesystem::path> m_recent;
   // Loader thread and what it hands over (guarded by m_mu).
   std::vector<std::thread> m_loaders;     // joined in Stop

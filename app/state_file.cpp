@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
@@ -11,7 +12,15 @@ namespace fs = std::filesystem;
 RememberedView LoadRememberedView(const fs::path& file) {
   RememberedView v;
   try {
-    const auto j = nlohmann::json::parse(io::ReadFile(file));
+    const auto j = io::ParseJson(io::ReadFile(file), file.string());
+    if (j.contains("lm") && j["lm"].is_object()) {
+      const auto& l = j["lm"];
+      const fs::path model = l.value("model", std::string());
+      if (!model.empty() && fs::exists(model / "config.json")) v.lm_model = model;
+      v.lm_prompt = l.value("prompt", std::string());
+      v.lm_step = l.value("step", -1);
+      v.lm_shown = j.value("workspace", std::string()) == "lm";
+    }
     const fs::path run = j.value("run", std::string());
     if (run.empty() || !fs::exists(run / "config.json")) return v;
     v.run = run;
@@ -20,7 +29,8 @@ RememberedView LoadRememberedView(const fs::path& file) {
       v.query_pos = j["pair"][0].get<int>();
       v.key_pos = j["pair"][1].get<int>();
     }
-  } catch (const std::exception&) {  // no file or a broken one: defaults
+  } catch (const std::exception&) {  // no file or a broken one (any key of the wrong type): defaults
+    return v.run.empty() ? v : RememberedView{};
   }
   return v;
 }

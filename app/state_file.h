@@ -1,5 +1,6 @@
 // headscope_state.json: what the explorer remembers between sessions (the
-// last run, epoch and position pair), beside the ImGui layout file. Read
+// last run, epoch and position pair; the language-model workspace's model,
+// prompt and step, and which workspace was shown), beside the ImGui layout file. Read
 // leniently (a missing or broken file means defaults), written atomically.
 #pragma once
 
@@ -15,6 +16,12 @@ struct RememberedView {
   std::filesystem::path run;  // empty: none (or the run folder is gone)
   int epoch = -1;
   int query_pos = -1, key_pos = -1;
+  // The language-model workspace ("lm": {model, prompt, step}) and which
+  // workspace was shown ("workspace": "grokking" | "lm").
+  std::filesystem::path lm_model;  // empty: none (or the folder is gone)
+  std::string lm_prompt;
+  int lm_step = -1;
+  bool lm_shown = false;
 };
 
 // The remembered view, if the file exists, parses and names a run folder

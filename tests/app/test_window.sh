@@ -122,6 +122,24 @@ for p, r in zip(prompts, rows):
 print('scripted prompts: %s ms from edit to drawn' % ', '.join(r['edit_to_drawn_ms'][:5] for r in rows))
 PY
 
+# The language-model workspace is remembered: a session on the demo LM with a
+# prompt, closed with Ctrl-C; the next session without arguments opens that
+# workspace with that prompt (it saves them again on exit; a session that
+# did not restore them would save the grokking workspace and the default prompt).
+mkdir -p state && cd state
+xvfb-run -a -s "-screen 0 1200x800x24" "$HS" --no-train --runs "$WORK/state_runs" --model "$DEMO" --prompt "Jumpy frog" > s1.log 2>&1 &
+sleep 5; pkill -INT -f -- "--runs $WORK/state_runs --model" || true; wait
+/usr/bin/python3 -c "import json; s = json.load(open('headscope_state.json')); assert s['workspace'] == 'lm', s; s['lm']['prompt'] = 'Hello again'; json.dump(s, open('headscope_state.json', 'w'))"
+xvfb-run -a -s "-screen 0 1200x800x24" "$HS" --no-train --runs "$WORK/state_runs" > s2.log 2>&1 &
+sleep 5; pkill -INT -f -- "--runs $WORK/state_runs$" || true; wait
+/usr/bin/python3 - <<'PY'
+import json
+s = json.load(open('headscope_state.json'))
+assert s['workspace'] == 'lm' and s['lm']['prompt'] == 'Hello again' and s['lm']['model'].endswith('demo_lm'), s
+print('LM workspace remembered:', s['lm'])
+PY
+cd "$WORK"
+
 # Ctrl-C while the explorer trains: training state is saved at the current
 # epoch (not the last checkpoint), so the run resumes exactly there.
 RUNS2="$WORK/runs2"
