@@ -77,6 +77,8 @@ int RunExplorer(const ExplorerOptions& opt);
 void AddTokenizeCommand(CLI::App& cli);
 // Registers `headscope categorize` (app/cmd_categorize.cpp).
 void AddCategorizeCommand(CLI::App& cli);
+// Registers `headscope plasticity` (app/cmd_plasticity.cpp).
+void AddPlasticityCommand(CLI::App& cli);
 
 // The folder of the default run under `runs`: runs/modadd_1l/p113_seed999.
 std::string DefaultRunDir(const std::string& runs);

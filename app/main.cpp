@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
 
   AddTokenizeCommand(cli);  // headscope tokenize MODEL_DIR (--file F | TEXT) [--bos]
   AddCategorizeCommand(cli);  // headscope categorize MODEL_DIR [--out FILE]
+  AddPlasticityCommand(cli);  // headscope plasticity MODEL_DIR [--corpus P] [--config F] [--out DIR]
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

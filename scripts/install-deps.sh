@@ -7,7 +7,7 @@ PKGS=(
   libtorch-dev libopenblas0-pthread
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri
   libeigen3-dev catch2 nlohmann-json3-dev libzip-dev libcli11-dev
-  libboost-math-dev libstb-dev fonts-dejavu-core
+  libboost-math1.81-dev libstb-dev fonts-dejavu-core
   xvfb xauth python3-numpy python3-torch
   libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
 )

@@ -45,8 +45,8 @@ std::vector<int64_t> LanguageModel::Encode(const std::string& text, bool bos) co
   return tok::EncodeText(*m->tokenizer, text, opt);
 }
 
-io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
-  const auto& c = m->loaded.cfg;
+namespace {
+void CheckTokens(const model::TransformerConfig& c, const std::vector<int64_t>& tokens) {
   if (tokens.empty()) throw std::invalid_argument("no tokens");
   if (int64_t(tokens.size()) > c.n_ctx)
     throw std::invalid_argument(std::to_string(tokens.size()) + " tokens, but the model has only " +
@@ -55,15 +55,47 @@ io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
     if (t < 0 || t >= c.d_vocab)
       throw std::invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
                                   std::to_string(c.d_vocab) + ")");
+}
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+// A cached [1, ...] activation as a float32 io::Array without the batch axis.
+io::Array Unbatched(const torch::Tensor& t) {
+  const torch::Tensor x = t[0].to(torch::kFloat).contiguous();
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  io::Array out = io::Array::Zeros(io::DType::F32, shape);
+  std::memcpy(out.mutable_data<float>(), x.data_ptr<float>(), size_t(x.numel()) * sizeof(float));
+  return out;
+}
+}  // namespace
+
+void LanguageModel::QueriesKeys(const std::vector<int64_t>& tokens, std::vector<io::Array>* q,
+                                std::vector<io::Array>* k) const {
+  const auto& c = m->loaded.cfg;
+  CheckTokens(c, tokens);
+  std::lock_guard<std::mutex> lock(m->mu);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, int64_t(tokens.size())});
+  model::ActivationCache cache;
+  cache.SetFilter([](const std::string& n) { return EndsWith(n, "attn.hook_q") || EndsWith(n, "attn.hook_k"); });
+  m->loaded.model->forward_with_cache(ids, cache, model::ActName("k", c.n_layers - 1));
+  q->clear(), k->clear();
+  for (int l = 0; l < c.n_layers; ++l) {
+    q->push_back(Unbatched(cache("q", l)));  // [T, n_heads, d_head]
+    k->push_back(Unbatched(cache("k", l)));  // [T, n_kv_heads, d_head]
+  }
+}
+
+io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
+  const auto& c = m->loaded.cfg;
+  CheckTokens(c, tokens);
   std::lock_guard<std::mutex> lock(m->mu);
   torch::NoGradGuard no_grad;
   const int64_t T = int64_t(tokens.size());
   const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, T});
   model::ActivationCache cache;
-  cache.SetFilter([](const std::string& name) {  // patterns only: a long prompt on a big model holds nothing else
-    const std::string suffix = "hook_pattern";
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  });
+  // Patterns only: a long prompt on a big model holds nothing else.
+  cache.SetFilter([](const std::string& name) { return EndsWith(name, "hook_pattern"); });
   const std::string last = model::ActName("pattern", c.n_layers - 1);
   m->loaded.model->forward_with_cache(ids, cache, last);
 // One copy into the result, layer by layer ([L, H, T, T] float32): with

@@ -39,6 +39,11 @@ class LanguageModel {
   // token list (the message says which).
   io::Array Patterns(const std::vector<int64_t>& tokens) const;
 
+  // Queries and keys of every layer after rotary (TransformerLens hook_q,
+  // hook_k): q[l] is [T, n_heads, d_head], k[l] is [T, n_kv_heads, d_head],
+  // float32. Same checks as Patterns.
+  void QueriesKeys(const std::vector<int64_t>& tokens, std::vector<io::Array>* q, std::vector<io::Array>* k) const;
+
  private:
   LanguageModel();
   struct Impl;

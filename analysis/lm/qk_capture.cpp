@@ -1,0 +1,114 @@
+// Query/key capture over a corpus (see qk_capture.h).
+#include "lm/qk_capture.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "io/atomic_file.h"
+#include "lm/categorize.h"
+
+namespace hs::lm {
+namespace fs = std::filesystem;
+
+namespace {
+// The corpus as documents: one file, or every regular file of a folder by name.
+std::vector<std::pair<std::string, std::string>> ReadDocuments(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> docs;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file()) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) docs.emplace_back(f.string(), io::ReadFile(f));
+  } else if (fs::exists(path, ec)) {
+    docs.emplace_back(path, io::ReadFile(path));
+  } else {
+    throw io::IoError(path + ": corpus not found (a text file or a folder of them)");
+  }
+  return docs;
+}
+}  // namespace
+
+QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const CaptureProgress& progress) {
+  const auto& c = lm.cfg();
+  if (opt.max_tokens < 2) throw std::invalid_argument("max_tokens must be at least 2");
+  const bool bos = opt.bos < 0 ? lm.DefaultBos() : opt.bos == 1;
+  const int seq_len = opt.seq_len > 0 ? std::min(opt.seq_len, c.n_ctx) : std::min(c.n_ctx, 1024);
+  if (seq_len < 2) throw std::invalid_argument("seq_len must be at least 2");
+  // Examples: each document's tokens cut into pieces of seq_len (BOS first).
+  std::vector<std::vector<int64_t>> examples;
+  const int body = seq_len - (bos ? 1 : 0);
+  for (const auto& [name, text] : ReadDocuments(opt.corpus)) {
+    std::vector<int64_t> ids;
+    try {
+      ids = lm.Encode(text, false);
+    } catch (const std::exception& e) {
+      throw io::IoError(name + ": cannot be tokenised (" + e.what() + ")");
+    }
+    for (size_t at = 0; at + 1 < ids.size(); at += size_t(body)) {
+      std::vector<int64_t> ex;
+      if (bos) ex.push_back(*lm.tokenizer().BosId());
+      ex.insert(ex.end(), ids.begin() + at, ids.begin() + std::min(ids.size(), at + size_t(body)));
+      if (ex.size() >= 2) examples.push_back(std::move(ex));
+    }
+  }
+  if (examples.empty()) throw io::IoError(opt.corpus + ": no text to run (empty corpus?)");
+  std::vector<size_t> order(examples.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::mt19937_64 rng(opt.seed);
+  std::shuffle(order.begin(), order.end(), rng);
+
+  QKSample s;
+  s.n_layers = c.n_layers, s.n_q_heads = c.n_heads, s.n_k_heads = c.NumKVHeads(), s.d_head = c.d_head;
+  s.q.resize(size_t(s.n_layers) * s.n_q_heads);
+  s.k.resize(size_t(s.n_layers) * s.n_k_heads);
+  const int E = s.d_head;
+  int collected = 0, example_id = 0;
+  std::vector<io::Array> q, k;
+  for (size_t i : order) {
+    if (collected >= opt.max_tokens) break;
+    std::vector<int64_t>& ex = examples[i];
+    const int take = std::min<int>(int(ex.size()), opt.max_tokens - collected);
+    if (take < 2) break;
+    ex.resize(size_t(take));
+    lm.QueriesKeys(ex, &q, &k);
+    for (int t = 0; t < take; ++t) s.position.push_back(t), s.example.push_back(example_id);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const float* qd = q[l].data<float>();  // [T, n_q, E]
+      const float* kd = k[l].data<float>();  // [T, n_k, E]
+      for (int h = 0; h < s.n_q_heads; ++h) {
+        auto& dst = s.q[size_t(l) * s.n_q_heads + h];
+        for (int t = 0; t < take; ++t) dst.insert(dst.end(), qd + (size_t(t) * s.n_q_heads + h) * E,
+                                                  qd + (size_t(t) * s.n_q_heads + h + 1) * E);
+      }
+      for (int h = 0; h < s.n_k_heads; ++h) {
+        auto& dst = s.k[size_t(l) * s.n_k_heads + h];
+        for (int t = 0; t < take; ++t) dst.insert(dst.end(), kd + (size_t(t) * s.n_k_heads + h) * E,
+                                                  kd + (size_t(t) * s.n_k_heads + h + 1) * E);
+      }
+    }
+    collected += take;
+    ++example_id;
+    if (progress && !progress(collected, opt.max_tokens)) throw CategorizeCancelled();
+  }
+  return s;
+}
+
+std::vector<library::plasticity::HeadInput> PlasticityInputs(const QKSample& s) {
+  std::vector<library::plasticity::HeadInput> out;
+  for (int l = 0; l < s.n_layers; ++l)
+    for (int h = 0; h < s.n_q_heads; ++h) {
+      library::plasticity::HeadInput in;
+      in.layer = l, in.q_head = h, in.k_head = KeyHeadOf(h, s.n_q_heads, s.n_k_heads), in.d = s.d_head;
+      in.n_q = in.n_k = s.n();
+      in.q = s.Q(l, h), in.k = s.K(l, in.k_head);
+      in.q_position = in.k_position = s.position.data();
+      in.k_example = s.example.data();
+      out.push_back(in);
+    }
+  return out;
+}
+
+}  // namespace hs::lm

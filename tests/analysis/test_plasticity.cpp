@@ -1,0 +1,224 @@
+// Attention plasticity (issue 10) on synthetic queries and keys where the
+// answer is known: planted regression coefficients, the Householder
+// reflection, plasticity 1 for keys that differ only where queries carry no
+// mean, plasticity 0 for keys far apart along the query mean, KS p-values of
+// Gaussian samples roughly uniform, the GQA mapping, and the config reader.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "io/atomic_file.h"
+#include "library/plasticity.h"
+#include "lm/qk_capture.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace hs;
+namespace pl = library::plasticity;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+TEST_CASE("the position regression recovers planted alpha and beta", "[plasticity]") {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> noise(0.0, 0.1);
+  const int n = 4000, d = 5;
+  VectorXd alpha(d), beta(d), t(n);
+  alpha << 1.0, -2.0, 0.5, 0.0, 3.0;
+  beta << 0.01, 0.0, -0.02, 0.005, 0.0;
+  MatrixXd X(n, d);
+  for (int i = 0; i < n; ++i) {
+    t(i) = i % 500;
+    for (int j = 0; j < d; ++j) X(i, j) = alpha(j) + beta(j) * t(i) + noise(rng);
+  }
+  const pl::LinearFit f = pl::FitOnPosition(t, X);
+  for (int j = 0; j < d; ++j) {
+    CHECK(f.alpha(j) == Approx(alpha(j)).margin(0.01));
+    CHECK(f.beta(j) == Approx(beta(j)).margin(5e-5));
+  }
+  // R^2: high where the slope dominates the noise, ~0 where there is no slope.
+  CHECK(f.r2(0) > 0.95);
+  CHECK(std::abs(f.r2(1)) < 0.01);
+  CHECK(f.r2_overall == Approx(f.r2.mean()));
+  // Constant positions: no slope, the means.
+  const pl::LinearFit c = pl::FitOnPosition(VectorXd::Constant(n, 7.0), X);
+  CHECK(c.beta.norm() == 0);
+  CHECK(c.alpha(4) == Approx(X.col(4).mean()));
+}
+
+TEST_CASE("H is orthogonal and maps e1 to beta's direction (and beta to |beta| e1)", "[plasticity]") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int d : {1, 2, 7, 64}) {
+    VectorXd beta(d);
+    for (int j = 0; j < d; ++j) beta(j) = g(rng);
+    const MatrixXd H = pl::HouseholderToBeta(beta);
+    CHECK((H * H.transpose() - MatrixXd::Identity(d, d)).norm() < 1e-12);
+    CHECK((H - H.transpose()).norm() < 1e-12);
+    CHECK((H.col(0) - beta / beta.norm()).norm() < 1e-12);
+    // Rows rotate as X H: beta^T H = |beta| e1^T.
+    VectorXd rotated = H.transpose() * beta;
+    CHECK(rotated(0) == Approx(beta.norm()));
+    CHECK(rotated.tail(d - 1).norm() < 1e-10);
+  }
+  CHECK(pl::HouseholderToBeta(VectorXd::Zero(3)).isIdentity());
+  VectorXd e1 = VectorXd::Zero(3);
+  e1(0) = 2.0;
+  CHECK(pl::HouseholderToBeta(e1).isIdentity());
+}
+
+namespace {
+// A synthetic head: queries q = (a0 + b0 * pos, mean + N(0, 1) per semantic
+// dimension); keys given per row; positions 0..T-1 per example.
+struct Synthetic {
+  int d = 4, T = 64, examples = 40;
+  std::vector<float> q, k;
+  std::vector<int32_t> pos, ex;
+  pl::HeadInput Input() const {
+    pl::HeadInput in;
+    in.d = d, in.n_q = in.n_k = int(pos.size());
+    in.q = q.data(), in.k = k.data();
+    in.q_position = in.k_position = pos.data();
+    in.k_example = ex.data();
+    return in;
+  }
+};
+
+Synthetic MakeHead(const std::vector<double>& semantic_mean, const std::function<std::vector<double>(int, int)>& key) {
+  Synthetic s;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int e = 0; e < s.examples; ++e)
+    for (int p = 0; p < s.T; ++p) {
+      s.pos.push_back(p), s.ex.push_back(e);
+      s.q.push_back(float(0.5 + 0.05 * p + 0.1 * g(rng)));
+      for (int j = 1; j < s.d; ++j) s.q.push_back(float(semantic_mean[j - 1] + g(rng)));
+      for (double v : key(e, p)) s.k.push_back(float(v));
+    }
+  return s;
+}
+}  // namespace
+
+TEST_CASE("plasticity is 1 for keys that differ only orthogonally to the query mean", "[plasticity]") {
+  // Queries carry no mean in dimensions 1..3; keys differ only there (random
+  // per key), and share the positional component: every pair is a coin flip.
+  std::mt19937_64 rng(2);
+  std::normal_distribution<double> g(0.0, 1.0);
+  const Synthetic s = MakeHead({0, 0, 0}, [&](int, int) { return std::vector<double>{1.0, g(rng), g(rng), g(rng)}; });
+  pl::Config cfg;
+  const pl::HeadResult r = pl::AnalyzeHead(s.Input(), cfg);
+  REQUIRE(std::isfinite(r.ap_overall));
+  CHECK(r.ap_overall > 0.97);
+  for (const auto& c : r.cells) {
+    CHECK(c.q_bucket > c.k_bucket);
+    if (std::isfinite(c.plasticity)) CHECK(c.plasticity > 0.9);
+  }
+}
+
+TEST_CASE("plasticity is 0 for keys that differ along the query mean", "[plasticity]") {
+  // Queries have mean 10 in dimension 1 (unit noise); keys differ only there
+  // (0.1 per position). For any two keys, z = sign(dk_1) * 10: the order of
+  // the two keys is fixed, whatever the query's noise.
+  const Synthetic s = MakeHead({10, 0, 0}, [&](int, int p) { return std::vector<double>{1.0, 0.1 * p, 0.0, 0.0}; });
+  const pl::HeadResult r = pl::AnalyzeHead(s.Input(), pl::Config{});
+  REQUIRE(std::isfinite(r.ap_overall));
+  CHECK(r.ap_overall < 1e-6);
+  int cells = 0;
+  for (const auto& c : r.cells) {
+    if (!std::isfinite(c.plasticity)) continue;
+    ++cells;
+    CHECK(c.plasticity < 1e-6);
+    CHECK(c.n_pairs > 0);
+  }
+  CHECK(cells >= 10);  // query buckets 1..5, every earlier key bucket
+  // The same keys with the query mean moved to a dimension where the keys
+  // agree: every pair is a coin flip again.
+  const Synthetic t = MakeHead({0, 10, 0}, [&](int, int p) { return std::vector<double>{1.0, 0.1 * p, 0.0, 0.0}; });
+  CHECK(pl::AnalyzeHead(t.Input(), pl::Config{}).ap_overall > 0.9);
+}
+
+TEST_CASE("KS p-values of Gaussian samples are roughly uniform, of non-Gaussian ones small", "[plasticity]") {
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  // Against the known N(0, 1): uniform p-values.
+  std::vector<double> ps, std_ps;
+  for (int rep = 0; rep < 300; ++rep) {
+    std::vector<double> x(400);
+    for (double& v : x) v = g(rng);
+    ps.push_back(pl::KsPValueStandardNormal(x));
+    for (double& v : x) v = 3.0 + 2.0 * v;  // NormalityOf standardises with the sample's own mean and sd
+    std_ps.push_back(pl::NormalityOf(x).ks_p);
+  }
+  auto summary = [](const std::vector<double>& p, double* mean, int* below_005, int* below_05) {
+    *mean = 0, *below_005 = 0, *below_05 = 0;
+    for (double v : p) *mean += v / p.size(), *below_005 += v < 0.05, *below_05 += v < 0.5;
+  };
+  double mean;
+  int below_005, below_05;
+  summary(ps, &mean, &below_005, &below_05);
+  INFO("known N(0,1): mean p " << mean << ", below 0.05: " << below_005 << ", below 0.5: " << below_05);
+  CHECK(mean == Approx(0.5).margin(0.06));
+  CHECK(below_005 >= 3);
+  CHECK(below_005 <= 30);  // 5% of 300 = 15
+  CHECK(below_05 >= 120);
+  CHECK(below_05 <= 180);
+  // Standardised as the method does: conservative (Lilliefors), never systematically small.
+  summary(std_ps, &mean, &below_005, &below_05);
+  INFO("standardised: mean p " << mean << ", below 0.05: " << below_005);
+  CHECK(mean > 0.6);
+  CHECK(below_005 <= 6);
+  // Exponential samples are not normal.
+  std::vector<double> e(400);
+  for (double& v : e) v = -std::log(1 - u(rng));
+  const pl::Moments m = pl::NormalityOf(e);
+  CHECK(m.ks_p < 1e-4);
+  CHECK(m.skew > 1.0);  // exponential: skewness 2
+  // scipy: skew([1,2,3,4,5], bias=False) = 0, kurtosis(..., bias=False) = -1.2
+  const pl::Moments five = pl::NormalityOf({1, 2, 3, 4, 5});
+  CHECK(five.skew == Approx(0.0).margin(1e-12));
+  CHECK(five.kurt == Approx(-1.2));
+}
+
+TEST_CASE("GQA: query heads read key head floor(h / (n_q / n_kv))", "[plasticity]") {
+  CHECK(lm::KeyHeadOf(0, 8, 2) == 0);
+  CHECK(lm::KeyHeadOf(3, 8, 2) == 0);
+  CHECK(lm::KeyHeadOf(4, 8, 2) == 1);
+  CHECK(lm::KeyHeadOf(7, 8, 2) == 1);
+  CHECK(lm::KeyHeadOf(5, 6, 6) == 5);
+  lm::QKSample s;
+  s.n_layers = 2, s.n_q_heads = 4, s.n_k_heads = 2, s.d_head = 3;
+  s.position = {0, 1, 2}, s.example = {0, 0, 0};
+  s.q.assign(8, std::vector<float>(9, 0.f));
+  s.k.assign(4, std::vector<float>(9, 0.f));
+  const auto in = lm::PlasticityInputs(s);
+  REQUIRE(in.size() == 8);
+  for (const auto& h : in) {
+    CHECK(h.k_head == h.q_head / 2);
+    CHECK(h.k == s.K(h.layer, h.q_head / 2));
+    CHECK(h.q == s.Q(h.layer, h.q_head));
+  }
+  CHECK(lm::PositionBucket(0) == 0);
+  CHECK(lm::PositionBucket(1) == 0);
+  CHECK(lm::PositionBucket(2) == 1);
+  CHECK(lm::PositionBucket(3) == 1);
+  CHECK(lm::PositionBucket(4) == 2);
+  CHECK(lm::PositionBucket(1023) == 9);
+}
+
+TEST_CASE("plasticity config: defaults, overrides, and errors naming the file", "[plasticity]") {
+  const pl::Config d = pl::ConfigFromJson(nlohmann::json::object(), "c.json");
+  CHECK(d.max_tokens_per_head == 50000);
+  CHECK(d.normality_max_dims == 64);
+  CHECK(d.p_alpha == 0.01);
+  CHECK(d.num_pairs_per_bucket == 256);
+  const pl::Config o = pl::ConfigFromJson({{"seed", 7}, {"p_alpha", 0.05}}, "c.json");
+  CHECK(o.seed == 7);
+  CHECK(o.p_alpha == 0.05);
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"seeds", 7}}, "c.json"), Catch::Contains("c.json") && Catch::Contains("seeds"));
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"p_alpha", 2}}, "c.json"), Catch::Contains("p_alpha"));
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"output_csv", "../x.csv"}}, "c.json"), Catch::Contains("file name"));
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"max_tokens_per_head", "many"}}, "c.json"),
+                    Catch::Contains("max_tokens_per_head"));
+}
