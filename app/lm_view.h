@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "library/plasticity.h"
 #include "lm/prompt_worker.h"
 
 namespace hs::app {
@@ -22,6 +23,11 @@ struct LmView {
   int layer = -1, head = -1;                 // the selected head
   std::string category;                      // the selected category (role grid)
   int step = -1;                             // the selected checkpoint step (-1: final weights)
+  // Attention plasticity of every head (MODEL_DIR/plasticity/*.csv, or computed here).
+  std::shared_ptr<const std::vector<library::plasticity::HeadResult>> plasticity;
+  std::string plasticity_status;             // what the plasticity thread is doing ("" when idle)
+  float plasticity_fraction = -1;
+  std::string plasticity_error;              // why the CSVs could not be read or computed (names the file)
 };
 
 }  // namespace hs::app

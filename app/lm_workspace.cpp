@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "library/head_roles.h"
+#include "lm/qk_capture.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
@@ -46,6 +47,11 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   // progress report, stops, and its result is dropped. Never joined here, so
   // opening another model never waits for a slow load.
   const uint64_t gen = ++m_load_gen;
+  ++m_plasticity_gen;  // the previous model's plasticity run stops; its results are dropped
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_plasticity.reset(), m_plasticity_status.clear(), m_plasticity_error.clear();
+  }
   m_model_first_id = m_next_id;  // results of the previous model's prompts are not shown
   m_view.model_dir = dir;
   m_view.model.reset();
@@ -93,13 +99,77 @@ void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
   m_view.layer = l, m_view.head = h;
   if (m_view.category.empty()) m_view.category = "induction";
   SelectStep(m_wanted_step);
+  StartPlasticity(false);  // the saved CSVs, if any
+}
+
+void LmWorkspace::StartPlasticity(bool compute) {
+  if (!m_view.model) return;
+  const uint64_t gen = ++m_plasticity_gen;
+  const auto model = m_view.model;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_plasticity.reset();
+    m_plasticity_error.clear();
+    m_plasticity_status = compute ? "capturing queries and keys" : "reading the saved plasticity CSVs";
+    m_plasticity_fraction = compute ? 0.0f : -1.0f;
+  }
+  m_plasticity_threads.emplace_back([this, model, gen, compute] {
+    namespace pl = library::plasticity;
+    auto current = [&] { return m_plasticity_gen.load() == gen; };
+    auto tell = [&](const std::string& what, float f) {
+      std::lock_guard<std::mutex> lock(m_mu);
+      if (current()) m_plasticity_status = what, m_plasticity_fraction = f;
+      return current();
+    };
+    const fs::path dir = model->dir / "plasticity";
+    try {
+      std::shared_ptr<std::vector<pl::HeadResult>> results;
+      if (!compute) {
+        if (!fs::exists(dir / pl::Config{}.output_csv)) {
+          std::lock_guard<std::mutex> lock(m_mu);
+          if (current()) m_plasticity_status.clear();
+          return;
+        }
+        results = std::make_shared<std::vector<pl::HeadResult>>(pl::ReadCsvs(dir));
+      } else {
+        const pl::Config cfg;
+        lm::QKCaptureOptions co;
+        co.max_tokens = cfg.max_tokens_per_head;
+        co.seed = cfg.seed;
+        const lm::QKSample s = lm::CaptureQK(*model->lm, co, [&](int got, int total) {
+          return tell("capturing queries and keys over the corpus", 0.5f * float(got) / float(total));
+        });
+        results = std::make_shared<std::vector<pl::HeadResult>>(
+            pl::AnalyzeHeads(lm::PlasticityInputs(s), cfg, [&](int done, int total) {
+              return tell("analysing heads", 0.5f + 0.5f * float(done) / float(total));
+            }));
+        try {
+          pl::WriteCsvs(dir, cfg, *results);
+        } catch (const std::exception&) {  // a read-only folder: keep them in memory
+        }
+      }
+      std::lock_guard<std::mutex> lock(m_mu);
+      if (current()) m_plasticity = results, m_plasticity_status.clear();
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(m_mu);
+      if (current())
+        m_plasticity_error = std::string(e.what()) == "cancelled" || dynamic_cast<const lm::CategorizeCancelled*>(&e)
+                                 ? ""
+                                 : e.what(),
+        m_plasticity_status.clear();
+    }
+  });
 }
 
 void LmWorkspace::Stop() {
   ++m_load_gen;  // loaders stop at their next progress report
+  ++m_plasticity_gen;
   for (auto& t : m_loaders)
     if (t.joinable()) t.join();
   m_loaders.clear();
+  for (auto& t : m_plasticity_threads)
+    if (t.joinable()) t.join();
+  m_plasticity_threads.clear();
   m_worker.Stop();
 }
 
@@ -134,6 +204,10 @@ void LmWorkspace::Update() {
     m_view.loading_fraction = m_load_fraction;
     m_view.error = m_load_error;
     loaded = m_loaded;
+    m_view.plasticity = m_plasticity;
+    m_view.plasticity_status = m_plasticity_status;
+    m_view.plasticity_fraction = m_plasticity_fraction;
+    m_view.plasticity_error = m_plasticity_error;
   }
   if (loaded && loaded != m_view.model) Adopt(loaded);
   if (m_view.model_dir.empty() && m_view.loading.empty()) {
@@ -171,6 +245,12 @@ void LmWorkspace::Apply(const PanelOutput& out) {
   if (out.prompt) SetPrompt(*out.prompt);
   if (out.category) m_view.category = *out.category;
   if (out.step) SelectStep(*out.step);
+  if (out.compute_plasticity) StartPlasticity(true);
+  if (out.cancel_plasticity) {
+    ++m_plasticity_gen;
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_plasticity_status.clear();
+  }
   SubmitIfChanged();
 }
 

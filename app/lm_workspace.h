@@ -46,12 +46,12 @@ class LmWorkspace : public Workspace {
   void Stop() override;
 
   const LmView& view() const { return m_view; }
-  bool Busy() const { return m_worker.Busy() || !m_view.loading.empty(); }
+  bool Busy() const { return m_worker.Busy() || !m_view.loading.empty() || !m_view.plasticity_status.empty(); }
   // A prompt or a model load is being computed now (current even when the
   // workspace is not drawn: reads the loader's state, not the view's).
   bool Computing() const {
     std::lock_guard<std::mutex> lock(m_mu);
-    return m_worker.Busy() || !m_loading.empty();
+    return m_worker.Busy() || !m_loading.empty() || !m_plasticity_status.empty();
   }
   // Called from worker threads when a result is ready (wakes the frame loop).
   void SetWake(std::function<void()> wake) { m_worker.SetOnResult(std::move(wake)); }
@@ -62,6 +62,9 @@ class LmWorkspace : public Workspace {
   void Apply(const PanelOutput& out);
   ViewContext Context() const;
   void Adopt(std::shared_ptr<const lm::LmModel> model);
+  // Reads MODEL_DIR/plasticity/*.csv (compute = false) or captures and
+  // analyses every head and writes them (compute = true), on its own thread.
+  void StartPlasticity(bool compute);
   void SubmitIfChanged();
 
   const ExplorerOptions& m_opt;
@@ -77,6 +80,11 @@ class LmWorkspace : public Workspace {
   std::vector<std::filesystem::path> m_recent;
   // Loader thread and what it hands over (guarded by m_mu).
   std::vector<std::thread> m_loaders;     // joined in Stop
+  std::vector<std::thread> m_plasticity_threads;  // joined in Stop
+  std::atomic<uint64_t> m_plasticity_gen{0};      // the current run; older ones stop
+  std::shared_ptr<const std::vector<library::plasticity::HeadResult>> m_plasticity;  // guarded by m_mu
+  std::string m_plasticity_status, m_plasticity_error;                              // guarded by m_mu
+  float m_plasticity_fraction = -1;                                                 // guarded by m_mu
   std::atomic<uint64_t> m_load_gen{0};    // the current load; older loaders stop
   mutable std::mutex m_mu;
   std::shared_ptr<const lm::LmModel> m_loaded;

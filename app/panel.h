@@ -39,6 +39,8 @@ struct PanelOutput {
   std::optional<std::string> prompt;         // replace the prompt (a suggested prompt)
   std::optional<std::string> category;       // select a category (role grid)
   std::optional<int> step;                   // select a checkpoint step (-1: final weights)
+  bool compute_plasticity = false;           // capture and analyse every head now
+  bool cancel_plasticity = false;
 };
 
 class Panel {

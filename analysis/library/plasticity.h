@@ -138,5 +138,9 @@ std::vector<HeadResult> AnalyzeHeads(const std::vector<HeadInput>& heads, const 
 // The three CSVs in `dir` (cfg's file names), atomically; rows by layer,
 // then query head; NaN as an empty field.
 void WriteCsvs(const std::filesystem::path& dir, const Config& cfg, const std::vector<HeadResult>& results);
+// Reads them back (the default file names), validated: io::IoError naming
+// the file and the line for a wrong header, a missing or non-numeric field,
+// or a bucket/component row of a head the metrics file lacks.
+std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir);
 
 }  // namespace hs::library::plasticity
