@@ -10,6 +10,7 @@
 #include <random>
 
 #include "io/atomic_file.h"
+#include "io/npz.h"
 #include "library/plasticity.h"
 #include "lm/qk_capture.h"
 #include "test_util.h"
@@ -221,4 +222,76 @@ TEST_CASE("plasticity config: defaults, overrides, and errors naming the file", 
   CHECK_THROWS_WITH(pl::ConfigFromJson({{"output_csv", "../x.csv"}}, "c.json"), Catch::Contains("file name"));
   CHECK_THROWS_WITH(pl::ConfigFromJson({{"max_tokens_per_head", "many"}}, "c.json"),
                     Catch::Contains("max_tokens_per_head"));
+}
+
+namespace {
+std::string Python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+fs::path Demo() { return fs::path(HS_SOURCE_DIR) / "assets/demo_lm"; }
+}  // namespace
+
+TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy computation", "[plasticity][lm]") {
+  const auto model = lm::LanguageModel::Open(Demo());
+  lm::QKCaptureOptions o;
+  o.max_tokens = 1500;  // 12 examples: small enough for numpy to enumerate every key pair
+  const lm::QKSample s = lm::CaptureQK(*model, o);
+  REQUIRE(s.n() == 1500);
+  CHECK(s.position[0] == 0);
+  CHECK(s.example.back() == 11);
+  const auto inputs = lm::PlasticityInputs(s);
+  REQUIRE(inputs.size() == 8);
+  test::TempDir dir("plasticity_ref");
+  const pl::Config cfg;
+  std::vector<pl::HeadResult> results;
+  for (int h : {1 * 4 + 1, 0 * 4 + 3}) results.push_back(pl::AnalyzeHead(inputs[h], cfg));
+  pl::WriteCsvs(dir.path, cfg, results);
+  for (const auto& r : results) {
+    const int n = s.n(), d = s.d_head;
+    std::vector<int64_t> pos(s.position.begin(), s.position.end()), ex(s.example.begin(), s.example.end());
+    const fs::path npz = dir.path / ("head_" + std::to_string(r.layer) + "_" + std::to_string(r.q_head) + ".npz");
+    io::WriteNpz(npz, {{"q", io::Array::F32({n, d}, s.Q(r.layer, r.q_head))},
+                       {"k", io::Array::F32({n, d}, s.K(r.layer, r.k_head))},
+                       {"position", io::Array::I64({n}, pos)},
+                       {"example", io::Array::I64({n}, ex)}});
+    const std::string cmd = Python() + " " HS_SOURCE_DIR "/tests/analysis/plasticity_ref.py " + npz.string() + " " +
+                            dir.path.string() + " " + std::to_string(r.layer) + " " + std::to_string(r.q_head);
+    CHECK(std::system(cmd.c_str()) == 0);
+  }
+  // The CSVs read back as written (every field, %.17g round trips).
+  const auto back = pl::ReadCsvs(dir.path);
+  REQUIRE(back.size() == 2);  // sorted by layer, then head: L0H3, L1H1
+  CHECK(back[1].ap_overall == results[0].ap_overall);
+  CHECK(back[1].cells.size() == results[0].cells.size());
+  CHECK(back[0].component_weight == results[1].component_weight);
+}
+
+TEST_CASE("plasticity CSVs: broken files are refused naming the file and the line", "[plasticity]") {
+  test::TempDir dir("plasticity_csv");
+  for (const char* f : {"head_metrics.csv", "head_bucket_plasticity.csv", "head_component_weights.csv"})
+    fs::copy(Demo() / "plasticity" / f, dir.path / f);
+  REQUIRE(pl::ReadCsvs(dir.path).size() == 8);
+  const fs::path m = dir.path / "head_metrics.csv", b = dir.path / "head_bucket_plasticity.csv";
+  const std::string good_m = io::ReadFile(m), good_b = io::ReadFile(b);
+  auto error_of = [&] {
+    try {
+      pl::ReadCsvs(dir.path);
+    } catch (const io::IoError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  io::WriteFileAtomic(m, good_m.substr(0, good_m.size() / 2));  // cut mid-row
+  CHECK_THAT(error_of(), Catch::Contains(m.string()) && Catch::Contains("fields, expected 19"));
+  io::WriteFileAtomic(m, "layer,head\n");
+  CHECK_THAT(error_of(), Catch::Contains("line 1 is not the header"));
+  std::string t = good_m;
+  t.replace(t.find("\n0,1,1,") + 7, 5, "abcde");
+  io::WriteFileAtomic(m, t);
+  CHECK_THAT(error_of(), Catch::Contains("line 3") && Catch::Contains("not a number"));
+  io::WriteFileAtomic(m, good_m);
+  io::WriteFileAtomic(b, good_b + "9,9,9,1,0,0.5,256\n");
+  CHECK_THAT(error_of(), Catch::Contains(b.string()) && Catch::Contains("a head that head_metrics.csv lacks"));
+  io::WriteFileAtomic(b, good_b + "0,0,0,1,3,0.5,256\n");
+  CHECK_THAT(error_of(), Catch::Contains("k_bucket >= q_bucket"));
+  fs::remove(b);
+  CHECK_THAT(error_of(), Catch::Contains("file not found"));
 }
