@@ -136,6 +136,30 @@ file(WRITE ${WORK}/empty.txt "# only a comment\n")
 run_expect(ARGS categorize ${WORK}/demo_copy --sentences ${WORK}/empty.txt CODE 1 ERR "empty.txt: no sentences")
 file(WRITE ${WORK}/demo_copy/head_categories.json "{\"x\": 1")
 run_expect(ARGS heads ${WORK}/demo_copy --prompt hi CODE 0 ERR "head_categories.json: not valid JSON")
+# Attention plasticity: the settings in effect, a config with an unknown key
+# names the file and the key, a missing model folder is named.
+execute_process(COMMAND ${HEADSCOPE} plasticity --print-config RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\"max_tokens_per_head\": 50000" OR NOT out MATCHES "\"num_pairs_per_bucket\": 256")
+  message(FATAL_ERROR "plasticity --print-config: ${rc} ${out} ${err}")
+endif()
+file(WRITE ${WORK}/pl.json "{\"max_tokens\": 10}")
+run_expect(ARGS plasticity ${DEMO} --config ${WORK}/pl.json --out ${WORK}/pl CODE 1 ERR "pl.json: unknown setting \"max_tokens\"")
+file(WRITE ${WORK}/pl.json "{\"max_tokens_per_head\": 600, \"num_pairs_per_bucket\": 16}")
+run_expect(ARGS plasticity ${DEMO} --config ${WORK}/pl.json --out ${WORK}/pl --quiet CODE 0)
+execute_process(COMMAND ${PYTHON} -c "
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + '/head_metrics.csv')))
+assert len(rows) == 8 and all(int(r['n_q_tokens']) == 600 for r in rows), rows[:1]
+assert all(0 <= float(r['ap_overall']) <= 1 for r in rows)
+cells = list(csv.DictReader(open(sys.argv[1] + '/head_bucket_plasticity.csv')))
+assert cells and all(int(c['k_bucket']) < int(c['q_bucket']) and int(c['n_pairs']) <= 16 for c in cells)
+w = list(csv.DictReader(open(sys.argv[1] + '/head_component_weights.csv')))
+assert len(w) == 8 * 32 and abs(sum(float(r['weight']) for r in w[:32]) - 1) < 1e-9
+" ${WORK}/pl RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "plasticity CSVs: ${err}")
+endif()
+run_expect(ARGS plasticity ${WORK}/no_model CODE 1 ERR "no_model")
 run_expect(ARGS train-lm --out ${WORK}/lm --seq-len 64 CODE 2 ERR "seq_len must be in \\[81, n_ctx\\]")
 run_expect(ARGS train-lm --out ${WORK}/lm --threads 0 CODE 2 ERR "threads must be at least 1")
 run_expect(ARGS train-lm --out ${WORK}/lm --corpus ${WORK}/no_corpus CODE 1 ERR "no_corpus: corpus not found")
