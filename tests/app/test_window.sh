@@ -122,6 +122,18 @@ for p, r in zip(prompts, rows):
 print('scripted prompts: %s ms from edit to drawn' % ', '.join(r['edit_to_drawn_ms'][:5] for r in rows))
 PY
 
+# The plasticity panel draws the demo LM's shipped CSVs; a broken CSV makes
+# shot fail naming the file and the line.
+xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --model "$DEMO" --panel plasticity --head 1,1 --out plast.png
+$CHECK nonblank plast.png
+cp -r "$DEMO" demo_badcsv
+sed -i '3s/.*/0,1,1,oops/' demo_badcsv/plasticity/head_metrics.csv
+set +e
+msg=$(xvfb-run -a -s "-screen 0 1400x900x24" "$HS" shot --model demo_badcsv --panel plasticity --out bad_plast.png 2>&1)
+rc=$?
+set -e
+[ $rc -ne 0 ] && echo "$msg" | grep -q "head_metrics.csv: line 3" || { echo "broken plasticity CSV not reported (rc $rc): $msg"; exit 1; }
+
 # The language-model workspace is remembered: a session on the demo LM with a
 # prompt, closed with Ctrl-C; the next session without arguments opens that
 # workspace with that prompt (it saves them again on exit; a session that
