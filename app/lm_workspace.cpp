@@ -67,7 +67,13 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   }
   m_view.loading = "loading " + dir.string();
   if (std::find(m_recent.begin(), m_recent.end(), dir) == m_recent.end()) m_recent.push_back(dir);
-  m_loaders.emplace_back([this, dir, gen] {
+  JoinFinished(m_loaders);
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  m_loaders.push_back({std::thread([this, dir, gen, done] {
+    struct SetDone {
+      std::atomic<bool>& d;
+      ~SetDone() { d = true; }
+    } set_done{*done};
     auto current = [&] { return m_load_gen.load() == gen; };
     try {
       auto model = lm::LoadLmModel(dir, [&](const std::string& what, float f) {
@@ -82,7 +88,18 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
       std::lock_guard<std::mutex> lock(m_mu);
       if (current()) m_load_error = e.what(), m_loading.clear();
     }
-  });
+  }), done});
+}
+
+void LmWorkspace::JoinFinished(std::vector<Worker>& workers) {
+  for (auto it = workers.begin(); it != workers.end();) {
+    if (*it->done) {
+      if (it->thread.joinable()) it->thread.join();
+      it = workers.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
@@ -113,7 +130,13 @@ void LmWorkspace::StartPlasticity(bool compute) {
     m_plasticity_status = compute ? "capturing queries and keys" : "reading the saved plasticity CSVs";
     m_plasticity_fraction = compute ? 0.0f : -1.0f;
   }
-  m_plasticity_threads.emplace_back([this, model, gen, compute] {
+  JoinFinished(m_plasticity_threads);
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  m_plasticity_threads.push_back({std::thread([this, model, gen, compute, done] {
+    struct SetDone {
+      std::atomic<bool>& d;
+      ~SetDone() { d = true; }
+    } set_done{*done};
     namespace pl = library::plasticity;
     auto current = [&] { return m_plasticity_gen.load() == gen; };
     auto tell = [&](const std::string& what, float f) {
@@ -158,18 +181,17 @@ void LmWorkspace::StartPlasticity(bool compute) {
                                  : e.what(),
         m_plasticity_status.clear();
     }
-  });
+  }), done});
 }
 
 void LmWorkspace::Stop() {
   ++m_load_gen;  // loaders stop at their next progress report
   ++m_plasticity_gen;
-  for (auto& t : m_loaders)
-    if (t.joinable()) t.join();
-  m_loaders.clear();
-  for (auto& t : m_plasticity_threads)
-    if (t.joinable()) t.join();
-  m_plasticity_threads.clear();
+  for (auto* workers : {&m_loaders, &m_plasticity_threads}) {
+    for (auto& w : *workers)
+      if (w.thread.joinable()) w.thread.join();
+    workers->clear();
+  }
   m_worker.Stop();
 }
 

@@ -79,8 +79,15 @@ class LmWorkspace : public Workspace {
   std::filesystem::path m_start_model;
   std::vector<std::filesystem::path> m_recent;
   // Loader thread and what it hands over (guarded by m_mu).
-  std::vector<std::thread> m_loaders;     // joined in Stop
-  std::vector<std::thread> m_plasticity_threads;  // joined in Stop
+  // Background threads with a flag they set when done: finished ones are
+  // joined when the next starts, the rest in Stop.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  static void JoinFinished(std::vector<Worker>& workers);
+  std::vector<Worker> m_loaders;
+  std::vector<Worker> m_plasticity_threads;
   std::atomic<uint64_t> m_plasticity_gen{0};      // the current run; older ones stop
   std::shared_ptr<const std::vector<library::plasticity::HeadResult>> m_plasticity;  // guarded by m_mu
   std::string m_plasticity_status, m_plasticity_error;                              // guarded by m_mu

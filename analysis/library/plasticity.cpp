@@ -73,10 +73,13 @@ Config ConfigFromJson(const json& j, const std::string& source) {
                           {"component_csv", &c.component_csv}}) {
     if (!j.contains(key)) continue;
     const json& v = j[key];
-    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().find('/') != std::string::npos)
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().find('/') != std::string::npos ||
+        v.get<std::string>() == "." || v.get<std::string>() == "..")
       throw io::IoError(source + ": \"" + key + "\" must be a file name (no folder), found " + io::BriefJson(v));
     *out = v.get<std::string>();
   }
+  if (c.output_csv == c.bucket_csv || c.output_csv == c.component_csv || c.bucket_csv == c.component_csv)
+    throw io::IoError(source + ": output_csv, bucket_csv and component_csv must be three different names");
   return c;
 }
 
@@ -98,10 +101,13 @@ LinearFit FitOnPosition(const VectorXd& t, const MatrixXd& X) {
   for (Eigen::Index j = 0; j < d; ++j) {
     const VectorXd res = X.col(j).array() - f.alpha(j) - f.beta(j) * t.array();
     const double ss_tot = (X.col(j).array() - mean(j)).square().sum();
-    f.r2(j) = std::min(1.0, 1.0 - res.squaredNorm() / std::max(ss_tot, 1e-12));
+    // A constant component explains nothing (the original's 1e-12 floor
+    // would call it fully positional and give it most of the weight).
+    f.r2(j) = ss_tot <= 1e-20 * double(std::max<Eigen::Index>(n, 1))
+                  ? 0.0
+                  : std::min(1.0, 1.0 - res.squaredNorm() / std::max(ss_tot, 1e-12));
   }
   f.r2_overall = d > 0 ? f.r2.mean() : 0.0;
-  (void)n;
   return f;
 }
 
@@ -195,6 +201,9 @@ HeadResult AnalyzeHead(const HeadInput& in, const Config& cfg) {
     for (int j = 0; j < d; ++j) Q(i, j) = in.q[size_t(i) * d + j];
   for (int i = 0; i < nk; ++i)
     for (int j = 0; j < d; ++j) K(i, j) = in.k[size_t(i) * d + j];
+  if (!Q.allFinite() || !K.allFinite())
+    throw std::invalid_argument("the queries or keys hold a value that is not a finite number (an overflow in the "
+                                "model's forward?)");
   VectorXd tq(nq);
   std::vector<int> bq(nq), bk(nk);
   for (int i = 0; i < nq; ++i) tq(i) = in.q_position[i], bq[i] = Bucket(in.q_position[i]);
@@ -239,6 +248,7 @@ HeadResult AnalyzeHead(const HeadInput& in, const Config& cfg) {
       ((R.rowwise() - R.colwise().mean()).array().square().colwise().sum() / double(nq - 1)).transpose();
   // 4. normality
   r.resid0 = NormalityOf(std::vector<double>(R.col(0).data(), R.col(0).data() + nq));
+  r.noise_med_abs_skew = r.noise_med_abs_kurt = r.noise_med_ks_p = r.noise_frac_ks_p_lt_alpha = NAN;  // none measured
   if (d > 1) {
     std::vector<int> dims(size_t(d - 1));
     std::iota(dims.begin(), dims.end(), 1);
@@ -347,22 +357,30 @@ std::vector<HeadResult> AnalyzeHeads(const std::vector<HeadInput>& heads, const 
   const int workers = std::max(1, std::min<int>(int(heads.size()), cfg.max_workers > 0
                                                                      ? cfg.max_workers
                                                                      : int(std::thread::hardware_concurrency())));
+  std::string progress_error;  // guarded by mu
   auto work = [&] {
     for (size_t i; !cancel && (i = next++) < heads.size();) {
       try {
         out[i] = AnalyzeHead(heads[i], cfg);
       } catch (const std::exception& e) {
-        errors[i] = e.what();
+        errors[i] = std::string("error: ") + e.what();
+      } catch (...) {
+        errors[i] = "error: unknown exception";
       }
       const int n = ++done;
       std::lock_guard<std::mutex> lock(mu);
-      if (progress && !progress(n, int(heads.size()))) cancel = true;
+      try {
+        if (progress && !progress(n, int(heads.size()))) cancel = true;
+      } catch (const std::exception& e) {  // never let it escape a worker thread
+        progress_error = e.what(), cancel = true;
+      }
     }
   };
   std::vector<std::thread> pool;
   for (int w = 1; w < workers; ++w) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  if (!progress_error.empty()) throw std::runtime_error(progress_error);
   if (cancel) throw std::runtime_error("cancelled");
   for (size_t i = 0; i < heads.size(); ++i)
     if (!errors[i].empty())
@@ -472,6 +490,9 @@ std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir) {
                      &r.resid0.kurt, &r.resid0.ks_p, &r.noise_med_abs_skew, &r.noise_med_abs_kurt, &r.noise_med_ks_p,
                      &r.noise_frac_ks_p_lt_alpha, &r.ap_overall};
     for (size_t i = 0; i < 13; ++i) *dst[i] = Field(mp, row, 6 + i, true);
+    for (double v : {r.resid0.ks_p, r.noise_med_ks_p, r.noise_frac_ks_p_lt_alpha, r.ap_overall})
+      if (v < 0 || v > 1) throw io::IoError(mp.string() + ": line " + row.back() + ": a p-value, fraction or "
+                                            "plasticity outside [0, 1]");
     if (!index.emplace(std::make_pair(r.layer, r.q_head), out.size()).second)
       throw io::IoError(mp.string() + ": line " + row.back() + ": a second row for layer " + std::to_string(r.layer) +
                         " head " + std::to_string(r.q_head));
@@ -481,6 +502,8 @@ std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir) {
     const auto it = index.find({IntField(p, row, 0, 0, 1 << 16), IntField(p, row, 1, 0, 1 << 16)});
     if (it == index.end())
       throw io::IoError(p.string() + ": line " + row.back() + ": a head that " + mp.filename().string() + " lacks");
+    if (IntField(p, row, 2, 0, 1 << 16) != out[it->second].k_head)
+      throw io::IoError(p.string() + ": line " + row.back() + ": k_head differs from " + mp.filename().string());
     return out[it->second];
   };
   for (const auto& row : ReadTable(bp, "layer,q_head,k_head,q_bucket,k_bucket,plasticity,n_pairs")) {
@@ -488,7 +511,14 @@ std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir) {
     c.q_bucket = IntField(bp, row, 3, 0, 64), c.k_bucket = IntField(bp, row, 4, 0, 64);
     c.plasticity = Field(bp, row, 5, true), c.n_pairs = IntField(bp, row, 6, 0, 1 << 30);
     if (c.k_bucket >= c.q_bucket) throw io::IoError(bp.string() + ": line " + row.back() + ": k_bucket >= q_bucket");
-    head_of(bp, row).cells.push_back(c);
+    if (c.plasticity < 0 || c.plasticity > 1 || (std::isfinite(c.plasticity) != (c.n_pairs > 0)))
+      throw io::IoError(bp.string() + ": line " + row.back() +
+                        ": plasticity must be in [0, 1] with n_pairs > 0, or empty with n_pairs 0");
+    HeadResult& h = head_of(bp, row);
+    for (const auto& o : h.cells)
+      if (o.q_bucket == c.q_bucket && o.k_bucket == c.k_bucket)
+        throw io::IoError(bp.string() + ": line " + row.back() + ": a second row for the same bucket pair");
+    h.cells.push_back(c);
   }
   for (const auto& row : ReadTable(cp, "layer,q_head,k_head,component,component_r2,weight")) {
     HeadResult& h = head_of(cp, row);
@@ -497,7 +527,14 @@ std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir) {
       throw io::IoError(cp.string() + ": line " + row.back() + ": components out of order");
     h.component_r2.push_back(Field(cp, row, 4, false));
     h.component_weight.push_back(Field(cp, row, 5, false));
+    if (h.component_weight.back() < 0 || h.component_weight.back() > 1)
+      throw io::IoError(cp.string() + ": line " + row.back() + ": a weight outside [0, 1]");
   }
+  for (const auto& h : out)
+    if (int(h.component_weight.size()) != h.d)
+      throw io::IoError(cp.string() + ": layer " + std::to_string(h.layer) + " head " + std::to_string(h.q_head) +
+                        " has " + std::to_string(h.component_weight.size()) + " component rows, expected d_model = " +
+                        std::to_string(h.d));
   return out;
 }
 

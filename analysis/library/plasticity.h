@@ -9,8 +9,8 @@
 //     key bucket means (0 -> +1); queries and keys are multiplied by s per
 //     dimension (q.k is unchanged; signs become canonical);
 //  2. regression of every query dimension on the position, X = a + b*pos + R:
-//     alpha, beta, per-component R^2 (1 - SSres/max(SStot, 1e-12), at most 1)
-//     and their plain mean (q_R2_pos);
+//     alpha, beta, per-component R^2 (1 - SSres/max(SStot, 1e-12), at most 1;
+//     0 for a constant component) and their plain mean (q_R2_pos);
 //  3. H = I - 2vv^T with v = (u - e1)/|u - e1|, u = beta/|beta| (identity when
 //     |beta| or |u - e1| < 1e-12): H is orthogonal, symmetric and H e1 = u;
 //     queries and keys are rotated (X H), the regression refitted; per-
@@ -19,7 +19,8 @@
 //     two-sided KS p-value against N(0, 1) of the standardised residual of
 //     component 0; the same for up to normality_max_dims of the semantic
 //     dimensions 1.. (a subset drawn from the seed), their medians (|skew|,
-//     |kurt|, p) and the fraction of p-values < p_alpha;
+//     |kurt|, p) and the fraction of p-values < p_alpha (NaN when d = 1 or
+//     normality_max_dims = 0: nothing measured);
 //  5. plasticity: buckets b = floor(log2(pos)) (pos 0 in bucket 0). For each
 //     query bucket j > 0 with >= 2 queries: tau_j its mean position, mu_j and
 //     Sigma_j (ddof 1, + 1e-12 I) the mean and covariance of its rotated
@@ -95,8 +96,10 @@ struct Moments {
 // happens far less often than 5% of the time.
 // (0, 0, 1) for fewer than 3 values or no spread.
 Moments NormalityOf(std::vector<double> x);
-// The two-sided one-sample KS p-value of x against N(0, 1) as given
-// (Boost.Math's Kolmogorov-Smirnov distribution for n = x.size()).
+// The two-sided one-sample KS p-value of x against N(0, 1) as given, from
+// Boost.Math's Kolmogorov-Smirnov distribution: the limiting (large-n)
+// distribution of sqrt(n) D, so for small samples it differs from an exact
+// finite-n test (scipy's kstest uses the exact one below n = 10000).
 double KsPValueStandardNormal(std::vector<double> x);
 
 // --- one head ----------------------------------------------------------------

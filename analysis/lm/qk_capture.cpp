@@ -35,6 +35,13 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
   const auto& c = lm.cfg();
   if (opt.max_tokens < 2) throw std::invalid_argument("max_tokens must be at least 2");
   const bool bos = opt.bos < 0 ? lm.DefaultBos() : opt.bos == 1;
+  if (bos && !lm.tokenizer().BosId()) throw std::invalid_argument("this tokenizer has no BOS token");
+  // Every head's vectors are held at once: refuse what would not fit.
+  const double bytes = double(c.n_layers) * double(c.n_heads + c.NumKVHeads()) * double(opt.max_tokens) *
+                       double(c.d_head) * sizeof(float);
+  if (bytes > 16e9)
+    throw std::invalid_argument("capturing " + std::to_string(opt.max_tokens) + " tokens of every head would take " +
+                                std::to_string(int(bytes / 1e9)) + " GB; lower max_tokens_per_head (--config)");
   const int seq_len = opt.seq_len > 0 ? std::min(opt.seq_len, c.n_ctx) : std::min(c.n_ctx, 1024);
   if (seq_len < 2) throw std::invalid_argument("seq_len must be at least 2");
   // Examples: each document's tokens cut into pieces of seq_len (BOS first).
@@ -65,6 +72,9 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
   s.q.resize(size_t(s.n_layers) * s.n_q_heads);
   s.k.resize(size_t(s.n_layers) * s.n_k_heads);
   const int E = s.d_head;
+  const size_t expect = size_t(std::min<int64_t>(opt.max_tokens, int64_t(examples.size()) * seq_len)) * size_t(E);
+  for (auto& v : s.q) v.reserve(expect);
+  for (auto& v : s.k) v.reserve(expect);
   int collected = 0, example_id = 0;
   std::vector<io::Array> q, k;
   for (size_t i : order) {

@@ -153,6 +153,31 @@ def main():
         if diff > 5 * se + 0.01:
             bad.append("cell (%d, %d): headscope %.4f, exact mean over %d pairs %.4f (se %.4f)" % (
                 j, kb, got, len(vals), vals.mean(), se))
+    # The set of cells: every query bucket j > 0 with >= 2 queries against
+    # every earlier key bucket; empty (NaN) exactly when no example has two
+    # keys there. And ap_overall: the finite cells weighted by their query
+    # bucket's size.
+    want_cells = {}
+    for j in sorted(set(bq)):
+        if j <= 0 or (bq == j).sum() < 2:
+            continue
+        for kb in sorted(set(bk)):
+            if kb < j:
+                keys = np.where(bk == kb)[0]
+                has_pair = any((ex[keys] == e).sum() >= 2 for e in set(ex[keys]))
+                want_cells[(j, kb)] = has_pair
+    got_cells = {(int(r["q_bucket"]), int(r["k_bucket"])): r["plasticity"] != "" for r in cells}
+    if got_cells != want_cells:
+        bad.append("cells %s, expected %s" % (sorted(got_cells.items()), sorted(want_cells.items())))
+    num = sum((bq == int(r["q_bucket"])).sum() * float(r["plasticity"]) for r in cells if r["plasticity"] != "")
+    den = sum((bq == int(r["q_bucket"])).sum() for r in cells if r["plasticity"] != "")
+    if abs(num / den - float(row["ap_overall"])) > 1e-9:
+        bad.append("ap_overall %s, the cells weighted by query bucket size give %.12g" % (row["ap_overall"], num / den))
+    frac = np.mean([m[2] < 0.01 for m in noise])
+    if abs(frac - float(row["q_noise_frac_ks_p_lt_alpha"])) > 1e-12:
+        bad.append("q_noise_frac_ks_p_lt_alpha %s, numpy %.6g" % (row["q_noise_frac_ks_p_lt_alpha"], frac))
+    if len(comp) != d:
+        bad.append("%d component rows, expected %d" % (len(comp), d))
     print(json.dumps({"metrics_checked": len(mine) + 1, "components": len(comp), "cells_checked": checked,
                       "worst_cell_diff": worst, "problems": bad}))
     sys.exit(1 if bad or checked == 0 else 0)

@@ -182,6 +182,42 @@ TEST_CASE("KS p-values of Gaussian samples are roughly uniform, of non-Gaussian 
   CHECK(five.kurt == Approx(-1.2));
 }
 
+TEST_CASE("degenerate heads: one dimension, constant components, non-finite values", "[plasticity]") {
+  // d = 1: no semantic dimensions; noise statistics are NaN (not measured).
+  const Synthetic s1 = [] {
+    Synthetic s;
+    s.d = 1;
+    std::mt19937_64 rng(1);
+    std::normal_distribution<double> g(0.0, 1.0);
+    for (int e = 0; e < 10; ++e)
+      for (int p = 0; p < 32; ++p)
+        s.pos.push_back(p), s.ex.push_back(e), s.q.push_back(float(0.1 * p + g(rng))), s.k.push_back(float(g(rng)));
+    return s;
+  }();
+  const pl::HeadResult r1 = pl::AnalyzeHead(s1.Input(), pl::Config{});
+  CHECK(std::isnan(r1.noise_med_ks_p));
+  CHECK(std::isfinite(r1.ap_overall));
+  CHECK(r1.component_weight == std::vector<double>{1.0});
+  // A constant query component carries no positional information.
+  Synthetic s2 = MakeHead({0, 0, 0}, [](int, int p) { return std::vector<double>{1.0, 0.1 * p, 0.0, 0.0}; });
+  for (size_t i = 0; i < s2.pos.size(); ++i) s2.q[i * 4 + 3] = 2.5f;
+  const pl::HeadResult r2 = pl::AnalyzeHead(s2.Input(), pl::Config{});
+  CHECK(r2.component_r2[3] == 0.0);
+  CHECK(r2.component_weight[0] > 0.9);
+  // A NaN is refused in words.
+  s2.q[5] = NAN;
+  CHECK_THROWS_WITH(pl::AnalyzeHead(s2.Input(), pl::Config{}), Catch::Contains("not a finite number"));
+  // The pool passes a head's error up naming the head.
+  pl::HeadInput bad = s2.Input();
+  bad.layer = 3, bad.q_head = 2;
+  CHECK_THROWS_WITH(pl::AnalyzeHeads({s1.Input(), bad}, pl::Config{}),
+                    Catch::Contains("layer 3 head 2") && Catch::Contains("not a finite number"));
+  // Cancelling stops.
+  CHECK_THROWS_WITH(pl::AnalyzeHeads({s1.Input(), s1.Input(), s1.Input()}, pl::Config{},
+                                     [](int, int) { return false; }),
+                    Catch::Contains("cancelled"));
+}
+
 TEST_CASE("GQA: query heads read key head floor(h / (n_q / n_kv))", "[plasticity]") {
   CHECK(lm::KeyHeadOf(0, 8, 2) == 0);
   CHECK(lm::KeyHeadOf(3, 8, 2) == 0);
@@ -222,6 +258,9 @@ TEST_CASE("plasticity config: defaults, overrides, and errors naming the file", 
   CHECK_THROWS_WITH(pl::ConfigFromJson({{"output_csv", "../x.csv"}}, "c.json"), Catch::Contains("file name"));
   CHECK_THROWS_WITH(pl::ConfigFromJson({{"max_tokens_per_head", "many"}}, "c.json"),
                     Catch::Contains("max_tokens_per_head"));
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"bucket_csv", "head_metrics.csv"}}, "c.json"),
+                    Catch::Contains("three different names"));
+  CHECK_THROWS_WITH(pl::ConfigFromJson({{"component_csv", ".."}}, "c.json"), Catch::Contains("file name"));
 }
 
 namespace {
@@ -292,6 +331,16 @@ TEST_CASE("plasticity CSVs: broken files are refused naming the file and the lin
   CHECK_THAT(error_of(), Catch::Contains(b.string()) && Catch::Contains("a head that head_metrics.csv lacks"));
   io::WriteFileAtomic(b, good_b + "0,0,0,1,3,0.5,256\n");
   CHECK_THAT(error_of(), Catch::Contains("k_bucket >= q_bucket"));
+  io::WriteFileAtomic(b, good_b + "0,0,0,6,0,0.5,256\n");  // the demo's (6, 0) cell again
+  CHECK_THAT(error_of(), Catch::Contains("a second row for the same bucket pair"));
+  io::WriteFileAtomic(b, good_b + "0,0,0,7,0,1.5,256\n");
+  CHECK_THAT(error_of(), Catch::Contains("plasticity must be in [0, 1]"));
+  io::WriteFileAtomic(b, good_b);
+  const fs::path c = dir.path / "head_component_weights.csv";
+  const std::string good_c = io::ReadFile(c);
+  io::WriteFileAtomic(c, good_c.substr(0, good_c.rfind('\n', good_c.size() - 2) + 1));  // the last row gone
+  CHECK_THAT(error_of(), Catch::Contains("31 component rows, expected d_model = 32"));
+  io::WriteFileAtomic(c, good_c);
   fs::remove(b);
   CHECK_THAT(error_of(), Catch::Contains("file not found"));
 }
