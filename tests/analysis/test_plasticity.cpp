@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <random>
 
 #include "io/atomic_file.h"
@@ -343,4 +344,53 @@ TEST_CASE("plasticity CSVs: broken files are refused naming the file and the lin
   io::WriteFileAtomic(c, good_c);
   fs::remove(b);
   CHECK_THAT(error_of(), Catch::Contains("file not found"));
+}
+
+TEST_CASE("captured queries and keys of a GQA model reproduce its attention patterns", "[plasticity][hf]") {
+  // The llama fixture (4 query heads, 2 key/value heads, rotary with Llama 3
+  // scaling) of hf_reference.py, with the byte tokenizer beside it: softmax
+  // of q_h . k_{h / 2} / sqrt(d_head) over the causal keys must be the
+  // model's pattern of head h, so the post-rotary vectors and the key head
+  // the plasticity analysis pairs with each query head are the model's own.
+  test::TempDir dir("pl_gqa");
+  const std::string cmd = Python() + " " HS_SOURCE_DIR "/tests/analysis/hf_reference.py " + dir.path.string() +
+                          " llama > " + (dir.path / "log.txt").string() + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const fs::path m = dir.path / "llama";
+  fs::copy(Demo() / "headscope_tokenizer.json", m / "headscope_tokenizer.json");
+  const auto model = lm::LanguageModel::Open(m);
+  const auto& c = model->cfg();
+  REQUIRE(c.NumKVHeads() < c.n_heads);
+  std::vector<int64_t> tokens;
+  for (int t = 0; t < 12; ++t) tokens.push_back((t * 7 + 3) % c.d_vocab);
+  std::vector<io::Array> q, k;
+  model->QueriesKeys(tokens, &q, &k);
+  const io::Array pat = model->Patterns(tokens);
+  const int T = int(tokens.size()), H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head;
+  auto worst_error = [&](const std::function<int(int)>& key_head) {
+    double worst = 0;
+    for (int l = 0; l < c.n_layers; ++l)
+      for (int h = 0; h < H; ++h) {
+        const int g = key_head(h);
+        for (int i = 0; i < T; ++i) {
+          std::vector<double> s(size_t(i) + 1);
+          double mx = -1e300, z = 0;
+          for (int j = 0; j <= i; ++j) {
+            double dot = 0;
+            for (int e = 0; e < E; ++e)
+              dot += double(q[l].data<float>()[(size_t(i) * H + h) * E + e]) * k[l].data<float>()[(size_t(j) * KV + g) * E + e];
+            s[j] = dot / std::sqrt(double(E));
+            mx = std::max(mx, s[j]);
+          }
+          for (double& v : s) z += (v = std::exp(v - mx));
+          for (int j = 0; j <= i; ++j) {
+            const double got = pat.data<float>()[((size_t(l) * H + h) * T + i) * T + j];
+            worst = std::max(worst, std::abs(got - s[j] / z));
+          }
+        }
+      }
+    return worst;
+  };
+  CHECK(worst_error([&](int h) { return lm::KeyHeadOf(h, H, KV); }) < 1e-5);
+  CHECK(worst_error([&](int h) { return h % KV; }) > 1e-2);  // tiled instead of grouped: wrong, and visibly so
 }
