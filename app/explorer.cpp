@@ -192,8 +192,17 @@ int RunExplorer(const ExplorerOptions& opt) {
     lm_ws.SetWake([] { glfwPostEmptyEvent(); });
     while (!glfwWindowShouldClose(window) && g_quit == 0) {
       if (opt.frames > 0 && frame >= opt.frames && !still_waiting()) break;
-      if (active == &lm_ws && lm_ws.Computing() && !driver.Active())
+      if (active == &lm_ws && lm_ws.Computing() && !driver.Active()) {
         glfwWaitEventsTimeout(0.1);
+      } else if (opt.frames == 0) {
+        // Interactive: draw when something happens, not as fast as the GPU
+        // (or llvmpipe) allows; the frames would take the cores that
+        // training and analysis need. Input wakes the loop at once; while
+        // something runs in the background or plays, 30 frames a second keep
+        // its progress moving; otherwise 4.
+        const bool moving = ws.trainer().running() || requests.Busy() || lm_ws.Busy() || ws.Animating();
+        glfwWaitEventsTimeout(moving ? 1.0 / 30 : 0.25);
+      }
       const auto t_frame = Clock::now();
       glfwPollEvents();
       if (glfwGetWindowAttrib(window, GLFW_ICONIFIED)) {

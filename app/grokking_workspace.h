@@ -40,6 +40,8 @@ class GrokkingWorkspace : public Workspace {
   void Stop() override;
 
   const RunState& run() const { return m_run; }
+  // The epoch slider is playing (the window keeps drawing).
+  bool Animating() const { return m_playing; }
   const BackgroundTrainer& trainer() const { return m_trainer; }
 
  private:
