@@ -15,15 +15,6 @@ namespace hs::app {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-std::string ShortName(const fs::path& d) { return d.parent_path().filename().string() + "/" + d.filename().string(); }
-// A progress bar as wide as its text (never clips the text).
-void TextProgressBar(float fraction, const char* text) {
-  const float w = ImGui::CalcTextSize(text).x + ImGui::GetStyle().FramePadding.x * 4;
-  ImGui::ProgressBar(std::clamp(fraction, 0.0f, 1.0f), ImVec2(w, 0), text);
-}
-}  // namespace
-
 // [SECTION] Run and selection
 GrokkingWorkspace::GrokkingWorkspace(const ExplorerOptions& opt, Requests& requests)
     : m_opt(opt), m_requests(requests) {

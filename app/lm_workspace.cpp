@@ -16,17 +16,6 @@
 namespace hs::app {
 namespace fs = std::filesystem;
 
-namespace {
-void TextProgressBar(float fraction, const char* text) {
-  const float w = ImGui::CalcTextSize(text).x + ImGui::GetStyle().FramePadding.x * 4;
-  ImGui::ProgressBar(fraction < 0 ? 0.0f : std::clamp(fraction, 0.0f, 1.0f), ImVec2(w, 0), text);
-}
-std::string ShortName(const fs::path& d) {
-  const fs::path n = d.lexically_normal();
-  return n.has_filename() ? n.parent_path().filename().string() + "/" + n.filename().string() : n.string();
-}
-}  // namespace
-
 // [SECTION] Model
 LmWorkspace::LmWorkspace(const ExplorerOptions& opt) : m_opt(opt) {
   m_panels = MakePanels(WorkspaceKind::LanguageModel);

@@ -52,6 +52,16 @@ void AppendPanelErrors(const PanelMap& panels, const std::vector<std::string>& d
     for (const auto& e : panels.at(n)->Errors()) out.push_back(n + ": " + e);
 }
 
+void TextProgressBar(float fraction, const char* text) {
+  const float w = ImGui::CalcTextSize(text).x + ImGui::GetStyle().FramePadding.x * 4;
+  ImGui::ProgressBar(std::clamp(fraction, 0.0f, 1.0f), ImVec2(w, 0), text);
+}
+
+std::string ShortName(const fs::path& dir) {
+  const fs::path n = dir.lexically_normal();
+  return n.has_filename() ? n.parent_path().filename().string() + "/" + n.filename().string() : n.string();
+}
+
 PanelMap MakePanels(WorkspaceKind kind) {
   PanelMap m;
   for (const auto& def : PanelRegistry())

@@ -6,6 +6,7 @@
 
 #include <imgui.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,6 +66,11 @@ void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, Pan
 using PanelMap = std::map<std::string, std::unique_ptr<Panel>>;
 void DrawRegisteredTabs(WorkspaceKind kind, PanelMap& panels, const ViewContext& v, PanelOutput& out,
                         ExportQueue& exports, std::vector<std::string>& drawn);
+// A progress bar as wide as its text (never clips it); fraction < 0 draws empty.
+void TextProgressBar(float fraction, const char* text);
+// "parent/name" of a folder, for pickers.
+std::string ShortName(const std::filesystem::path& dir);
+
 // Every registered panel of `kind`, instantiated.
 PanelMap MakePanels(WorkspaceKind kind);
 // One registered panel filling the window (`shot --panel`); appends it to `drawn`.

@@ -7,29 +7,11 @@
 
 #include "io/atomic_file.h"
 #include "lm/categorize.h"
+#include "train/lm_trainer.h"
 
 namespace hs::lm {
 namespace fs = std::filesystem;
 
-namespace {
-// The corpus as documents: one file, or every regular file of a folder by name.
-std::vector<std::pair<std::string, std::string>> ReadDocuments(const std::string& path) {
-  std::vector<std::pair<std::string, std::string>> docs;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.is_regular_file()) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) docs.emplace_back(f.string(), io::ReadFile(f));
-  } else if (fs::exists(path, ec)) {
-    docs.emplace_back(path, io::ReadFile(path));
-  } else {
-    throw io::IoError(path + ": corpus not found (a text file or a folder of them)");
-  }
-  return docs;
-}
-}  // namespace
 
 QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const CaptureProgress& progress) {
   const auto& c = lm.cfg();
@@ -47,7 +29,8 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
   // Examples: each document's tokens cut into pieces of seq_len (BOS first).
   std::vector<std::vector<int64_t>> examples;
   const int body = seq_len - (bos ? 1 : 0);
-  for (const auto& [name, text] : ReadDocuments(opt.corpus)) {
+  for (const fs::path& file : train::CorpusFiles(opt.corpus)) {
+    const std::string name = file.string(), text = io::ReadFile(file);
     std::vector<int64_t> ids;
     try {
       ids = lm.Encode(text, false);

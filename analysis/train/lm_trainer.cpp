@@ -309,20 +309,27 @@ std::string StepName(int step) {
 
 }  // namespace
 
-std::string ReadCorpus(const std::string& path) {
+std::vector<fs::path> CorpusFiles(const std::string& path) {
   std::error_code ec;
-  std::string text;
+  std::vector<fs::path> files;
   if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(path, ec))
       if (e.is_regular_file()) files.push_back(e.path());
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) text += io::ReadFile(f) + "\n";
   } else if (fs::exists(path, ec)) {
-    text = io::ReadFile(path);
+    files.push_back(path);
   } else {
     throw io::IoError(path + ": corpus not found (a text file or a folder of them)");
   }
+  return files;
+}
+
+std::string ReadCorpus(const std::string& path) {
+  const std::vector<fs::path> files = CorpusFiles(path);
+  std::error_code ec;
+  std::string text;
+  if (!fs::is_directory(path, ec)) text = io::ReadFile(path);  // one file, as it is
+  for (const auto& f : fs::is_directory(path, ec) ? files : std::vector<fs::path>{}) text += io::ReadFile(f) + "\n";
   if (text.size() < 4096)
     throw io::IoError(path + ": corpus too small (" + std::to_string(text.size()) + " bytes; need 4096)");
   return text;

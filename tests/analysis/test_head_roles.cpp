@@ -22,8 +22,8 @@ using library::HeadRole;
 using nlohmann::json;
 
 namespace {
-std::string Python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
-fs::path Demo() { return fs::path(HS_SOURCE_DIR) / "assets/demo_lm"; }
+using test::Python;
+fs::path Demo() { return test::DemoLm(); }
 
 // A causal [T, T] pattern with the given (row, key, weight) cells; the rest
 // of each row's mass goes to key 0.

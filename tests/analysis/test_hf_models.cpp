@@ -27,7 +27,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string Python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+using test::Python;
 
 // Writes the named fixtures (see hf_reference.py) under `dir`.
 void MakeFixtures(const fs::path& dir, const std::vector<std::string>& names) {

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using namespace hs;
 
 namespace {
-std::string Python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+using test::Python;
 
 // Runs demo_lm_check.py on a folder; its JSON output.
 nlohmann::json IndependentCheck(const fs::path& dir, const fs::path& scratch) {

@@ -265,8 +265,8 @@ TEST_CASE("plasticity config: defaults, overrides, and errors naming the file", 
 }
 
 namespace {
-std::string Python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
-fs::path Demo() { return fs::path(HS_SOURCE_DIR) / "assets/demo_lm"; }
+using test::Python;
+fs::path Demo() { return test::DemoLm(); }
 }  // namespace
 
 TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy computation", "[plasticity][lm]") {

@@ -22,4 +22,11 @@ struct TempDir {
   }
 };
 
+// The python3 with numpy and torch (Debian's), for the reference scripts.
+inline std::string Python() { return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+#ifdef HS_SOURCE_DIR
+// The shipped demo LM.
+inline std::filesystem::path DemoLm() { return std::filesystem::path(HS_SOURCE_DIR) / "assets/demo_lm"; }
+#endif
+
 }  // namespace hs::test
