@@ -58,13 +58,15 @@ int RunTrain(const TrainOptions& opt) {
     else if (!opt.quiet)
       std::fprintf(stderr, "training %s for %d epochs\n", run_dir.c_str(), cfg.epochs);
     auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
-    int grok90 = -1, grok99 = -1;
+    int grok90 = -1, grok99 = -1;  // first evaluated epochs past 0.9 / 0.99 test accuracy
+    double grok90_s = 0, grok99_s = 0;  // wall seconds since this session started
     const auto t0 = std::chrono::steady_clock::now();
     train::TrainHooks hooks;
     hooks.should_stop = [] { return g_interrupts.load() > 0; };
     hooks.on_epoch = [&](const train::TrainProgress& p) {
-      if (grok90 < 0 && p.test_acc > 0.9) grok90 = p.epoch;
-      if (grok99 < 0 && p.test_acc > 0.99) grok99 = p.epoch;
+      auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+      if (grok90 < 0 && p.test_acc > 0.9) grok90 = p.test_epoch, grok90_s = since();
+      if (grok99 < 0 && p.test_acc > 0.99) grok99 = p.test_epoch, grok99_s = since();
       if (opt.quiet) return;
       const auto now = std::chrono::steady_clock::now();
       const bool last = p.epoch >= p.total_epochs;
@@ -89,8 +91,8 @@ int RunTrain(const TrainOptions& opt) {
     }
     if (!opt.quiet) {
       std::fprintf(stderr, "done: %s at epoch %d in %s", run_dir.c_str(), reached, FormatDuration(wall).c_str());
-      if (grok90 >= 0) std::fprintf(stderr, "; test acc > 0.9 at epoch %d", grok90);
-      if (grok99 >= 0) std::fprintf(stderr, ", > 0.99 at epoch %d", grok99);
+      if (grok90 >= 0) std::fprintf(stderr, "; test acc > 0.9 at epoch %d (%s)", grok90, FormatDuration(grok90_s).c_str());
+      if (grok99 >= 0) std::fprintf(stderr, ", > 0.99 at epoch %d (%s)", grok99, FormatDuration(grok99_s).c_str());
       std::fprintf(stderr, "\n");
     }
     return 0;

@@ -193,11 +193,13 @@ MetricsResult Requests::Metrics(const std::string& slot, const fs::path& run_dir
       for (const auto& row : io::ReadMetricsCsv(path)) {
         m->epoch.push_back(float(row.epoch));
         m->train_loss.push_back(float(row.train_loss));
-        m->test_loss.push_back(float(row.test_loss));
         m->train_acc.push_back(float(row.train_acc));
+        if (row.test_epoch != row.epoch) continue;
+        m->test_epoch.push_back(float(row.epoch));
+        m->test_loss.push_back(float(row.test_loss));
         m->test_acc.push_back(float(row.test_acc));
       }
-      m->grok_epoch = library::GrokEpoch(m->epoch, m->test_acc);
+      m->grok_epoch = library::GrokEpoch(m->test_epoch, m->test_acc);
       std::lock_guard<std::mutex> lock(m_mu);
       const std::string prefix = run_dir.string() + "|metrics|";
       for (auto it = m_metrics.begin(); it != m_metrics.end();)  // keep one version per run

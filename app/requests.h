@@ -39,7 +39,8 @@ FileSig Signature(const std::filesystem::path& path);
 
 // metrics.csv as the loss panel needs it (parsed off the UI thread).
 struct MetricsData {
-  std::vector<float> epoch, train_loss, test_loss, train_acc, test_acc;
+  std::vector<float> epoch, train_loss, train_acc;
+  std::vector<float> test_epoch, test_loss, test_acc;  // the rows where the test set was evaluated
   int grok_epoch = -1;  // library::GrokEpoch
 };
 

@@ -48,11 +48,11 @@ std::vector<fs::path> ListRuns(const fs::path& runs_root) {
 }
 
 std::string FormatMetricsCsv(const std::vector<MetricsRow>& rows) {
-  std::string out = "epoch,train_loss,test_loss,train_acc,test_acc\n";
-  char buf[160];
+  std::string out = "epoch,train_loss,test_loss,train_acc,test_acc,test_epoch\n";
+  char buf[192];
   for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%d,%.9g,%.9g,%.6f,%.6f\n", r.epoch, r.train_loss, r.test_loss, r.train_acc,
-                  r.test_acc);
+    std::snprintf(buf, sizeof buf, "%d,%.9g,%.9g,%.6f,%.6f,%d\n", r.epoch, r.train_loss, r.test_loss, r.train_acc,
+                  r.test_acc, r.test_epoch);
     out += buf;
   }
   return out;
@@ -64,15 +64,28 @@ std::vector<MetricsRow> ReadMetricsCsv(const fs::path& path) {
   std::istringstream in(ReadFile(path));
   std::string line;
   int line_no = 0;
+  int columns = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line_no == 1 || line.empty()) continue;  // header
+    if (line_no == 1) {  // header
+      if (line.rfind("epoch,train_loss,test_loss,train_acc,test_acc", 0) != 0)
+        throw IoError(path.string() + ":1: not a metrics.csv header: '" + line +
+                      "' (expected epoch,train_loss,test_loss,train_acc,test_acc[,test_epoch])");
+      columns = line.find(",test_epoch") != std::string::npos ? 6 : 5;
+      continue;
+    }
+    if (line.empty()) continue;
     MetricsRow r;
     char extra = 0;
-    if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf%c", &r.epoch, &r.train_loss, &r.test_loss, &r.train_acc,
-                    &r.test_acc, &extra) != 5)
-      throw IoError(path.string() + ":" + std::to_string(line_no) + ": expected 5 comma-separated numbers, got '" +
-                    line + "'");
+    const int got = std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%d%c", &r.epoch, &r.train_loss, &r.test_loss,
+                                &r.train_acc, &r.test_acc, &r.test_epoch, &extra);
+    if (got != columns)
+      throw IoError(path.string() + ":" + std::to_string(line_no) + ": expected " + std::to_string(columns) +
+                    " comma-separated numbers, got '" + line + "'");
+    if (columns == 5) r.test_epoch = r.epoch;
+    if (r.test_epoch > r.epoch || r.test_epoch < 0)
+      throw IoError(path.string() + ":" + std::to_string(line_no) + ": test_epoch " + std::to_string(r.test_epoch) +
+                    " is not an epoch at or before " + std::to_string(r.epoch));
     rows.push_back(r);
   }
   return rows;

@@ -1,6 +1,6 @@
 // The run directory contract (DESIGN.md):
 //   runs/<family>/<variant>/config.json
-//   runs/<family>/<variant>/metrics.csv   epoch,train_loss,test_loss,train_acc,test_acc
+//   runs/<family>/<variant>/metrics.csv   epoch,train_loss,test_loss,train_acc,test_acc,test_epoch
 //   runs/<family>/<variant>/checkpoints/epoch_NNNNN.safetensors
 //   runs/<family>/<variant>/artifacts/<analyzer>/epoch_NNNNN.npz
 // plus train_state.safetensors (weights + optimizer state) for resuming.
@@ -37,10 +37,16 @@ std::vector<std::filesystem::path> ListRuns(const std::filesystem::path& runs_ro
 struct MetricsRow {
   int epoch = 0;
   double train_loss = 0, test_loss = 0, train_acc = 0, test_acc = 0;
+  // The epoch whose weights gave test_loss/test_acc: the test set is
+  // evaluated every few epochs, rows in between repeat the last evaluation.
+  // test_epoch == epoch marks the evaluated rows. Files written before this
+  // column existed evaluated every epoch (read as test_epoch = epoch).
+  int test_epoch = 0;
 };
 
 std::string FormatMetricsCsv(const std::vector<MetricsRow>& rows);
-// Parses metrics.csv; a malformed line throws IoError naming file and line.
+// Parses metrics.csv (with or without the test_epoch column); a malformed
+// line throws IoError naming file and line.
 // A missing file gives no rows.
 std::vector<MetricsRow> ReadMetricsCsv(const std::filesystem::path& path);
 

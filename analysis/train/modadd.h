@@ -1,4 +1,5 @@
-// The modular-addition task and the trainer's fast forward for it.
+// The modular-addition task and its float64 loss (the trainer's forward and
+// backward pass is train/modadd_kernel.h).
 #pragma once
 
 #include <torch/types.h>
@@ -18,13 +19,6 @@ struct ModAddData {
 // The data split of the TL grokking demo: torch.manual_seed(data_seed);
 // randperm(p*p); the first int(frac * p*p) indices train.
 ModAddData MakeModAddData(int p, double train_frac, int data_seed);
-
-// Logits at the '=' position of a 1-layer, LayerNorm-free model for inputs
-// (a, b). Exploits that the '=' query is the same for every example: keys,
-// values and W_O-projected values are computed once per (token, position)
-// and gathered. Differentiable; equals model.forward(tokens)[:, -1].
-// a, b: [batch] int64 -> [batch, d_vocab_out]
-torch::Tensor ModAddFastLogits(model::HookedTransformerImpl& model, const torch::Tensor& a, const torch::Tensor& b);
 
 // Mean cross-entropy computed in float64 (log-softmax of logits cast to
 // double), as in the original code. logits [batch, classes], labels [batch].

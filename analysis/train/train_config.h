@@ -36,7 +36,10 @@ struct TrainConfig {
   bool grokfast = false;
   double grokfast_alpha = 0.98, grokfast_lambda = 2.0;
   std::string checkpoint_schedule = "0:50,1000:100,5000:250";
-  int eval_every = 1;  // test-set evaluation interval in epochs (metrics rows in between repeat the last value)
+  // Test-set evaluation interval in epochs; checkpoints, the first and the
+  // last epoch are always evaluated. Rows in between repeat the last value
+  // and say which epoch it is from (metrics.csv test_epoch).
+  int eval_every = 10;
 
   // p113_seed999, with a suffix for each other parameter that differs from
   // its default (_dseed1, _frac0.5, _wd0.1, _lr0.003, _grokfast, ...).

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -19,10 +20,17 @@
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
 #include "train/modadd.h"
+#include "train/modadd_kernel.h"
 
 namespace hs::train {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+std::atomic<int> g_training_threads{1};
+}
+
+int TrainingThreads() { return g_training_threads.load(); }
 
 void ConfigureTorchForTraining(int threads) {
   // Keep freed tensor memory in the heap instead of returning it to the OS:
@@ -35,12 +43,15 @@ void ConfigureTorchForTraining(int threads) {
   mallopt(M_ARENA_MAX, 1);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
-  torch::set_num_threads(std::max(1, threads));
-  // Debian's torch calls OpenBLAS, whose pthread build starts one thread per
-  // core and ignores torch's setting; align it so --threads means threads.
+  // The trainer's kernel (train/modadd_kernel.h) runs `threads` threads of
+  // its own, each calling single-threaded GEMMs on its share. Torch's OpenMP
+  // pool and OpenBLAS's pthread pool stay at one thread: their workers spin
+  // (sched_yield) between calls and took the cores from the kernel's loops
+  // (25% of the time in the scheduler on 2 cores).
+  g_training_threads = std::max(1, threads);
+  torch::set_num_threads(1);
   using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set(std::max(1, threads));
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
   at::globalContext().setFlushDenormal(true);
 }
 
@@ -164,42 +175,65 @@ struct Trainer::Impl {
 
   void FlushMetrics() { io::WriteFileAtomic(paths.Metrics(), io::FormatMetricsCsv(rows)); }
 
+  // One AdamW step (decoupled weight decay, as torch.optim.AdamW) with the
+  // optional Grokfast-EMA filter, in one pass over each parameter in float.
   void Step() {
-    torch::NoGradGuard ng;
     ++adam_step;
     const double bc1 = 1.0 - std::pow(cfg.beta1, double(adam_step));
     const double bc2 = 1.0 - std::pow(cfg.beta2, double(adam_step));
+    const float decay = static_cast<float>(1.0 - cfg.lr * cfg.weight_decay);
+    const float b1 = static_cast<float>(cfg.beta1), b2 = static_cast<float>(cfg.beta2);
+    const float c1 = static_cast<float>(1.0 - cfg.beta1), c2 = static_cast<float>(1.0 - cfg.beta2);
+    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2)), eps = static_cast<float>(cfg.adam_eps);
+    const float step = static_cast<float>(-cfg.lr / bc1);
+    const float ga = static_cast<float>(cfg.grokfast_alpha), gc = static_cast<float>(1.0 - cfg.grokfast_alpha);
+    const float gl = static_cast<float>(cfg.grokfast_lambda);
     for (size_t i = 0; i < params.size(); ++i) {
-      torch::Tensor& p = params[i];
-      torch::Tensor g = p.grad();
+      float* __restrict p = params[i].data_ptr<float>();
+      float* __restrict g = params[i].mutable_grad().data_ptr<float>();
+      float* __restrict m = exp_avg[i].data_ptr<float>();
+      float* __restrict v = exp_avg_sq[i].data_ptr<float>();
+      float* __restrict e = ema[i].data_ptr<float>();
+      const int64_t n = params[i].numel();
       if (cfg.grokfast) {  // Grokfast-EMA (Lee et al. 2024): amplify the slow gradient component
-        if (adam_step == 1)
-          ema[i].copy_(g);
-        else
-          ema[i].mul_(cfg.grokfast_alpha).add_(g, 1.0 - cfg.grokfast_alpha);
-        g.add_(ema[i], cfg.grokfast_lambda);
+        for (int64_t j = 0; j < n; ++j) {
+          e[j] = adam_step == 1 ? g[j] : e[j] * ga + gc * g[j];
+          g[j] = g[j] + gl * e[j];
+        }
       }
-      p.mul_(1.0 - cfg.lr * cfg.weight_decay);
-      exp_avg[i].mul_(cfg.beta1).add_(g, 1.0 - cfg.beta1);
-      exp_avg_sq[i].mul_(cfg.beta2).addcmul_(g, g, 1.0 - cfg.beta2);
-      torch::Tensor denom = (exp_avg_sq[i].sqrt() / std::sqrt(bc2)).add_(cfg.adam_eps);
-      p.addcdiv_(exp_avg[i], denom, -cfg.lr / bc1);
+      for (int64_t j = 0; j < n; ++j) {
+        m[j] = m[j] * b1 + c1 * g[j];
+        v[j] = v[j] * b2 + c2 * (g[j] * g[j]);
+        p[j] = p[j] * decay + step * (m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + eps));
+      }
+      // Written through raw pointers: tell torch's version counter, which
+      // caches of derived tensors (the kernel's tables) key on.
+      params[i].unsafeGetTensorImpl()->bump_version();
     }
   }
 
   int Run(const TrainHooks& hooks) {
     at::globalContext().setFlushDenormal(true);
     if (complete) return start_epoch;
-    const torch::Tensor train_a = data.all_tokens.index_select(0, data.train_idx).select(1, 0).contiguous();
-    const torch::Tensor train_b = data.all_tokens.index_select(0, data.train_idx).select(1, 1).contiguous();
-    const torch::Tensor train_y = data.all_labels.index_select(0, data.train_idx);
-    const torch::Tensor test_a = data.all_tokens.index_select(0, data.test_idx).select(1, 0).contiguous();
-    const torch::Tensor test_b = data.all_tokens.index_select(0, data.test_idx).select(1, 1).contiguous();
-    const torch::Tensor test_y = data.all_labels.index_select(0, data.test_idx);
+    auto examples = [&](const torch::Tensor& idx) {
+      ModAddExamples ex;
+      const torch::Tensor tok = data.all_tokens.index_select(0, idx).to(torch::kInt32).contiguous();
+      const torch::Tensor lab = data.all_labels.index_select(0, idx).to(torch::kInt32).contiguous();
+      const int32_t* t = tok.data_ptr<int32_t>();
+      for (int64_t i = 0; i < tok.size(0); ++i) {
+        ex.a.push_back(t[3 * i]);
+        ex.b.push_back(t[3 * i + 1]);
+      }
+      ex.y.assign(lab.data_ptr<int32_t>(), lab.data_ptr<int32_t>() + lab.numel());
+      return ex;
+    };
+    const ModAddExamples train_ex = examples(data.train_idx), test_ex = examples(data.test_idx);
+    ModAddKernel kernel(*model, TrainingThreads());
 
     auto last_flush = Clock::now(), last_state = Clock::now(), last_epoch_t = Clock::now();
     double ms_avg = 0;
     double test_loss = 0, test_acc = 0;
+    int test_epoch = 0;
     int e = start_epoch;
     for (;; ++e) {
       if (hooks.should_stop && hooks.should_stop()) {
@@ -209,20 +243,25 @@ struct Trainer::Impl {
         }
         return e;
       }
-      torch::Tensor logits = ModAddFastLogits(*model, train_a, train_b);  // [n_train, p]
-      torch::Tensor loss = CrossEntropyF64(logits, train_y);
+      // Loss and accuracy at the weights after e steps, and their gradients.
+      const LossAcc train = kernel.ForwardBackward(train_ex);
       io::MetricsRow row;
       row.epoch = e;
-      row.train_loss = loss.item<double>();
-      row.train_acc = logits.argmax(1).eq(train_y).to(torch::kFloat64).mean().item<double>();
-      if (e % cfg.eval_every == 0 || e >= cfg.epochs || e == start_epoch) {
-        torch::NoGradGuard ng;
-        torch::Tensor tl = ModAddFastLogits(*model, test_a, test_b);
-        test_loss = CrossEntropyF64(tl, test_y).item<double>();
-        test_acc = tl.argmax(1).eq(test_y).to(torch::kFloat64).mean().item<double>();
+      row.train_loss = train.loss;
+      row.train_acc = train.acc;
+      // The test set costs most of a step: evaluate it every eval_every
+      // epochs, at every checkpoint, the first and last epoch, and every
+      // epoch while someone asks (the explorer's "test every epoch").
+      if (e % cfg.eval_every == 0 || e >= cfg.epochs || e == start_epoch || schedule.IsCheckpoint(e, cfg.epochs) ||
+          (hooks.eval_every_epoch && hooks.eval_every_epoch())) {
+        test_epoch = e;
+        const LossAcc test = kernel.Evaluate(test_ex);
+        test_loss = test.loss;
+        test_acc = test.acc;
       }
       row.test_loss = test_loss;
       row.test_acc = test_acc;
+      row.test_epoch = test_epoch;
       rows.push_back(row);
 
       TrainProgress prog;
@@ -252,13 +291,12 @@ struct Trainer::Impl {
       prog.test_loss = row.test_loss;
       prog.train_acc = row.train_acc;
       prog.test_acc = row.test_acc;
+      prog.test_epoch = row.test_epoch;
       prog.ms_per_epoch = ms_avg;
       prog.eta_seconds = ms_avg * (cfg.epochs - e) / 1000.0;
       if (hooks.on_epoch) hooks.on_epoch(prog);
       if (e >= cfg.epochs) break;
 
-      for (auto& p : params) p.mutable_grad() = torch::Tensor();
-      loss.backward();
       Step();
     }
     return e;

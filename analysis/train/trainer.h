@@ -15,6 +15,7 @@ struct TrainProgress {
   int total_epochs = 0;
   int start_epoch = 0;  // where this session started (> 0 after a resume)
   double train_loss = 0, test_loss = 0, train_acc = 0, test_acc = 0;
+  int test_epoch = 0;  // the epoch test_loss/test_acc were measured at (<= epoch)
   double ms_per_epoch = 0;  // recent average
   double eta_seconds = 0;
   bool wrote_checkpoint = false;
@@ -23,6 +24,7 @@ struct TrainProgress {
 struct TrainHooks {
   std::function<void(const TrainProgress&)> on_epoch;  // called on the training thread
   std::function<bool()> should_stop;                   // polled once per epoch
+  std::function<bool()> eval_every_epoch;              // true: evaluate the test set this epoch whatever eval_every says
   // On a stop request, save train_state so a later run continues exactly
   // here. Tests set it false to imitate a kill (state only at checkpoints).
   bool save_state_on_stop = true;
@@ -51,6 +53,8 @@ class Trainer {
 // Sets torch's intra-op threads and flush-to-zero for denormals (weight decay
 // drives many weights subnormal; without FTZ late epochs run ~2x slower).
 void ConfigureTorchForTraining(int threads);
+// The `threads` of the last ConfigureTorchForTraining (1 before any).
+int TrainingThreads();
 
 // For language-model forwards (long sequences, big GEMMs): torch's own
 // intra-op threads 1, OpenBLAS `blas_threads`. With both pools at 2 threads

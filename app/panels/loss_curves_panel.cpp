@@ -20,14 +20,14 @@ class LossCurvesPanel : public Panel {
     if (!m_error.empty()) ErrorText(m_error);
     const MetricsData empty;
     const MetricsData& m = v.metrics ? *v.metrics : empty;
-    const int n = int(m.epoch.size());
+    const int n = int(m.epoch.size()), nt = int(m.test_epoch.size());
     if (n == 0) ImGui::TextDisabled("No metrics yet: metrics.csv appears once training has run its first epoch.");
     char grok_label[64];
     std::snprintf(grok_label, sizeof grok_label, "grokked (test acc > %.1f) @ %d", library::kGrokTestAccuracy,
                   m.grok_epoch);
     const float half = (ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y) * 0.5f;
     widgets::LineSeries loss[] = {{"train loss", m.epoch.data(), m.train_loss.data(), n},
-                                  {"test loss", m.epoch.data(), m.test_loss.data(), n}};
+                                  {"test loss", m.test_epoch.data(), m.test_loss.data(), nt}};
     widgets::LinePlotSpec spec;
     spec.log_y = true;
     spec.x_label = "epoch";
@@ -39,7 +39,7 @@ class LossCurvesPanel : public Panel {
     float clicked = NAN;
     if (widgets::LinePlot("##loss", loss, 2, spec, &clicked)) out.jump_to_epoch = int(clicked);
     widgets::LineSeries acc[] = {{"train accuracy", m.epoch.data(), m.train_acc.data(), n},
-                                 {"test accuracy", m.epoch.data(), m.test_acc.data(), n}};
+                                 {"test accuracy", m.test_epoch.data(), m.test_acc.data(), nt}};
     spec.log_y = false;
     spec.y_label = "accuracy";
     spec.y_min = 0;

@@ -10,6 +10,7 @@
 #include "model/tensor_io.h"
 #include "test_util.h"
 #include "train/modadd.h"
+#include "train/modadd_kernel.h"
 
 using namespace hs;
 
@@ -111,36 +112,66 @@ TEST_CASE("bad token input gives clear errors", "[model]") {
   CHECK_THROWS_WITH(m->forward(torch::full({1, 3}, 99, torch::kLong)), Catch::Contains("outside the vocabulary"));
 }
 
-TEST_CASE("the trainer's gathered forward equals the reference forward in logits and gradients", "[model][train]") {
-  const int p = 13;
-  auto m = TinyModel(p, 1, 3);
-  {  // non-zero biases so that every term is exercised
+TEST_CASE("the trainer's hand-derived kernel equals the general forward and autograd", "[model][train]") {
+  // Reference: forward_with_cache's path (model.forward) and autograd, run in
+  // float64 on a copy of the weights; the kernel runs in float32.
+  const int p = 17;
+  model::TransformerConfig c = model::ModAddConfig(p);
+  c.d_model = 32, c.n_heads = 4, c.d_head = 8, c.d_mlp = 40;  // d_mlp + p not a multiple of 16
+  model::HookedTransformer m(c);
+  m->InitWeights(5);
+  {  // large enough weights that attention is far from uniform and many ReLUs are off
     torch::NoGradGuard ng;
-    m->block(0).mlp->b_in.normal_(0, 0.1);
-    m->block(0).mlp->b_out.normal_(0, 0.1);
+    for (auto& prm : m->parameters()) prm.normal_(0, 0.4);
   }
-  const auto data = train::MakeModAddData(p, 0.5, 7);
-  const torch::Tensor x = data.all_tokens.index_select(0, data.train_idx);  // [n, 3]
-  const torch::Tensor y = data.all_labels.index_select(0, data.train_idx);
-  auto grads = [&](bool fast) {
-    for (auto& prm : m->parameters()) prm.mutable_grad() = torch::Tensor();
-    torch::Tensor logits = fast ? train::ModAddFastLogits(*m, x.select(1, 0), x.select(1, 1))
-                                : m->forward(x).select(1, -1);
-    train::CrossEntropyF64(logits, y).backward();
-    std::map<std::string, torch::Tensor> g;
-    for (auto& np : m->named_parameters()) g[np.key()] = np.value().grad().clone();
-    return std::make_pair(logits.detach(), g);
-  };
-  auto [ref_logits, ref_grads] = grads(false);
-  auto [fast_logits, fast_grads] = grads(true);
+  model::HookedTransformer ref(c);
+  ref->to(torch::kFloat64);
   {
-    INFO("logits: " << MaxDiff(ref_logits, fast_logits));
-    CHECK(torch::allclose(ref_logits, fast_logits, 1e-4, 1e-5));
+    torch::NoGradGuard ng;
+    auto src = m->named_parameters();
+    for (auto& np : ref->named_parameters()) np.value().copy_(src[np.key()]);
   }
-  for (const auto& [name, g] : ref_grads) {
-    INFO(name << ": " << MaxDiff(g, fast_grads.at(name)));
-    CHECK(torch::allclose(g, fast_grads.at(name), 1e-3, 1e-6));
+  const auto data = train::MakeModAddData(p, 0.6, 3);
+  const torch::Tensor x = data.all_tokens.index_select(0, data.train_idx);
+  const torch::Tensor y = data.all_labels.index_select(0, data.train_idx);
+  train::ModAddExamples ex;
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    ex.a.push_back(static_cast<int32_t>(x[i][0].item<int64_t>()));
+    ex.b.push_back(static_cast<int32_t>(x[i][1].item<int64_t>()));
+    ex.y.push_back(static_cast<int32_t>(y[i].item<int64_t>()));
   }
+  torch::Tensor ref_logits = ref->forward(x).select(1, -1);
+  torch::Tensor ref_loss = train::CrossEntropyF64(ref_logits, y);
+  ref_loss.backward();
+  const double ref_acc = ref_logits.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+  CHECK(ref_acc > 0.0);
+  CHECK(ref_acc < 1.0);
+  auto ref_grads = ref->named_parameters();
+  for (int threads : {1, 2}) {
+    INFO("threads " << threads);
+    train::ModAddKernel k(*m, threads);
+    for (int rep = 0; rep < 2; ++rep) {  // the second call reuses every buffer
+      std::vector<float> logits;
+      const train::LossAcc ev = k.Evaluate(ex, &logits);
+      const train::LossAcc r = k.ForwardBackward(ex);
+      torch::Tensor kl = torch::from_blob(logits.data(), {x.size(0), p}, torch::kFloat32).to(torch::kFloat64);
+      INFO("logits: " << MaxDiff(kl, ref_logits.detach()));
+      CHECK(torch::allclose(kl, ref_logits.detach(), 1e-4, 1e-4));
+      CHECK(r.loss == Approx(ref_loss.item<double>()).epsilon(1e-5));
+      CHECK(ev.loss == Approx(r.loss).epsilon(1e-12));
+      CHECK(r.acc == Approx(ref_acc));
+      for (auto& np : m->named_parameters()) {
+        const torch::Tensor g = np.value().grad().to(torch::kFloat64), want = ref_grads[np.key()].grad();
+        INFO(np.key() << ": " << MaxDiff(g, want) << " (largest gradient " << want.abs().max().item<double>() << ")");
+        CHECK(torch::allclose(g, want, 1e-3, 1e-5 * want.abs().max().item<double>()));
+      }
+    }
+  }
+  // Out-of-range input is refused, not read past the tables.
+  train::ModAddKernel k(*m, 1);
+  train::ModAddExamples bad = ex;
+  bad.b[3] = p;
+  CHECK_THROWS_WITH(k.Evaluate(bad), Catch::Contains("outside [0, p)"));
 }
 
 TEST_CASE("float64 cross-entropy does not underflow on confident predictions", "[train]") {
