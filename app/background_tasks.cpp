@@ -35,7 +35,7 @@ void BackgroundTrainer::Start(const fs::path& run_dir, const train::TrainConfig*
       train::TrainConfig c = cfg;
       if (!have_cfg)  // resume: the run's own hyperparameters
         c = nlohmann::json::parse(io::ReadFile(run_dir / "config.json")).get<train::TrainConfig>();
-      train::ConfigureTorchForTraining(1);
+      train::ConfigureTorchForTraining(train::DefaultTrainingThreads());
       train::Trainer t(c, run_dir);
       train::TrainHooks hooks;
       hooks.should_stop = [this] { return m_stop.load(); };
@@ -82,7 +82,7 @@ void BackgroundAnalysis::Start(const fs::path& run_dir) {
     m_status.clear();
   }
   m_thread = std::thread([this, run_dir] {
-    LowerThreadPriority(10);  // interactive requests and training come first
+    LowerThreadPriority(19);  // interactive requests and training come first
     std::string status;
     try {
       analyzers::AnalyzeOptions ao;

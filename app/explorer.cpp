@@ -148,7 +148,10 @@ int RunExplorer(const ExplorerOptions& opt) {
     // Declared first, destroyed last: the workspace (and its panels) go
     // before the requests they hold results of; Requests joins its workers
     // before its store goes.
-    Requests requests;
+    // Panel computations yield to a training run (nice 19: ~1.5% of a core
+    // when the trainer wants both; no effect when the cores are free), so
+    // the trainer keeps its headless speed and panels fill in its gaps.
+    Requests requests(size_t(768) << 20, 1, 19);
     GrokkingWorkspace ws(opt, requests);
     LmWorkspace lm_ws(opt);
     // Which workspace: the one of --panel, else the LM one with --model / --lm.
@@ -197,11 +200,12 @@ int RunExplorer(const ExplorerOptions& opt) {
       } else if (opt.frames == 0) {
         // Interactive: draw when something happens, not as fast as the GPU
         // (or llvmpipe) allows; the frames would take the cores that
-        // training and analysis need. Input wakes the loop at once; while
-        // something runs in the background or plays, 30 frames a second keep
-        // its progress moving; otherwise 4.
-        const bool moving = ws.trainer().running() || requests.Busy() || lm_ws.Busy() || ws.Animating();
-        glfwWaitEventsTimeout(moving ? 1.0 / 30 : 0.25);
+        // training and analysis need. Input wakes the loop at once. While a
+        // run trains, 5 frames a second follow it (llvmpipe took 20% of a
+        // core at 10); while panels compute or play, 30; otherwise 4.
+        const bool moving = requests.Busy() || lm_ws.Busy() || ws.Animating();
+        const double fps = ws.Animating() ? 30 : ws.trainer().running() ? 5 : moving ? 30 : 4;
+        glfwWaitEventsTimeout(1.0 / fps);
       }
       const auto t_frame = Clock::now();
       glfwPollEvents();
@@ -214,6 +218,7 @@ int RunExplorer(const ExplorerOptions& opt) {
       // Language models run faster with OpenBLAS on both cores (see
       // ConfigureTorchForInference); training keeps one. Switched only while
       // nothing computes (OpenBLAS's thread count is process-wide).
+      if (ws.trainer().running()) blas_threads = 1;  // the trainer set OpenBLAS to one thread
       const int blas = active == &lm_ws && !ws.trainer().running() ? 2 : 1;
       if (blas != blas_threads && !requests.Busy() && !lm_ws.Computing() && !ws.trainer().running()) {
         train::ConfigureTorchForInference(blas);

@@ -70,7 +70,17 @@ void GrokkingWorkspace::Stop() {
 
 void GrokkingWorkspace::Update() {
   const int before = SelectedEpoch();
-  if (m_run.Refresh() && m_follow_latest && !m_run.epochs.empty()) m_epoch_index = int(m_run.epochs.size()) - 1;
+  m_run.Refresh();
+  // Following a run that trains here: move to the newest checkpoint at most
+  // every 10 s. Each move makes the visible panels analyse that checkpoint
+  // (~0.8 s of a core); at every checkpoint (one per ~1.5 s early on) that
+  // took a fifth of the cores from the trainer. The loss curves stay live.
+  const bool trains_here = m_trainer.running() && m_trainer.run_dir() == m_run.dir;
+  if (m_follow_latest && !m_run.epochs.empty() && int(m_run.epochs.size()) - 1 != m_epoch_index &&
+      (!trains_here || Clock::now() - m_last_follow > std::chrono::seconds(10))) {
+    m_epoch_index = int(m_run.epochs.size()) - 1;
+    m_last_follow = Clock::now();
+  }
   if (m_run.info && !m_run.info->ValidPair(m_query_pos, m_key_pos))
     std::tie(m_query_pos, m_key_pos) = m_run.info->DefaultPair();
   const int n = int(m_run.epochs.size());
@@ -93,13 +103,13 @@ void GrokkingWorkspace::Update() {
     if (r.value) m_metrics.value = r.value;
     m_metrics.error = r.error;
   }
-  // A live run: keep artifacts and summaries current while checkpoints land
-  // (low priority; a pass with nothing new only stats files).
+  // A live run: while it trains, only what the visible panels ask for is
+  // computed (at low priority, see Requests); analysing every new checkpoint
+  // in the background took a fifth of the cores from the trainer. When the
+  // training stops, one background pass fills in the rest.
   const bool training_here = m_trainer.running() && m_trainer.run_dir() == m_run.dir;
-  if (training_here && Clock::now() - m_last_analyze > std::chrono::seconds(5) && !m_analysis.running()) {
-    m_last_analyze = Clock::now();
-    m_analysis.Start(m_run.dir);
-  }
+  if (m_was_training && !training_here && !m_analysis.running()) m_analysis.Start(m_run.dir);
+  m_was_training = training_here;
   // The user holds still: warm the neighbouring epochs of the head grid.
   if (!m_prefetched && m_run.info && n > 0 && m_epoch_index >= 0 && !m_playing &&
       Clock::now() - m_last_move > std::chrono::milliseconds(250) && !m_requests.Busy()) {

@@ -59,7 +59,8 @@ class GrokkingWorkspace : public Workspace {
   int m_epoch_index = -1, m_wanted_epoch = -1;
   int m_query_pos = -1, m_key_pos = -1;
   bool m_playing = false, m_follow_latest = true;
-  std::chrono::steady_clock::time_point m_last_play{}, m_last_analyze{}, m_last_move{};
+  std::chrono::steady_clock::time_point m_last_play{}, m_last_move{}, m_last_follow{};
+  bool m_was_training = false;  // the trainer ran this run at the last Update
   bool m_prefetched = false;
   MetricsResult m_metrics;
   BackgroundTrainer m_trainer;

@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   train->add_option("--n-heads", c.n_heads, "Attention heads")->capture_default_str();
   train->add_option("--d-head", c.d_head, "Head width")->capture_default_str();
   train->add_option("--d-mlp", c.d_mlp, "MLP width")->capture_default_str();
-  train->add_option("--threads", tr.threads, "Torch intra-op threads (1 measured fastest for this model)")->capture_default_str();
+  tr.threads = hs::train::DefaultTrainingThreads();
+  train->add_option("--threads", tr.threads, "Trainer threads (default: the machine's cores, at most 2)")->capture_default_str();
   train->add_option("--out", tr.out, "Runs folder; the run goes to OUT/modadd_1l/<variant>")->capture_default_str();
   train->add_flag("--quiet", tr.quiet, "No progress bar");
 

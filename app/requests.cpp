@@ -26,8 +26,10 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 }
 }  // namespace
 
-Requests::Requests(size_t store_bytes, int pool_threads)
-    : m_store(store_bytes), m_models(std::make_unique<analyzers::ModelCache>(4)), m_jobs(pool_threads) {}
+Requests::Requests(size_t store_bytes, int pool_threads, int nice_increment)
+    : m_store(store_bytes),
+      m_models(std::make_unique<analyzers::ModelCache>(4)),
+      m_jobs(pool_threads, nice_increment) {}
 
 Requests::~Requests() { m_jobs.Shutdown(); }
 

@@ -72,7 +72,9 @@ struct Shown {
 
 class Requests {
  public:
-  explicit Requests(size_t store_bytes = size_t(768) << 20, int pool_threads = 1);
+  // Workers run at nice +`nice_increment` (the explorer: +10, so that a
+  // training run in the window keeps its speed).
+  explicit Requests(size_t store_bytes = size_t(768) << 20, int pool_threads = 1, int nice_increment = 0);
   ~Requests();
   Requests(const Requests&) = delete;
   Requests& operator=(const Requests&) = delete;

@@ -1,13 +1,32 @@
 // Job system (see job_system.h).
 #include "jobs/job_system.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace hs::jobs {
 
-JobSystem::JobSystem(int pool_threads) {
-  m_model.threads.emplace_back([this] { Worker(m_model); });
-  for (int i = 0; i < std::max(1, pool_threads); ++i) m_pool.threads.emplace_back([this] { Worker(m_pool); });
+namespace {
+void LowerPriority(int nice_increment) {
+  if (nice_increment <= 0) return;
+  const pid_t tid = pid_t(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, std::min(19, ::getpriority(PRIO_PROCESS, tid) + nice_increment));
+}
+}  // namespace
+
+JobSystem::JobSystem(int pool_threads, int nice_increment) {
+  m_model.threads.emplace_back([this, nice_increment] {
+    LowerPriority(nice_increment);
+    Worker(m_model);
+  });
+  for (int i = 0; i < std::max(1, pool_threads); ++i)
+    m_pool.threads.emplace_back([this, nice_increment] {
+      LowerPriority(nice_increment);
+      Worker(m_pool);
+    });
 }
 
 JobSystem::~JobSystem() { Shutdown(); }

@@ -36,7 +36,9 @@ class JobSystem {
  public:
   using Task = std::function<void(const CancelToken&)>;
 
-  explicit JobSystem(int pool_threads = 1);
+  // `nice_increment` > 0 lowers the workers' scheduling priority (Linux
+  // nice), so that they take the cores only when a training run leaves them.
+  explicit JobSystem(int pool_threads = 1, int nice_increment = 0);
   ~JobSystem();  // Shutdown()
   // Cancels running jobs, drops pending ones and joins the workers. Call it
   // before destroying anything a job's closure refers to. Idempotent.

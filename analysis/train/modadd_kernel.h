@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -56,6 +57,9 @@ class ModAddKernel {
   // Loss and accuracy only. With `logits`, also the float32 logits, row-major
   // [n, p].
   LossAcc Evaluate(const ModAddExamples& ex, std::vector<float>* logits = nullptr);
+
+  // fn(t, T) on each of the kernel's T threads (t = 0 on the caller).
+  void ParallelFor(const std::function<void(int t, int T)>& fn);
 
   void SetThreads(int threads);
   int threads() const;

@@ -55,6 +55,9 @@ class Trainer {
 void ConfigureTorchForTraining(int threads);
 // The `threads` of the last ConfigureTorchForTraining (1 before any).
 int TrainingThreads();
+// The machine's cores, at most 2 (the kernel's split: one thread per key
+// slot): what `headscope train` and the explorer use unless told.
+int DefaultTrainingThreads();
 
 // For language-model forwards (long sequences, big GEMMs): torch's own
 // intra-op threads 1, OpenBLAS `blas_threads`. With both pools at 2 threads

@@ -172,13 +172,24 @@ TEST_CASE("atomic writes replace whole files and report unwritable folders", "[i
 
 TEST_CASE("metrics.csv round trip and malformed lines", "[io][run_dir]") {
   test::TempDir dir("metrics");
-  std::vector<io::MetricsRow> rows = {{0, 4.7, 4.8, 0.01, 0.009}, {1, 4.5, 4.75, 0.05, 0.01}};
+  std::vector<io::MetricsRow> rows = {{0, 4.7, 4.8, 0.01, 0.009, 0}, {1, 4.5, 4.8, 0.05, 0.009, 0}};
   io::WriteFileAtomic(dir.path / "metrics.csv", io::FormatMetricsCsv(rows));
   const auto back = io::ReadMetricsCsv(dir.path / "metrics.csv");
   REQUIRE(back.size() == 2);
   CHECK(back[1].epoch == 1);
-  CHECK(back[1].test_loss == Approx(4.75));
+  CHECK(back[1].test_loss == Approx(4.8));
+  CHECK(back[1].test_epoch == 0);  // measured at epoch 0, repeated
+  CHECK(io::FormatMetricsCsv(rows).find("test_acc,test_epoch\n0,4.7,4.8,0.010000,0.009000,0\n") != std::string::npos);
+  // Files from before the test_epoch column: every row was evaluated.
+  io::WriteFileAtomic(dir.path / "metrics.csv", "epoch,train_loss,test_loss,train_acc,test_acc\n0,1,2,0.5,0.25\n7,1,2,0.5,0.5\n");
+  const auto old = io::ReadMetricsCsv(dir.path / "metrics.csv");
+  REQUIRE(old.size() == 2);
+  CHECK(old[1].test_epoch == 7);
   io::WriteFileAtomic(dir.path / "metrics.csv", "epoch,train_loss,test_loss,train_acc,test_acc\n0,1,2\n");
   CHECK_THROWS_WITH(io::ReadMetricsCsv(dir.path / "metrics.csv"), Catch::Contains("metrics.csv:2"));
+  io::WriteFileAtomic(dir.path / "metrics.csv", "epoch,train_loss,test_loss,train_acc,test_acc,test_epoch\n5,1,2,1,1,6\n");
+  CHECK_THROWS_WITH(io::ReadMetricsCsv(dir.path / "metrics.csv"), Catch::Contains("test_epoch 6"));
+  io::WriteFileAtomic(dir.path / "metrics.csv", "step,loss\n5,1\n");
+  CHECK_THROWS_WITH(io::ReadMetricsCsv(dir.path / "metrics.csv"), Catch::Contains("not a metrics.csv header"));
   CHECK(io::EpochStem(42) == "epoch_00042");
 }

@@ -11,6 +11,8 @@
 #include "test_util.h"
 #include "train/modadd.h"
 #include "train/modadd_kernel.h"
+#include "train/trainer.h"
+#include "io/run_dir.h"
 
 using namespace hs;
 
@@ -167,11 +169,62 @@ TEST_CASE("the trainer's hand-derived kernel equals the general forward and auto
       }
     }
   }
-  // Out-of-range input is refused, not read past the tables.
+  // Tables follow in-place parameter updates (torch's version counter).
   train::ModAddKernel k(*m, 1);
+  const double before = k.Evaluate(ex).loss;
+  {
+    torch::NoGradGuard ng;
+    m->block(0).attn->W_V.mul_(1.5);
+  }
+  const double after = k.Evaluate(ex).loss;
+  CHECK(after != Approx(before));
+  CHECK(after == Approx(train::ModAddKernel(*m, 2).Evaluate(ex).loss).epsilon(1e-6));
+  // Out-of-range input is refused, not read past the tables.
   train::ModAddExamples bad = ex;
   bad.b[3] = p;
   CHECK_THROWS_WITH(k.Evaluate(bad), Catch::Contains("outside [0, p)"));
+}
+
+TEST_CASE("metrics.csv's test numbers: evaluated on schedule and equal to the general forward at checkpoints",
+          "[model][train]") {
+  test::TempDir dir("evalsched");
+  train::ConfigureTorchForTraining(2);
+  train::TrainConfig cfg;
+  cfg.p = 13, cfg.d_model = 32, cfg.n_heads = 4, cfg.d_head = 8, cfg.d_mlp = 48, cfg.train_frac = 0.5;
+  cfg.epochs = 120, cfg.eval_every = 7, cfg.checkpoint_schedule = "0:50";
+  train::Trainer(cfg, dir.path / "run").Run();
+  const auto rows = io::ReadMetricsCsv(dir.path / "run" / "metrics.csv");
+  REQUIRE(rows.size() == 121);
+  int last_eval = -1;
+  for (const auto& r : rows) {
+    const bool due = r.epoch % 7 == 0 || r.epoch % 50 == 0 || r.epoch == 120;
+    INFO("epoch " << r.epoch);
+    CHECK(r.test_epoch == (due ? r.epoch : last_eval));
+    if (!due) {
+      CHECK(r.test_loss == rows[last_eval].test_loss);  // repeats the evaluation it names
+      CHECK(r.test_acc == rows[last_eval].test_acc);
+    }
+    if (due) last_eval = r.epoch;
+  }
+  // At checkpoints, the general forward on the saved weights gives the same
+  // test loss and accuracy, and the same train loss.
+  const auto data = train::MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
+  for (int epoch : {0, 50, 100, 120}) {
+    INFO("checkpoint " << epoch);
+    model::HookedTransformer m(cfg.Model());
+    model::LoadCheckpoint(dir.path / "run" / "checkpoints" / (io::EpochStem(epoch) + ".safetensors"), *m);
+    torch::NoGradGuard ng;
+    for (bool test : {true, false}) {
+      const torch::Tensor idx = test ? data.test_idx : data.train_idx;
+      const torch::Tensor logits = m->forward(data.all_tokens.index_select(0, idx)).select(1, -1);
+      const torch::Tensor y = data.all_labels.index_select(0, idx);
+      const double loss = train::CrossEntropyF64(logits, y).item<double>();
+      const double acc = logits.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+      CHECK((test ? rows[epoch].test_loss : rows[epoch].train_loss) == Approx(loss).epsilon(1e-4));
+      CHECK((test ? rows[epoch].test_acc : rows[epoch].train_acc) == Approx(acc).margin(1.5 / idx.size(0)));
+    }
+  }
+  train::ConfigureTorchForTraining(1);
 }
 
 TEST_CASE("float64 cross-entropy does not underflow on confident predictions", "[train]") {
