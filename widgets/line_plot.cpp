@@ -145,7 +145,14 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
   if (std::isfinite(spec.marker2_x)) {
     const float x = px(spec.marker2_x);
     for (float y = p0.y; y < p1.y; y += 8) dl->AddLine(ImVec2(x, y), ImVec2(x, std::min(y + 4, p1.y)), IM_COL32(0, 158, 115, 255), 1.5f);
-    if (spec.marker2_label) dl->AddText(ImVec2(x + 3, p0.y + fh * 1.2f), IM_COL32(0, 158, 115, 255), spec.marker2_label);
+    if (spec.marker2_label) {
+      // Below the legend's rows; left of the line when it would run off the
+      // right edge (a run that groks near its last epoch).
+      const float w = ImGui::CalcTextSize(spec.marker2_label).x;
+      const float lx = x + 3 + w > p1.x ? x - 3 - w : x + 3;
+      const float ly = p0.y + fh * (1.4f + 1.1f * n_series);
+      dl->AddText(ImVec2(lx, ly), IM_COL32(0, 158, 115, 255), spec.marker2_label);
+    }
   }
   if (std::isfinite(spec.marker_x))
     dl->AddLine(ImVec2(px(spec.marker_x), p0.y), ImVec2(px(spec.marker_x), p1.y), IM_COL32(220, 50, 47, 255), 2.0f);
