@@ -39,6 +39,7 @@ void BackgroundTrainer::Start(const fs::path& run_dir, const train::TrainConfig*
       train::Trainer t(c, run_dir);
       train::TrainHooks hooks;
       hooks.should_stop = [this] { return m_stop.load(); };
+      hooks.eval_every_epoch = [this] { return m_test_every_epoch.load(); };
       hooks.on_epoch = [this](const train::TrainProgress& p) {
         std::lock_guard<std::mutex> lock(m_mu);
         m_progress = p;

@@ -25,13 +25,16 @@ class BackgroundTrainer {
   void Stop();                            // requests a stop and joins (state saved)
   bool running() const { return m_running; }
   bool stopping() const { return m_stop && m_running; }
+  // Evaluate the test set after every epoch instead of every eval_every.
+  void SetTestEveryEpoch(bool on) { m_test_every_epoch = on; }
+  bool test_every_epoch() const { return m_test_every_epoch; }
   std::filesystem::path run_dir() const;
   train::TrainProgress progress() const;
   std::string error() const;
 
  private:
   std::thread m_thread;
-  std::atomic<bool> m_stop{false}, m_running{false};
+  std::atomic<bool> m_stop{false}, m_running{false}, m_test_every_epoch{false};
   mutable std::mutex m_mu;
   std::filesystem::path m_dir;       // guarded by m_mu
   train::TrainProgress m_progress;   // guarded by m_mu

@@ -178,6 +178,14 @@ void GrokkingWorkspace::DrawTopBar() {
     if (ImGui::Button(m_trainer.stopping() ? "Pausing..." : "Pause training")) m_trainer.RequestStop();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Stops after the current epoch and saves the state; Resume continues exactly.");
     ImGui::SameLine();
+    bool every = m_trainer.test_every_epoch();
+    if (ImGui::Checkbox("test every epoch", &every)) m_trainer.SetTestEveryEpoch(every);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip(
+          "Evaluate the test set after every epoch (about 9%% slower).\n"
+          "Otherwise every eval_every epochs (10 by default) and at every checkpoint;\n"
+          "metrics.csv's test_epoch column says which epoch each row's test numbers are from.");
+    ImGui::SameLine();
     const train::TrainProgress p = m_trainer.progress();
     char overlay[160];
     const int eta = int(p.eta_seconds);
