@@ -60,13 +60,16 @@ int RunTrain(const TrainOptions& opt) {
     auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
     int grok90 = -1, grok99 = -1;  // first evaluated epochs past 0.9 / 0.99 test accuracy
     double grok90_s = 0, grok99_s = 0;  // wall seconds since this session started
+    bool below90 = false, below99 = false;
     const auto t0 = std::chrono::steady_clock::now();
     train::TrainHooks hooks;
     hooks.should_stop = [] { return g_interrupts.load() > 0; };
     hooks.on_epoch = [&](const train::TrainProgress& p) {
       auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-      if (grok90 < 0 && p.test_acc > 0.9) grok90 = p.test_epoch, grok90_s = since();
-      if (grok99 < 0 && p.test_acc > 0.99) grok99 = p.test_epoch, grok99_s = since();
+      // Crossings this session saw happen (a resumed run may start past them).
+      if (p.epoch == p.start_epoch) below90 = p.test_acc <= 0.9, below99 = p.test_acc <= 0.99;
+      if (below90 && grok90 < 0 && p.test_acc > 0.9) grok90 = p.test_epoch, grok90_s = since();
+      if (below99 && grok99 < 0 && p.test_acc > 0.99) grok99 = p.test_epoch, grok99_s = since();
       if (opt.quiet) return;
       const auto now = std::chrono::steady_clock::now();
       const bool last = p.epoch >= p.total_epochs;
