@@ -1,22 +1,13 @@
 // Background training and analysis (see background_tasks.h).
 #include "background_tasks.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "jobs/job_system.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
-
-void LowerThreadPriority(int nice_increment) {
-  const pid_t tid = pid_t(::syscall(SYS_gettid));
-  const int now = ::getpriority(PRIO_PROCESS, tid);
-  (void)::setpriority(PRIO_PROCESS, tid, std::min(19, now + nice_increment));
-}
 
 void BackgroundTrainer::Start(const fs::path& run_dir, const train::TrainConfig* given) {
   Stop();
@@ -83,7 +74,7 @@ void BackgroundAnalysis::Start(const fs::path& run_dir) {
     m_status.clear();
   }
   m_thread = std::thread([this, run_dir] {
-    LowerThreadPriority(19);  // interactive requests and training come first
+    jobs::LowerThreadPriority(19);  // interactive requests and training come first
     std::string status;
     try {
       analyzers::AnalyzeOptions ao;

@@ -61,7 +61,4 @@ class BackgroundAnalysis {
   std::string m_status;                     // guarded by m_mu
 };
 
-// Lowers the calling thread's scheduling priority (Linux: per-thread nice).
-void LowerThreadPriority(int nice_increment);
-
 }  // namespace hs::app

@@ -9,22 +9,20 @@
 
 namespace hs::jobs {
 
-namespace {
-void LowerPriority(int nice_increment) {
+void LowerThreadPriority(int nice_increment) {
   if (nice_increment <= 0) return;
   const pid_t tid = pid_t(::syscall(SYS_gettid));
   (void)::setpriority(PRIO_PROCESS, tid, std::min(19, ::getpriority(PRIO_PROCESS, tid) + nice_increment));
 }
-}  // namespace
 
 JobSystem::JobSystem(int pool_threads, int nice_increment) {
   m_model.threads.emplace_back([this, nice_increment] {
-    LowerPriority(nice_increment);
+    LowerThreadPriority(nice_increment);
     Worker(m_model);
   });
   for (int i = 0; i < std::max(1, pool_threads); ++i)
     m_pool.threads.emplace_back([this, nice_increment] {
-      LowerPriority(nice_increment);
+      LowerThreadPriority(nice_increment);
       Worker(m_pool);
     });
 }

@@ -32,6 +32,10 @@ class CancelToken {
 
 enum class Lane { Model, Pool };
 
+// Raises the calling thread's nice value by `nice_increment` (Linux; at most
+// 19): it then takes the cores only when others leave them.
+void LowerThreadPriority(int nice_increment);
+
 class JobSystem {
  public:
   using Task = std::function<void(const CancelToken&)>;

@@ -298,7 +298,7 @@ struct ModAddKernel::Impl {
   std::vector<int64_t> table_key;
   torch::Tensor Rt, r2, Q, U_T, S, V, Wcat, OW, TT, c0, MU;  // S: [H, R] scores of every row
   // Gradient buffers of the tables.
-  torch::Tensor dTT, dS, dc0, eq_grad, dMU;
+  torch::Tensor dTT, dS, dc0, dMU;
 
   struct Batch {  // per example count
     int64_t n = 0;
