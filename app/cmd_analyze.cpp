@@ -42,8 +42,9 @@ int RunAnalyze(const AnalyzeOptions& opt) {
           std::string bar(width, '.');
           for (int i = 0; i < width * p.done / std::max(1, p.total); ++i) bar[i] = '#';
           const double eta = p.ms_per_checkpoint * (p.total - p.done) / 1000.0;
-          std::fprintf(stderr, "%s[%s] %d/%d checkpoints  epoch %d  %.0f ms/checkpoint  ETA %.0f s%s",
-                       tty ? "\r" : "", bar.c_str(), p.done, p.total, p.epoch, p.ms_per_checkpoint, eta,
+          std::fprintf(stderr, "%s[%s] %d/%d checkpoints%s%s  epoch %d  %.0f ms/checkpoint  ETA %.0f s%s",
+                       tty ? "\r" : "", bar.c_str(), p.done, p.total, p.phase.empty() ? "" : ", ",
+                       p.phase.c_str(), p.epoch, p.ms_per_checkpoint, eta,
                        tty ? "\x1b[K" : "\n");
         },
         [] { return g_stop.load() > 0; });

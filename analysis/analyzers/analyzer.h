@@ -74,6 +74,9 @@ class Analyzer {
     return {};
   }
   virtual bool has_summary() const { return false; }
+  // Run-level: no per-epoch artifact; the summary is computed from the
+  // checkpoints after the per-checkpoint analyzers (progress_measures.h).
+  virtual bool run_level() const { return false; }
   // Whether the artifact needs only attention patterns (no MLP).
   bool attention_only(const families::RunInfo& run) const;
 };
@@ -82,6 +85,8 @@ class Analyzer {
 // {"query_pos": -1, "key_pos": 0}). Throws std::invalid_argument on an
 // unknown name, listing the known ones.
 std::unique_ptr<Analyzer> MakeAnalyzer(const std::string& name, const nlohmann::json& params = {});
+// The per-checkpoint analyzers; RunLevelAnalyzerNames() the run-level ones.
 std::vector<std::string> AnalyzerNames();
+std::vector<std::string> RunLevelAnalyzerNames();
 
 }  // namespace hs::analyzers

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/progress_measures.h"
 #include "library/attention.h"
 #include "library/coarseness.h"
 #include "library/fourier.h"
@@ -281,6 +282,8 @@ std::vector<std::string> AnalyzerNames() {
   return {"attention_patterns", "attention_freq", "neuron_activations", "neuron_freq_norm", "coarseness"};
 }
 
+std::vector<std::string> RunLevelAnalyzerNames() { return {kProgressMeasures}; }
+
 std::unique_ptr<Analyzer> MakeAnalyzer(const std::string& name, const nlohmann::json& params) {
   if (name == "attention_patterns") return std::make_unique<AttentionPatternsAnalyzer>();
   if (name == "attention_freq") {
@@ -291,8 +294,10 @@ std::unique_ptr<Analyzer> MakeAnalyzer(const std::string& name, const nlohmann::
   if (name == "neuron_activations") return std::make_unique<NeuronActivationsAnalyzer>();
   if (name == "neuron_freq_norm") return std::make_unique<NeuronFreqNormAnalyzer>();
   if (name == "coarseness") return std::make_unique<CoarsenessAnalyzer>();
+  if (name == kProgressMeasures) return MakeProgressMeasuresAnalyzer();
   std::string known;
   for (const auto& n : AnalyzerNames()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : RunLevelAnalyzerNames()) known += ", " + n;
   throw std::invalid_argument("unknown analyzer '" + name + "' (known: " + known + ")");
 }
 

@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/findings.h"
+#include "analyzers/progress_measures.h"
 #include "families/modadd.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
@@ -416,7 +418,8 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
   const families::RunInfoPtr run_ptr = families::LoadRunInfo(run_dir);
   const RunInfo& run = *run_ptr;
   const std::vector<std::string> names = opt.analyzers.empty() ? StoredAnalyzers(run) : opt.analyzers;
-  const auto analyzers = MakeAll(names, run);
+  std::vector<std::unique_ptr<Analyzer>> analyzers, run_level;  // per checkpoint; from all checkpoints
+  for (auto& a : MakeAll(names, run)) (a->run_level() ? run_level : analyzers).push_back(std::move(a));
   const io::RunPaths paths{run.dir};
   const fs::path manifest_path = run.dir / "artifacts" / "manifest.json";
   {
@@ -592,6 +595,72 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
       ++report.summaries_written;
       manifest.summaries[a->name()] = {Stamp(spath), used.size() == ep.size() ? digest : std::string()};
       manifest.dirty = true;
+    }
+    // Run-level analyzers (progress_measures): after the summaries they read
+    // (key frequencies), and when following only once the final epoch is in.
+    const bool final_in = counted.count(run.total_epochs) > 0 || failed.count(run.total_epochs) > 0;
+    for (const auto& a : run_level) {
+      if (stop() || (opt.follow && !final_in)) break;
+      std::vector<int> ep;
+      std::string digest;
+      for (int e : epochs) {
+        const FileStamp ck = Stamp(paths.Checkpoint(e));
+        if (ck.size < 0 || failed.count(e)) continue;
+        ep.push_back(e);
+        digest += std::to_string(e) + ":" + std::to_string(ck.size) + ":" + std::to_string(ck.mtime_ns) + ":" +
+                  std::to_string(ck.inode) + ";";
+      }
+      if (ep.empty()) continue;
+      std::vector<int> keys;
+      try {
+        keys = FinalKeyFrequencies(run);
+      } catch (const io::IoError& err) {
+        report.warnings.push_back(std::string(err.what()) + "; " + a->name() +
+                                  " needs the key frequencies from neuron_freq_norm's summary, so it was not written");
+        continue;
+      }
+      digest += "keys";
+      for (int k : keys) digest += ":" + std::to_string(k);
+      digest = std::to_string(std::hash<std::string>{}(digest)) + "/" + std::to_string(ep.size());
+      const fs::path spath = paths.ArtifactsDir(a->name()) / "summary.npz";
+      auto s = manifest.summaries.find(a->name());
+      if (s != manifest.summaries.end() && s->second.inputs == digest && s->second.file == Stamp(spath)) continue;
+      EnsureWritableDir(paths.ArtifactsDir(a->name()));
+      AnalyzeProgress prog;
+      prog.phase = a->name();
+      prog.total = int(ep.size());
+      const auto t0 = Clock::now();
+      io::NpzArchive out;
+      try {
+        out = ComputeProgressMeasures(run, ep, keys, opt.threads, [&](int done, int, int epoch) {
+          std::lock_guard<std::mutex> lock(mu);
+          prog.done = done;
+          prog.epoch = epoch;
+          prog.ms_per_checkpoint = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / done;
+          if (on_progress) on_progress(prog);
+        }, should_stop);
+      } catch (const Cancelled&) {
+        break;
+      } catch (const io::IoError& err) {
+        report.warnings.push_back(std::string(err.what()) + "; " + a->name() + " not written");
+        continue;
+      }
+      try {
+        io::WriteNpz(spath, out);
+      } catch (const io::IoError& err) {
+        throw WriteProblem(spath, err.what());
+      }
+      ++report.summaries_written;
+      manifest.summaries[a->name()] = {Stamp(spath), digest};
+      manifest.dirty = true;
+    }
+    // RUN/summary.json: the findings, from whatever summaries exist now.
+    if ((!opt.follow || final_in) && !stop()) {
+      try {
+        WriteFindings(run);
+      } catch (const io::IoError& err) {
+        report.warnings.push_back(std::string(err.what()) + "; summary.json not written");
+      }
     }
     if (manifest.dirty) {
       try {

@@ -40,6 +40,7 @@ struct AnalyzeOptions {
 };
 
 struct AnalyzeProgress {
+  std::string phase;        // empty: per-checkpoint analyzers; else the run-level analyzer's name
   int done = 0, total = 0;  // checkpoints
   int epoch = -1;           // last epoch finished
   double ms_per_checkpoint = 0;

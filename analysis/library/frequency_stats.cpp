@@ -30,6 +30,8 @@ std::vector<bool> KeyFrequencyMask(const std::vector<int>& explained_per_freq, i
   return mask;
 }
 
+const char* CoarsenessClass(float f) { return f >= 0.5f ? "low-frequency" : f <= 0.1f ? "high-frequency" : "mixed"; }
+
 int GrokEpoch(const std::vector<float>& epochs, const std::vector<float>& test_acc) {
   for (size_t i = 0; i < std::min(epochs.size(), test_acc.size()); ++i)
     if (test_acc[i] > kGrokTestAccuracy) return int(epochs[i]);

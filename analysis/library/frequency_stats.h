@@ -35,6 +35,11 @@ std::vector<int> ExplainedPerFrequency(const std::vector<DominantFrequency>& dom
 // explained neurons among n_neurons.
 std::vector<bool> KeyFrequencyMask(const std::vector<int>& explained_per_freq, int n_neurons);
 
+// A head's coarseness class from its FFT low-frequency energy ratio (no DC):
+// "low-frequency" (>= 0.5: large smooth regions), "high-frequency" (<= 0.1:
+// fine stripes), else "mixed".
+const char* CoarsenessClass(float fft_low_freq);
+
 // The first epoch whose test accuracy exceeds kGrokTestAccuracy, or -1.
 int GrokEpoch(const std::vector<float>& epochs, const std::vector<float>& test_acc);
 

@@ -16,9 +16,6 @@
 namespace hs::app {
 namespace {
 
-// Coarseness class of a head from its FFT low-frequency energy ratio.
-const char* CoarsenessLabel(float f) { return f >= 0.5f ? "low-frequency" : f <= 0.1f ? "high-frequency" : "mixed"; }
-
 class HeadFreqPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
@@ -42,7 +39,7 @@ class HeadFreqPanel : public Panel {
     for (int h = 0; h < units; ++h) {
       char label[96], tip[320];
       std::snprintf(label, sizeof label, "%s: k=%d%s%s", run.HeadLabel(h).c_str(), dom[h].k, low ? ", " : "",
-                    low ? CoarsenessLabel(low[h]) : "");
+                    low ? library::CoarsenessClass(low[h]) : "");
       std::snprintf(tip, sizeof tip,
                     "dominant frequency k=%d holds %.1f%% of this head's pattern variance\n"
                     "(specialised at >= %.0f%%)\n"

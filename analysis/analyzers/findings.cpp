@@ -1,0 +1,272 @@
+// Findings: aggregate metrics of a run (see findings.h).
+#include "analyzers/findings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "analyzers/pipeline.h"
+#include "analyzers/progress_measures.h"
+#include "io/atomic_file.h"
+#include "io/run_dir.h"
+#include "library/frequency_stats.h"
+
+namespace hs::analyzers {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int FirstAbove(const std::vector<double>& x, const std::vector<double>& y, double threshold) {
+  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i)
+    if (y[i] > threshold) return int(x[i]);
+  return -1;
+}
+
+int HeldOnset(const std::vector<double>& x, const std::vector<double>& y, double threshold) {
+  const size_t n = std::min(x.size(), y.size());
+  int onset = -1;
+  for (size_t i = n; i-- > 0;) {
+    if (!(y[i] >= threshold)) break;
+    onset = int(x[i]);
+  }
+  return onset;
+}
+
+Cliff SteepestFall(const std::vector<double>& x, const std::vector<double>& y, double window) {
+  Cliff best;
+  const size_t n = std::min(x.size(), y.size());
+  size_t j = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!(y[i] > 0)) continue;
+    // The last sample within the window after x[i].
+    j = std::max(j, i);
+    while (j + 1 < n && x[j + 1] <= x[i] + window) ++j;
+    for (size_t k = j; k > i; --k) {  // the window's end (last positive sample in it)
+      if (!(y[k] > 0)) continue;
+      const double fall = std::log10(y[i]) - std::log10(y[k]);
+      if (fall > best.decades) best = {int(x[i]), int(x[k]), fall};
+      break;
+    }
+  }
+  return best;
+}
+
+Phases PhasesOf(const std::vector<double>& tx, const std::vector<double>& tl, const std::vector<double>& gx,
+                const std::vector<double>& gini) {
+  Phases ph;
+  const size_t n = std::min(tx.size(), tl.size());
+  if (n == 0) return ph;
+  size_t peak = 0;
+  for (size_t i = 1; i < n; ++i)
+    if (tl[i] > tl[peak]) peak = i;
+  ph.memorisation_end = int(tx[peak]);
+  for (size_t i = peak + 1; i < n; ++i)
+    if (tl[i] < kCircuitEndLossFactor * tl[peak]) {
+      ph.circuit_end = int(tx[i]);
+      break;
+    }
+  if (ph.circuit_end < 0) return ph;
+  const size_t m = std::min(gx.size(), gini.size());
+  size_t c = 0;
+  while (c < m && gx[c] < ph.circuit_end) ++c;
+  if (c >= m) return ph;
+  double mx = gini[c];
+  for (size_t i = c; i < m; ++i) mx = std::max(mx, gini[i]);
+  const double target = gini[c] + kCleanupGiniShare * (mx - gini[c]);
+  for (size_t i = c; i < m; ++i)
+    if (gini[i] >= target) {
+      ph.cleanup_end = int(gx[i]);
+      break;
+    }
+  return ph;
+}
+
+namespace {
+
+json EpochOrNull(int e) { return e >= 0 ? json(e) : json(nullptr); }
+
+std::vector<double> Column(const io::Array& a, int64_t stride = 1, int64_t offset = 0) {
+  const auto v = a.ToFloat();
+  std::vector<double> out;
+  for (size_t i = size_t(offset); i < v.size(); i += size_t(stride)) out.push_back(v[i]);
+  return out;
+}
+
+// The summary of `analyzer` if its file exists (validated), else null with
+// the reason recorded under "missing".
+std::optional<io::NpzArchive> Summary(const families::RunInfo& run, const std::string& analyzer, json& missing) {
+  const fs::path path = io::RunPaths{run.dir}.ArtifactsDir(analyzer) / "summary.npz";
+  if (!fs::exists(path)) {
+    missing.push_back(analyzer + ": no summary.npz (run `headscope analyze " + run.dir.string() + "`)");
+    return std::nullopt;
+  }
+  return ReadValidSummary(run, analyzer);
+}
+
+}  // namespace
+
+json ComputeFindings(const families::RunInfo& run) {
+  json j;
+  json missing = json::array();
+  j["run"] = run.variant;
+  j["family"] = run.family;
+  j["dir"] = run.dir.string();
+  json cfg = json::object();
+  for (const char* k : {"p", "model_seed", "data_seed", "train_frac", "weight_decay", "lr", "grokfast", "epochs"})
+    if (run.config.contains(k)) cfg[k] = run.config[k];
+  j["config"] = cfg;
+
+  // metrics.csv
+  const auto rows = io::ReadMetricsCsv(io::RunPaths{run.dir}.Metrics());
+  std::vector<double> ex, train_acc, tx, test_acc, test_loss;
+  for (const auto& r : rows) {
+    ex.push_back(r.epoch);
+    train_acc.push_back(r.train_acc);
+    if (r.test_epoch == r.epoch) tx.push_back(r.epoch), test_acc.push_back(r.test_acc), test_loss.push_back(r.test_loss);
+  }
+  if (rows.empty()) missing.push_back("metrics.csv: no rows");
+  if (!rows.empty()) {
+    const auto& last = rows.back();
+    j["final"] = {{"epoch", last.epoch}, {"train_loss", last.train_loss}, {"test_loss", last.test_loss},
+                  {"train_acc", last.train_acc}, {"test_acc", last.test_acc}};
+  }
+  j["memorisation_epoch"] = EpochOrNull(FirstAbove(ex, train_acc, kMemorisedTrainAccuracy));
+  json cross = json::object();
+  for (double t : {0.5, 0.9, 0.99}) {
+    char key[8];
+    std::snprintf(key, sizeof key, "%g", t);
+    cross[key] = EpochOrNull(FirstAbove(tx, test_acc, t));
+  }
+  j["test_accuracy_crossings"] = cross;
+  j["grokked"] = FirstAbove(tx, test_acc, library::kGrokTestAccuracy) >= 0;
+  if (!test_loss.empty()) {
+    const size_t pk = size_t(std::max_element(test_loss.begin(), test_loss.end()) - test_loss.begin());
+    j["test_loss_peak"] = {{"epoch", int(tx[pk])}, {"loss", test_loss[pk]}};
+    const double window = std::max(1.0, kCliffWindowFrac * std::max(1.0, ex.back()));
+    const Cliff c = SteepestFall(tx, test_loss, window);
+    j["test_loss_cliff"] = c.start >= 0 ? json{{"start", c.start}, {"end", c.end}, {"decades", c.decades}} : json(nullptr);
+  }
+
+  // Heads: specialization onset and locked frequency (attention_freq), coarseness class over time.
+  json heads = json::array();
+  const int U = run.n_head_units();
+  for (int u = 0; u < U; ++u) heads.push_back({{"head", run.HeadLabel(u)}});
+  if (auto s = Summary(run, "attention_freq", missing)) {
+    const auto ep = Column(s->at("epochs"));
+    const int64_t n = int64_t(ep.size());
+    for (int u = 0; u < U && n > 0; ++u) {
+      const auto frac = Column(s->at("max_frac_per_head"), U, u);
+      const auto dom = Column(s->at("dominant_freq_per_head"), U, u);
+      const int onset = HeldOnset(ep, frac, library::kHeadSpecializedThreshold);
+      heads[u]["specialization_onset"] = EpochOrNull(onset);
+      heads[u]["locked_freq"] = onset >= 0 ? json(int(dom.back())) : json(nullptr);
+      heads[u]["final_dominant_freq"] = int(dom.back());
+      heads[u]["final_max_frac"] = frac.back();
+    }
+  }
+  if (auto s = Summary(run, "coarseness", missing)) {
+    const auto ep = Column(s->at("epochs"));
+    for (int u = 0; u < U && !ep.empty(); ++u) {
+      const auto low = Column(s->at("head_fft_low_freq"), U, u);
+      json segs = json::array();
+      std::string last;
+      for (size_t i = 0; i < ep.size(); ++i) {
+        const std::string c = library::CoarsenessClass(float(low[i]));
+        if (c != last) segs.push_back({{"from", int(ep[i])}, {"class", c}}), last = c;
+      }
+      heads[u]["coarseness"] = segs;
+      heads[u]["final_fft_low_freq"] = low.back();
+    }
+  }
+  j["heads"] = heads;
+
+  // Neurons: key frequencies and cluster sizes at the last checkpoint.
+  if (auto s = Summary(run, "neuron_freq_norm", missing)) {
+    const int F = run.n_freq();
+    const io::Array& counts = s->at("neurons_per_freq");
+    const int64_t n = counts.shape[0];
+    if (n > 0) {
+      const auto c = counts.ToFloat();
+      const auto m = s->at("key_freq_mask").ToFloat();
+      json keys = json::array(), clusters = json::object();
+      for (int f = 0; f < F; ++f) {
+        if (m[size_t((n - 1) * F + f)] > 0.5f) keys.push_back(f + 1);
+        const int cnt = int(std::lround(c[size_t((n - 1) * F + f)]));
+        if (cnt > 0) clusters[std::to_string(f + 1)] = cnt;
+      }
+      j["key_frequencies"] = keys;
+      j["neurons_per_frequency"] = clusters;
+      j["neuron_frac_explained"] = s->at("frac_explained").ToFloat().back();
+    }
+  }
+
+  // Progress measures and phases.
+  std::vector<double> gx, gini;
+  if (auto s = Summary(run, kProgressMeasures, missing)) {
+    gx = Column(s->at("epochs"));
+    gini = Column(s->at("gini_W_L"));
+    const auto restricted = Column(s->at("restricted_loss")), excluded = Column(s->at("excluded_loss"));
+    const auto gini_e = Column(s->at("gini_W_E"));
+    json pm = json::object();
+    json used = json::array();
+    const auto mask = s->at("key_freq_mask").ToFloat();
+    for (size_t f = 0; f < mask.size(); ++f)
+      if (mask[f] > 0.5f) used.push_back(int(f + 1));
+    pm["key_frequencies_used"] = used;
+    if (!gx.empty()) {
+      const size_t ex_pk = size_t(std::max_element(excluded.begin(), excluded.end()) - excluded.begin());
+      pm["excluded_loss_peak"] = {{"epoch", int(gx[ex_pk])}, {"loss", excluded[ex_pk]}};
+      // When the restricted loss first falls below 0.1 (the key frequencies
+      // alone already solve the task), against the test loss then.
+      for (size_t i = 0; i < gx.size(); ++i)
+        if (restricted[i] < 0.1) {
+          pm["restricted_loss_below_0.1"] = int(gx[i]);
+          pm["test_loss_then"] = Column(s->at("test_loss"))[i];
+          break;
+        }
+      pm["final_gini_W_E"] = gini_e.back();
+      pm["final_gini_W_L"] = gini.back();
+      pm["pca_explained"] = Column(s->at("pca_explained"));
+    }
+    j["progress_measures"] = pm;
+  }
+  const Phases ph = PhasesOf(tx, test_loss, gx, gini);
+  j["phases"] = {{"memorisation", {0, EpochOrNull(ph.memorisation_end)}},
+                 {"circuit_formation", {EpochOrNull(ph.memorisation_end), EpochOrNull(ph.circuit_end)}},
+                 {"cleanup", {EpochOrNull(ph.circuit_end), EpochOrNull(ph.cleanup_end)}}};
+  j["rules"] = {
+      {"crossings", "first evaluated epoch (test_epoch == epoch) whose test accuracy exceeds the threshold"},
+      {"memorisation_epoch", "first epoch with train accuracy > 0.99"},
+      {"test_loss_cliff", "the window of 2% of the run's epochs over which log10 test loss falls most"},
+      {"specialization_onset", "first checkpoint from which the head's max variance fraction in one frequency stays >= 0.9"},
+      {"locked_freq", "the head's dominant frequency at the last checkpoint, when it has an onset"},
+      {"key_frequencies", ">= 1% of neurons explained > 85% by the frequency, last checkpoint"},
+      {"coarseness", "FFT low-frequency energy (no DC) of the head's pattern: >= 0.5 low-frequency, <= 0.1 high-frequency, else mixed"},
+      {"phases", "memorisation ends at the test-loss peak M; circuit formation ends at C, the first epoch after M with test loss "
+                 "below a tenth of the peak; clean-up ends at K, the first checkpoint after C where the Gini coefficient of "
+                 "W_L's Fourier norms has made 95% of its rise from C to its maximum"}};
+  j["missing"] = missing;
+  return j;
+}
+
+json WriteFindings(const families::RunInfo& run) {
+  json j = ComputeFindings(run);
+  io::WriteFileAtomic(run.dir / "summary.json", j.dump(2) + "\n");
+  return j;
+}
+
+json ReadFindings(const fs::path& run_dir) {
+  const fs::path path = run_dir / "summary.json";
+  json j;
+  try {
+    j = json::parse(io::ReadFile(path));
+  } catch (const io::IoError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw io::IoError(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || !j.contains("run")) throw io::IoError(path.string() + ": not a headscope summary (no \"run\")");
+  return j;
+}
+
+}  // namespace hs::analyzers

@@ -1,0 +1,113 @@
+// Progress measures on plain arrays (see progress_measures.h).
+#include "library/progress_measures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace hs::library {
+namespace {
+
+void CheckFreqs(int p, const std::vector<int>& key_freqs) {
+  if (p < 3) throw std::invalid_argument("progress measures: p must be >= 3");
+  for (int k : key_freqs)
+    if (k < 1 || k > (p - 1) / 2)
+      throw std::invalid_argument("progress measures: frequency " + std::to_string(k) + " is outside 1.." +
+                                  std::to_string((p - 1) / 2));
+}
+
+// The key-frequency part of the grid: sum over k of the components along
+// unit cos/sin(w_k (a+b)); with_mean adds each answer's mean over the grid.
+std::vector<double> KeyPart(const float* logits, int p, const std::vector<int>& key_freqs, bool with_mean) {
+  CheckFreqs(p, key_freqs);
+  const int n = p * p;
+  std::vector<double> out(size_t(n) * p, 0.0);
+  if (with_mean) {
+    std::vector<double> mean(size_t(p), 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < p; ++c) mean[size_t(c)] += logits[size_t(i) * p + c];
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < p; ++c) out[size_t(i) * p + c] = mean[size_t(c)] / n;
+  }
+  std::vector<double> dir(static_cast<size_t>(n)), coef(static_cast<size_t>(p));
+  for (int k : key_freqs) {
+    for (int trig = 0; trig < 2; ++trig) {
+      // The direction over pairs, unit norm; it depends on (a + b) mod p only.
+      double norm2 = 0;
+      for (int a = 0; a < p; ++a)
+        for (int b = 0; b < p; ++b) {
+          const double x = 2.0 * M_PI * k * double((a + b) % p) / p;
+          const double v = trig == 0 ? std::cos(x) : std::sin(x);
+          dir[size_t(a * p + b)] = v;
+          norm2 += v * v;
+        }
+      const double inv = 1.0 / std::sqrt(norm2);
+      for (double& v : dir) v *= inv;
+      std::fill(coef.begin(), coef.end(), 0.0);
+      for (int i = 0; i < n; ++i) {
+        const float* row = logits + size_t(i) * p;
+        const double d = dir[size_t(i)];
+        for (int c = 0; c < p; ++c) coef[size_t(c)] += d * row[c];
+      }
+      for (int i = 0; i < n; ++i) {
+        double* row = out.data() + size_t(i) * p;
+        const double d = dir[size_t(i)];
+        for (int c = 0; c < p; ++c) row[c] += d * coef[size_t(c)];
+      }
+    }
+  }
+  return out;
+}
+
+template <class T>
+double CrossEntropy(const T* logits, int p, const std::vector<int>& pairs) {
+  if (pairs.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (int i : pairs) {
+    if (i < 0 || i >= p * p) throw std::invalid_argument("GridCrossEntropy: pair index out of range");
+    const T* row = logits + size_t(i) * p;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < p; ++c) mx = std::max(mx, double(row[c]));
+    double se = 0;
+    for (int c = 0; c < p; ++c) se += std::exp(double(row[c]) - mx);
+    const int label = (i / p + i % p) % p;
+    sum += mx + std::log(se) - double(row[label]);
+  }
+  return sum / double(pairs.size());
+}
+
+}  // namespace
+
+std::vector<double> RestrictedLogits(const float* logits, int p, const std::vector<int>& key_freqs) {
+  return KeyPart(logits, p, key_freqs, true);
+}
+
+std::vector<double> ExcludedLogits(const float* logits, int p, const std::vector<int>& key_freqs) {
+  std::vector<double> out = KeyPart(logits, p, key_freqs, false);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = double(logits[i]) - out[i];
+  return out;
+}
+
+double GridCrossEntropy(const double* logits, int p, const std::vector<int>& pairs) { return CrossEntropy(logits, p, pairs); }
+double GridCrossEntropy(const float* logits, int p, const std::vector<int>& pairs) { return CrossEntropy(logits, p, pairs); }
+
+double Gini(std::vector<double> v) {
+  const size_t n = v.size();
+  if (n == 0) return 0;
+  std::sort(v.begin(), v.end());
+  double sum = 0, weighted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sum += v[i];
+    weighted += (2.0 * double(i + 1) - double(n) - 1.0) * v[i];
+  }
+  return sum > 0 ? weighted / (double(n) * sum) : 0.0;
+}
+
+double ParticipationRatio(const std::vector<double>& s) {
+  double s2 = 0, s4 = 0;
+  for (double x : s) s2 += x * x, s4 += x * x * x * x;
+  return s4 > 0 ? s2 * s2 / s4 : 0.0;
+}
+
+}  // namespace hs::library

@@ -1,0 +1,41 @@
+// Nanda et al. (2023)'s progress measures on plain arrays (torch-free, so
+// tests can feed hand-built grids): restricted and excluded loss of a logit
+// grid over all p*p pairs, the Gini coefficient, the participation ratio.
+//
+// A logit grid holds logits[(a * p + b) * p + c]: the logit of answer c for
+// the pair (a, b); the label of (a, b) is (a + b) mod p.
+//
+// The directions: for frequency k (1-based), w_k = 2*pi*k/p, the vectors
+// cos(w_k (a + b)) and sin(w_k (a + b)) over the p*p pairs. For k = 1..(p-1)/2
+// they are orthogonal to each other and to the constant, so projecting onto
+// them is one dot product per direction and answer c.
+#pragma once
+
+#include <vector>
+
+namespace hs::library {
+
+// Restricted logits: per answer c, the mean over the grid plus the
+// components along cos/sin(w_k (a+b)) for k in `key_freqs`; everything else
+// is removed. -> [p*p*p] in logit-grid order.
+std::vector<double> RestrictedLogits(const float* logits, int p, const std::vector<int>& key_freqs);
+// Excluded logits: the logits minus those key-frequency components (the mean
+// stays). -> [p*p*p]
+std::vector<double> ExcludedLogits(const float* logits, int p, const std::vector<int>& key_freqs);
+
+// Mean cross-entropy (float64 log-softmax over the p answers) over the
+// given pairs (indices a*p + b), label (a + b) mod p. Empty pairs: NaN.
+double GridCrossEntropy(const double* logits, int p, const std::vector<int>& pairs);
+double GridCrossEntropy(const float* logits, int p, const std::vector<int>& pairs);
+
+// Gini coefficient of non-negative values (0: all equal, -> 1: one holds
+// everything): sum_i (2i - n - 1) x_(i) / (n sum x) over the sorted x. All
+// zero: 0.
+double Gini(std::vector<double> values);
+
+// Participation ratio (effective dimensionality) of a matrix from its
+// singular values s: (sum s^2)^2 / sum s^4; 1 for rank one, the rank when
+// all are equal. All zero: 0.
+double ParticipationRatio(const std::vector<double>& singular_values);
+
+}  // namespace hs::library
