@@ -58,6 +58,7 @@ struct ExplorerOptions {
   int epoch = -1;              // start at this checkpoint epoch (-1: remembered / latest)
   std::string panel;           // draw only this registered panel (headscope shot --panel)
   std::string pair;            // position pair for the head grid, "Q,K" (e.g. "2,0")
+  std::vector<std::string> compare;  // runs the Variants panel compares with the open one
   bool wait_ready = false;     // with --frames: keep rendering until every panel has its data
   std::vector<int> script_epochs;  // scripted slider moves, one per frame after load (tests)
   bool script_wait = false;        // advance the script only once the panels show the current epoch
@@ -72,6 +73,36 @@ struct ExplorerOptions {
   std::string script_prompts;  // a file of prompts, typed one per line once the last one is drawn (bench)
 };
 int RunExplorer(const ExplorerOptions& opt);
+
+struct ReportOptions {
+  std::vector<std::string> runs;
+  std::string out;
+  int threads = 2;            // analysis threads
+  int width = 1400, height = 800;  // figure size in pixels
+  bool no_analyze = false;    // use the artifacts as they are
+  bool quiet = false;
+};
+int RunReport(const ReportOptions& opt);
+
+struct ExportOptions {
+  std::string run;
+  std::string out;                     // .zip
+  std::vector<std::string> artifacts;  // per-epoch artifacts to include (default: summaries only)
+  bool all_checkpoints = false;        // every checkpoint (default: the last)
+};
+int RunExport(const ExportOptions& opt);
+
+struct SweepOptions {
+  std::vector<int> p = {113}, seed = {999};
+  std::vector<double> weight_decay = {1.0}, train_frac = {0.3};
+  int epochs = 25000;
+  std::string out = "runs";
+  int index = -1;      // one grid point (a job-array task); -1: all, in order
+  bool list = false;   // print the grid, one command per line
+  bool no_analyze = false;
+  int threads = 2;
+};
+int RunSweep(const SweepOptions& opt);
 
 // Registers `headscope tokenize` (app/cmd_tokenize.cpp); it runs from within cli.parse().
 void AddTokenizeCommand(CLI::App& cli);

@@ -133,6 +133,7 @@ ViewContext GrokkingWorkspace::Context() const {
   v.grok_epoch = m_metrics.value ? m_metrics.value->grok_epoch : -1;
   v.analyzing = m_analysis.running() && m_analysis.run_dir() == m_run.dir;
   v.all_runs = m_all_runs;
+  for (const auto& r : m_opt.compare) v.compare_with.push_back(r);
   v.requests = &m_requests;
   return v;
 }

@@ -143,6 +143,8 @@ int main(int argc, char** argv) {
   const std::string panels =
       PanelNameList(WorkspaceKind::Grokking) + "; language models: " + PanelNameList(WorkspaceKind::LanguageModel);
   shot_cmd->add_option("--panel", shot.panel, panels + " (default: the whole window)");
+  shot_cmd->add_option("--compare", shot.compare, "Runs the compare_runs panel overlays with --run (comma-separated)")
+      ->delimiter(',');
   shot_cmd->add_option("--pair", shot.pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
   shot_cmd->add_option("--out", shot.screenshot, "PNG file to write")->required();
   shot_cmd->add_option("--width", shot.width, "Window width in pixels")->capture_default_str();
@@ -155,6 +157,37 @@ int main(int argc, char** argv) {
   cli.add_flag("--train-scripted", ex.train_scripted, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
+
+  ReportOptions rp;
+  auto* report = cli.add_subcommand("report", "Write an HTML report (figures embedded) and a Markdown version of one or more runs");
+  report->add_option("runs", rp.runs, "Run folders; two or more are compared")->required();
+  report->add_option("--out", rp.out, "Output folder (report.html, report.md, figures/)")->required();
+  report->add_option("--threads", rp.threads, "Analysis threads")->capture_default_str();
+  report->add_option("--width", rp.width, "Figure width in pixels")->capture_default_str();
+  report->add_option("--height", rp.height, "Figure height in pixels")->capture_default_str();
+  report->add_flag("--no-analyze", rp.no_analyze, "Use the artifacts as they are (summary.json must exist)");
+  report->add_flag("--quiet", rp.quiet, "No progress lines");
+
+  ExportOptions xp;
+  auto* exp = cli.add_subcommand("export", "Bundle a run (config, metrics, summaries, last checkpoint) as one .zip");
+  exp->add_option("run", xp.run, "Run folder")->required();
+  exp->add_option("--out", xp.out, "The .zip to write")->required();
+  exp->add_option("--artifacts", xp.artifacts, "Also every epoch's artifact of these analyzers (comma-separated)")->delimiter(',');
+  exp->add_flag("--all-checkpoints", xp.all_checkpoints, "Every checkpoint, not just the last");
+
+  SweepOptions sw;
+  auto* sweep = cli.add_subcommand("sweep", "Train and analyse a grid of variants (resumable; --index for job arrays)");
+  sweep->add_option("--p", sw.p, "Moduli (comma-separated primes)")->delimiter(',')->capture_default_str();
+  sweep->add_option("--seed", sw.seed, "Model seeds")->delimiter(',')->capture_default_str();
+  sweep->add_option("--weight-decay", sw.weight_decay, "Weight decays")->delimiter(',')->capture_default_str();
+  sweep->add_option("--train-frac", sw.train_frac, "Train fractions")->delimiter(',')->capture_default_str();
+  sweep->add_option("--epochs", sw.epochs, "Epochs per run")->capture_default_str();
+  sweep->add_option("--out", sw.out, "Runs folder")->capture_default_str();
+  sweep->add_option("--index", sw.index, "Run only grid point I (0-based), e.g. $SLURM_ARRAY_TASK_ID");
+  sweep->add_flag("--list", sw.list, "Print the grid (index, run folder, equivalent train command) and exit");
+  sweep->add_flag("--no-analyze", sw.no_analyze, "Train only");
+  sw.threads = hs::train::DefaultTrainingThreads();
+  sweep->add_option("--threads", sw.threads, "Threads per run")->capture_default_str();
 
   AddTokenizeCommand(cli);  // headscope tokenize MODEL_DIR (--file F | TEXT) [--bos]
   AddCategorizeCommand(cli);  // headscope categorize MODEL_DIR [--out FILE]
@@ -172,6 +205,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (train->parsed()) return RunTrain(tr);
+  if (report->parsed()) return RunReport(rp);
+  if (exp->parsed()) return RunExport(xp);
+  if (sweep->parsed()) return RunSweep(sw);
   if (analyze->parsed()) return RunAnalyze(an);
   if (train_lm->parsed()) return RunTrainLm(tl);
   if (heads->parsed()) {

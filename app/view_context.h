@@ -25,6 +25,7 @@ struct ViewContext {
   int grok_epoch = -1;       // first epoch with test accuracy > kGrokTestAccuracy, -1 if not yet
   bool analyzing = false;    // "Analyze all" is running for this run
   std::vector<std::filesystem::path> all_runs;  // every run under the runs folder (Compare)
+  std::vector<std::filesystem::path> compare_with;  // runs to compare with first (--compare)
   Requests* requests = nullptr;
   std::string metrics_error; // why metrics.csv could not be read (names the file)
   const LmView* lm = nullptr; // the language-model workspace's state (its panels only)

@@ -73,6 +73,15 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
   const ImU32 grid = ImGui::GetColorU32(ImGuiCol_Border, 0.5f), text = ImGui::GetColorU32(ImGuiCol_Text);
   dl->AddRectFilled(p0, p1, ImGui::GetColorU32(ImGuiCol_FrameBg));
   dl->PushClipRect(origin, ImVec2(origin.x + size.x, origin.y + size.y), true);
+  for (int b = 0; b < spec.n_bands; ++b) {
+    const LineBand& band = spec.bands[b];
+    const float bx0 = std::max(p0.x, px(band.x0)), bx1 = std::min(p1.x, px(band.x1));
+    if (!(bx1 > bx0)) continue;
+    dl->AddRectFilled(ImVec2(bx0, p0.y), ImVec2(bx1, p1.y), band.color ? band.color : IM_COL32(0, 0, 0, 18));
+    if (band.label && *band.label)  // staggered upwards, so narrow bands' labels never overlap
+      dl->AddText(ImVec2(bx0 + 3, p1.y - fh * (1.15f + 1.1f * float(spec.n_bands - 1 - b))),
+                  ImGui::GetColorU32(ImGuiCol_Text, 0.75f), band.label);
+  }
 
   char buf[32];
   // Y ticks.

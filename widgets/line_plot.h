@@ -25,6 +25,14 @@ struct LineSeries {
   bool step = false;         // hold each value until the next sample
 };
 
+// A shaded x-range behind the series with a label at its foot (e.g. a
+// training phase).
+struct LineBand {
+  float x0 = 0, x1 = 0;
+  const char* label = "";
+  ImU32 color = 0;  // 0: a light grey
+};
+
 struct LinePlotSpec {
   const char* x_label = "";
   const char* y_label = "";
@@ -34,6 +42,8 @@ struct LinePlotSpec {
   const char* marker2_label = nullptr;
   ImVec2 size = ImVec2(-1, 220);  // -1: fill available width
   float y_min = NAN, y_max = NAN;  // fixed range; NaN: from data
+  const LineBand* bands = nullptr;  // [n_bands], drawn under the grid
+  int n_bands = 0;
 };
 
 // Returns true when the user clicked inside the plot; *clicked_x gets the

@@ -59,6 +59,7 @@ Phases PhasesOf(const std::vector<double>& tx, const std::vector<double>& tl, co
   size_t peak = 0;
   for (size_t i = 1; i < n; ++i)
     if (tl[i] > tl[peak]) peak = i;
+  if (peak + 1 == n) return ph;  // still rising at the last evaluation: memorisation has not ended
   ph.memorisation_end = int(tx[peak]);
   for (size_t i = peak + 1; i < n; ++i)
     if (tl[i] < kCircuitEndLossFactor * tl[peak]) {
@@ -242,11 +243,102 @@ json ComputeFindings(const families::RunInfo& run) {
       {"locked_freq", "the head's dominant frequency at the last checkpoint, when it has an onset"},
       {"key_frequencies", ">= 1% of neurons explained > 85% by the frequency, last checkpoint"},
       {"coarseness", "FFT low-frequency energy (no DC) of the head's pattern: >= 0.5 low-frequency, <= 0.1 high-frequency, else mixed"},
-      {"phases", "memorisation ends at the test-loss peak M; circuit formation ends at C, the first epoch after M with test loss "
+      {"phases", "memorisation ends at the test-loss peak M (not while the test loss is still highest at the last evaluation); circuit formation ends at C, the first epoch after M with test loss "
                  "below a tenth of the peak; clean-up ends at K, the first checkpoint after C where the Gini coefficient of "
                  "W_L's Fourier norms has made 95% of its rise from C to its maximum"}};
   j["missing"] = missing;
   return j;
+}
+
+namespace {
+std::string E(const json& v) { return v.is_number() ? std::to_string(v.get<long long>()) : "-"; }
+std::string G(const json& v, const char* fmt = "%.3g") {
+  if (!v.is_number()) return "-";
+  char b[64];
+  std::snprintf(b, sizeof b, fmt, v.get<double>());
+  return b;
+}
+std::string Range(const json& r) {
+  if (!r.is_array() || r.size() != 2) return "-";
+  if (!r[0].is_number()) return "-";
+  return E(r[0]) + " - " + (r[1].is_number() ? E(r[1]) : std::string("not reached"));
+}
+json At(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return nullptr;
+    cur = &(*cur)[k];
+  }
+  return *cur;
+}
+}  // namespace
+
+const std::vector<std::string> kHeadColumns = {"head", "onset", "locked k", "final frac.", "coarseness over time"};
+
+TextRows FindingsRows(const json& f) {
+  TextRows rows;
+  const json cfg = At(f, {"config"});
+  std::string c;
+  if (cfg.is_object())
+    for (const auto& [k, v] : cfg.items()) c += (c.empty() ? "" : ", ") + k + " " + v.dump();
+  rows.push_back({"run", f.value("run", std::string("?"))});
+  rows.push_back({"config", c});
+  rows.push_back({"final test accuracy", G(At(f, {"final", "test_acc"}), "%.4f")});
+  rows.push_back({"final train / test loss", G(At(f, {"final", "train_loss"})) + " / " + G(At(f, {"final", "test_loss"}))});
+  rows.push_back({"memorised (train acc > 0.99)", E(At(f, {"memorisation_epoch"}))});
+  for (const char* t : {"0.5", "0.9", "0.99"})
+    rows.push_back({std::string("test accuracy > ") + t, E(At(f, {"test_accuracy_crossings", t}))});
+  rows.push_back({"test-loss peak", E(At(f, {"test_loss_peak", "epoch"})) + " (loss " + G(At(f, {"test_loss_peak", "loss"})) + ")"});
+  const json cl = At(f, {"test_loss_cliff"});
+  rows.push_back({"test-loss cliff (steepest fall)",
+                  cl.is_object() ? E(cl["start"]) + " - " + E(cl["end"]) + " (" + G(cl["decades"], "%.1f") + " decades)" : "-"});
+  rows.push_back({"phase: memorisation", Range(At(f, {"phases", "memorisation"}))});
+  rows.push_back({"phase: circuit formation", Range(At(f, {"phases", "circuit_formation"}))});
+  rows.push_back({"phase: clean-up", Range(At(f, {"phases", "cleanup"}))});
+  std::string keys;
+  for (const auto& k : At(f, {"key_frequencies"}).is_array() ? At(f, {"key_frequencies"}) : json::array())
+    keys += (keys.empty() ? "" : ", ") + k.dump();
+  rows.push_back({"key frequencies (final)", keys.empty() ? "none" : keys});
+  std::string clusters;
+  const json np = At(f, {"neurons_per_frequency"});
+  if (np.is_object())
+    for (const auto& [k, v] : np.items()) clusters += (clusters.empty() ? "" : ", ") + ("k=" + k) + ": " + v.dump();
+  rows.push_back({"neurons per frequency (> 85% explained)", clusters.empty() ? "none" : clusters});
+  rows.push_back({"neurons explained by one frequency", G(At(f, {"neuron_frac_explained"}), "%.3f")});
+  const json used = At(f, {"progress_measures", "key_frequencies_used"});
+  if (used.is_array() && used.empty()) {
+    rows.push_back({"restricted loss < 0.1 at", "- (no key frequencies: only each answer's mean is kept)"});
+    rows.push_back({"excluded loss peak", "- (no key frequencies: the excluded loss is the train loss)"});
+  } else {
+    const json below = At(f, {"progress_measures", "restricted_loss_below_0.1"});
+    rows.push_back({"restricted loss < 0.1 at", below.is_number() ? E(below) + " (test loss then " +
+                                                                        G(At(f, {"progress_measures", "test_loss_then"})) + ")"
+                                                                  : "never"});
+    rows.push_back({"excluded loss peak", E(At(f, {"progress_measures", "excluded_loss_peak", "epoch"})) + " (loss " +
+                                              G(At(f, {"progress_measures", "excluded_loss_peak", "loss"})) + ")"});
+  }
+  rows.push_back({"final Gini of W_E / W_L Fourier norms", G(At(f, {"progress_measures", "final_gini_W_E"}), "%.3f") + " / " +
+                                                               G(At(f, {"progress_measures", "final_gini_W_L"}), "%.3f")});
+  std::string pca;
+  for (const auto& v : At(f, {"progress_measures", "pca_explained"}).is_array() ? At(f, {"progress_measures", "pca_explained"})
+                                                                                  : json::array())
+    pca += (pca.empty() ? "" : ", ") + G(v, "%.2f");
+  rows.push_back({"trajectory variance in PC1, PC2, PC3", pca.empty() ? "-" : pca});
+  return rows;
+}
+
+std::vector<std::vector<std::string>> HeadRows(const json& f) {
+  std::vector<std::vector<std::string>> rows;
+  if (!f.contains("heads") || !f["heads"].is_array()) return rows;
+  for (const auto& h : f["heads"]) {
+    std::string coarse;
+    if (h.contains("coarseness") && h["coarseness"].is_array())
+      for (const auto& seg : h["coarseness"])
+        coarse += (coarse.empty() ? "" : " -> ") + seg.value("class", std::string("?")) + " from " + E(seg.value("from", json()));
+    rows.push_back({h.value("head", std::string("?")), E(h.value("specialization_onset", json())),
+                    E(h.value("locked_freq", json())), G(h.value("final_max_frac", json()), "%.3f"), coarse.empty() ? "-" : coarse});
+  }
+  return rows;
 }
 
 json WriteFindings(const families::RunInfo& run) {

@@ -12,7 +12,8 @@
 //   fraction in one frequency stays >= kHeadSpecializedThreshold (0.9) to the end;
 //   its locked frequency is its dominant frequency at the last checkpoint;
 // - phases (Nanda et al. 2023 name them; these rules place them):
-//   memorisation [0, M], M = the test-loss peak;
+//   memorisation [0, M], M = the test-loss peak (none while the test loss
+//   is still highest at the last evaluation);
 //   circuit formation [M, C], C = first epoch after M whose test loss is below a
 //   tenth of the peak (the cliff has begun);
 //   clean-up [C, K], K = first checkpoint after C where the Gini coefficient of
@@ -45,7 +46,7 @@ struct Cliff {
 Cliff SteepestFall(const std::vector<double>& x, const std::vector<double>& y, double window);
 
 struct Phases {
-  int memorisation_end = -1;  // M
+  int memorisation_end = -1;  // M (-1: the test loss peaks at the last evaluation)
   int circuit_end = -1;       // C (-1: the cliff never began)
   int cleanup_end = -1;       // K (-1: not reached)
 };
@@ -57,6 +58,14 @@ Phases PhasesOf(const std::vector<double>& test_x, const std::vector<double>& te
 // missing summary leaves its fields null and says so under "missing").
 // Throws io::IoError naming a file that is present but invalid.
 nlohmann::json ComputeFindings(const families::RunInfo& run);
+// The findings as rows of readable text (label, value), shared by the
+// Findings panel, the comparison table and the report: run-level rows, and
+// one row per head (head, onset, locked frequency, final fraction, coarseness).
+using TextRows = std::vector<std::pair<std::string, std::string>>;
+TextRows FindingsRows(const nlohmann::json& findings);
+std::vector<std::vector<std::string>> HeadRows(const nlohmann::json& findings);
+extern const std::vector<std::string> kHeadColumns;
+
 // Writes RUN/summary.json atomically; returns what it wrote.
 nlohmann::json WriteFindings(const families::RunInfo& run);
 // Reads RUN/summary.json (throws io::IoError naming it when unreadable or not

@@ -1,6 +1,8 @@
 // [SECTION] The run-level analyzer progress_measures (see progress_measures.h).
 #include "analyzers/progress_measures.h"
 
+#include "analyzers/analyzer.h"
+
 #include <torch/torch.h>
 
 #include <atomic>
@@ -118,6 +120,7 @@ io::NpzArchive ComputeProgressMeasures(const families::RunInfo& run, const std::
   std::atomic<int64_t> next{0};
   std::atomic<int> done{0};
   std::string error;
+  std::atomic<bool> cancelled{false};
   const torch::Tensor basis = library::FourierBasis(p);  // [p, p]
   const torch::Tensor tokens = families::ModAddInputs(run);
 
@@ -132,7 +135,7 @@ io::NpzArchive ComputeProgressMeasures(const families::RunInfo& run, const std::
         if (i >= n) return;
         {
           std::lock_guard<std::mutex> lock(mu);
-          if (!error.empty()) return;
+          if (!error.empty() || cancelled) return;
         }
         if (should_stop && should_stop()) throw Cancelled();
         const std::filesystem::path ckpt = io::RunPaths{run.dir}.Checkpoint(epochs[size_t(i)]);
@@ -189,14 +192,15 @@ io::NpzArchive ComputeProgressMeasures(const families::RunInfo& run, const std::
       }
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu);
-      if (error.empty()) error = dynamic_cast<const Cancelled*>(&e) ? "\x01cancelled" : e.what();
+      if (dynamic_cast<const Cancelled*>(&e)) cancelled = true;
+      else if (error.empty()) error = e.what();
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
-  if (error == "\x01cancelled") throw Cancelled();
+  if (cancelled) throw Cancelled();
   if (!error.empty()) throw io::IoError(error);
 
   // The trajectory's principal components from the Gram matrix of the

@@ -23,10 +23,11 @@
 #include <string>
 #include <vector>
 
-#include "analyzers/analyzer.h"
 #include "analyzers/pipeline.h"
 
 namespace hs::analyzers {
+
+class Analyzer;
 
 inline constexpr const char* kProgressMeasures = "progress_measures";
 

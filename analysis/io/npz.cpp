@@ -112,18 +112,22 @@ Array ParseNpy(const std::string& bytes, const std::string& source) {
   return a;
 }
 
-void WriteNpz(const fs::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt) {
+void WriteZip(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members,
+              const NpzWriteOptions& opt) {
+  if (members.empty()) {
+    // libzip writes nothing for an empty archive; write an empty zip by hand.
+    static const char kEmptyZip[22] = {'P', 'K', 5, 6};
+    WriteFileAtomic(path, std::string_view(kEmptyZip, 22));
+    return;
+  }
   const fs::path tmp = TempPathFor(path);
   int err = 0;
   std::unique_ptr<zip_t, ZipCloser> z(zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
   if (!z) throw IoError("cannot create " + path.string() + " (libzip error " + std::to_string(err) + ")");
-  std::vector<std::unique_ptr<std::string>> payloads;  // must outlive zip_close
-  for (const auto& [name, a] : arrays) {
-    payloads.push_back(std::make_unique<std::string>(SerializeNpy(a)));
-    const std::string& p = *payloads.back();
+  for (const auto& [name, p] : members) {  // the caller's bytes outlive zip_close
     zip_source_t* src = zip_source_buffer(z.get(), p.data(), p.size(), 0);
     if (!src) throw IoError("cannot add " + name + " to " + path.string());
-    zip_int64_t idx = zip_file_add(z.get(), (name + ".npy").c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+    zip_int64_t idx = zip_file_add(z.get(), name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
     if (idx < 0) {
       zip_source_free(src);
       throw IoError("cannot add " + name + " to " + path.string() + ": " + zip_strerror(z.get()));
@@ -140,13 +144,13 @@ void WriteNpz(const fs::path& path, const NpzArchive& arrays, const NpzWriteOpti
     fs::remove(tmp, ec);
     throw IoError("cannot write " + path.string() + ": " + msg);
   }
-  if (arrays.empty()) {
-    // libzip writes nothing for an empty archive; write an empty zip by hand.
-    static const char kEmptyZip[22] = {'P', 'K', 5, 6};
-    WriteFileAtomic(path, std::string_view(kEmptyZip, 22));
-    return;
-  }
   CommitTempFile(tmp, path);
+}
+
+void WriteNpz(const fs::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt) {
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& [name, a] : arrays) members.emplace_back(name + ".npy", SerializeNpy(a));
+  WriteZip(path, members, opt);
 }
 
 NpzArchive ReadNpz(const fs::path& path) {

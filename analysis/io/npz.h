@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "io/array.h"
 #include "io/atomic_file.h"
@@ -25,6 +27,10 @@ struct NpzWriteOptions {
 };
 
 void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt = {});
+// A zip of named members (name -> bytes), written atomically (WriteNpz's
+// container; `headscope export` bundles).
+void WriteZip(const std::filesystem::path& path, const std::vector<std::pair<std::string, std::string>>& members,
+              const NpzWriteOptions& opt = {});
 // Throws IoError naming the file (and member) when the archive is truncated,
 // not a zip, or holds a .npy this reader does not understand.
 NpzArchive ReadNpz(const std::filesystem::path& path);

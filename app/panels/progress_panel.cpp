@@ -1,0 +1,105 @@
+// Progress measures (Nanda et al. 2023) over training, from
+// artifacts/progress_measures/summary.npz: restricted loss (only the key
+// frequencies kept), excluded loss (key frequencies removed, training pairs),
+// train and test loss; the Gini coefficients of W_E's and W_L's Fourier
+// norms. The phases of summary.json are shaded. Click to jump to an epoch.
+#include <imgui.h>
+
+#include <cstdio>
+
+#include "findings_file.h"
+#include "line_plot.h"
+#include "panel.h"
+
+namespace hs::app {
+namespace {
+
+class ProgressPanel : public Panel {
+ public:
+  void Draw(const ViewContext& v, PanelOutput& out) override {
+    m_error.clear();
+    m_waiting = false;
+    if (!v.run) return;
+    bool missing = false;
+    const ArtifactResult r = v.requests->Summary("progress", v.run, "progress_measures", &missing);
+    m_shown.Update(r, v.run->dir.string(), -1);
+    if (missing) m_shown.value.reset();
+    m_error = r.error;
+    if (!m_error.empty()) ErrorText(m_error);
+    const nlohmann::json* f = m_findings.Get(v.run->dir);
+    if (!m_shown.value) {
+      m_waiting = r.pending;
+      if (!m_error.empty()) return;
+      EmptyState(v.analyzing ? "Analysing; the progress measures are computed after every checkpoint's analyzers."
+                             : "Progress measures are computed from every checkpoint by `headscope analyze`.");
+      if (!v.analyzing) {
+        ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
+        if (ImGui::Button("Analyze all checkpoints")) out.analyze_all = true;
+      }
+      return;
+    }
+    const io::NpzArchive& s = *m_shown.value;
+    if (m_built != m_shown.value) {
+      m_built = m_shown.value;
+      for (const char* k : {"epochs", "restricted_loss", "excluded_loss", "train_loss", "test_loss", "gini_W_E", "gini_W_L"})
+        m_col[k] = s.at(k).ToFloat();
+      m_keys.clear();
+      const auto mask = s.at("key_freq_mask").ToFloat();
+      for (size_t i = 0; i < mask.size(); ++i)
+        if (mask[i] > 0.5f) m_keys += (m_keys.empty() ? "" : ", ") + std::to_string(i + 1);
+    }
+    const int n = int(m_col["epochs"].size());
+    const float* x = m_col["epochs"].data();
+    auto bands = PhaseBands(f, m_band_labels);
+    ImGui::TextDisabled("key frequencies (final checkpoint's neurons): %s", m_keys.empty() ? "none" : m_keys.c_str());
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Restricted loss keeps only the cos/sin(w_k(a+b)) directions of the logits for these k\n"
+                        "(plus each answer's mean), over all p*p pairs. Excluded loss removes them and is\n"
+                        "measured on the training pairs. Nanda et al.: restricted loss falls before test loss;\n"
+                        "excluded loss rises while the circuit forms.");
+    const float half = (ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y) * 0.5f;
+    widgets::LineSeries loss[] = {{"restricted loss (key freqs only)", x, m_col["restricted_loss"].data(), n},
+                                  {"excluded loss (key freqs removed, train)", x, m_col["excluded_loss"].data(), n},
+                                  {"train loss", x, m_col["train_loss"].data(), n},
+                                  {"test loss", x, m_col["test_loss"].data(), n}};
+    widgets::LinePlotSpec spec;
+    spec.log_y = true;
+    spec.x_label = "epoch";
+    spec.y_label = "cross-entropy loss (log scale)";
+    spec.marker_x = v.epoch >= 0 ? float(v.epoch) : NAN;
+    spec.bands = bands.data();
+    spec.n_bands = int(bands.size());
+    spec.size = ImVec2(-1, std::max(120.0f, half));
+    float clicked = NAN;
+    if (widgets::LinePlot("##pm_loss", loss, 4, spec, &clicked)) out.jump_to_epoch = int(clicked);
+    widgets::LineSeries gini[] = {{"Gini of W_E's Fourier norms", x, m_col["gini_W_E"].data(), n},
+                                  {"Gini of W_L = W_out W_U's Fourier norms", x, m_col["gini_W_L"].data(), n}};
+    spec.log_y = false;
+    spec.y_label = "Gini coefficient (sparsity in the Fourier basis)";
+    spec.y_min = 0;
+    spec.y_max = 1;
+    if (widgets::LinePlot("##pm_gini", gini, 2, spec, &clicked)) out.jump_to_epoch = int(clicked);
+  }
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Errors() const override {
+    std::vector<std::string> e;
+    if (!m_error.empty()) e.push_back(m_error);
+    if (!m_findings.error().empty()) e.push_back(m_findings.error());
+    return e;
+  }
+
+ private:
+  Shown<io::NpzArchive> m_shown;
+  std::shared_ptr<const io::NpzArchive> m_built;
+  std::map<std::string, std::vector<float>> m_col;
+  std::string m_keys;
+  FindingsFile m_findings;
+  std::vector<std::string> m_band_labels;
+  bool m_waiting = false;
+  std::string m_error;
+};
+
+const bool kRegistered = RegisterPanel({"progress", "Progress measures", WorkspaceKind::Grokking, "Progress", 62, 0, 1.0f,
+                                        true, [] { return std::make_unique<ProgressPanel>(); }});
+}  // namespace
+}  // namespace hs::app
