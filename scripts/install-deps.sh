@@ -9,6 +9,7 @@ PKGS=(
   libeigen3-dev catch2 nlohmann-json3-dev libzip-dev libcli11-dev
   libboost-math1.81-dev libstb-dev fonts-dejavu-core
   xvfb xauth python3-numpy python3-torch
+  chromium
   libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
 )
 # The tokenizer reference test runs npm encoders (scripts/npm-test-deps.sh). A node that came with
