@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <vector>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -59,6 +61,30 @@ class BackgroundAnalysis {
   std::filesystem::path m_dir;              // guarded by m_mu
   analyzers::AnalyzeProgress m_progress;    // guarded by m_mu
   std::string m_status;                     // guarded by m_mu
+};
+
+// `headscope report` as a child process (it renders its figures in windows
+// of its own, off-screen), polled from the UI thread; its output goes to
+// OUT/report.log.
+class BackgroundReport {
+ public:
+  ~BackgroundReport();
+  // Starts `headscope report RUNS... --out out_dir` (no-op while one runs);
+  // `exe` is the headscope binary (default: this process's).
+  void Start(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out_dir,
+             const std::filesystem::path& exe = {});
+  // Reaps the child when it has finished; call once per frame.
+  void Poll();
+  bool running() const { return m_pid > 0; }
+  double seconds() const;                   // since the start
+  const std::string& status() const { return m_status; }  // last result, for the top bar
+  const std::filesystem::path& out_dir() const { return m_out; }
+
+ private:
+  int m_pid = -1;
+  std::filesystem::path m_out;
+  std::string m_status;
+  std::chrono::steady_clock::time_point m_t0;
 };
 
 }  // namespace hs::app

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 #include "io/run_dir.h"
 #include "train/trainer.h"
@@ -142,6 +143,17 @@ void GrokkingWorkspace::Apply(const PanelOutput& out) {
   if (out.jump_to_epoch >= 0) SelectEpoch(out.jump_to_epoch);
   if (out.analyze_all && m_run.valid()) m_analysis.Start(m_run.dir);
   if (out.pair) SetPair(out.pair->first, out.pair->second);
+  if (out.report) StartReport(*out.report);
+}
+
+void GrokkingWorkspace::StartReport(const std::vector<std::filesystem::path>& runs) {
+  if (runs.empty()) return;
+  std::string name;
+  for (const auto& r : runs) name += (name.empty() ? "" : "_vs_") + r.filename().string();
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  m_report.Start(runs, std::filesystem::path(m_opt.runs).parent_path() / "reports" / (name.substr(0, 120) + "_" + stamp));
 }
 
 bool GrokkingWorkspace::Waiting(const std::string& panel) const {
@@ -239,6 +251,31 @@ void GrokkingWorkspace::DrawTopBar() {
     if (!st.empty() && m_analysis.run_dir() == m_run.dir) {
       ImGui::SameLine();
       ImGui::TextDisabled("%s", st.c_str());
+    }
+  }
+  // Report: the open run (and the runs given with --compare); the Variants
+  // panel reports the runs ticked there.
+  m_report.Poll();
+  ImGui::SameLine();
+  if (m_report.running()) {
+    ImGui::TextDisabled("writing report... %.0f s", m_report.seconds());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("headscope report, into %s", m_report.out_dir().string().c_str());
+  } else {
+    ImGui::BeginDisabled(m_run.epochs.empty());
+    if (ImGui::Button("Report")) {
+      std::vector<std::filesystem::path> runs = {m_run.dir};
+      for (const auto& r : m_opt.compare) runs.push_back(r);
+      StartReport(runs);
+    }
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("Write an HTML report of this run (findings, progress measures, the panels as figures)\n"
+                        "and a Markdown version into reports/; same as `headscope report RUN --out DIR`.\n"
+                        "To compare runs, use \"Report these runs\" in the Variants tab.");
+    if (!m_report.status().empty()) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("%s", m_report.status().c_str());
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", m_report.status().c_str());
     }
   }
   if (!m_run.error.empty()) ErrorText(m_run.error);

@@ -65,6 +65,8 @@ class GrokkingWorkspace : public Workspace {
   MetricsResult m_metrics;
   BackgroundTrainer m_trainer;
   BackgroundAnalysis m_analysis;
+  BackgroundReport m_report;
+  void StartReport(const std::vector<std::filesystem::path>& runs);
 };
 
 }  // namespace hs::app

@@ -16,6 +16,7 @@
 // its registration runs.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -34,6 +35,7 @@ struct PanelOutput {
   int jump_to_epoch = -1;                    // the user clicked an epoch
   bool analyze_all = false;                  // "Analyze all" from an empty state
   std::optional<std::pair<int, int>> pair;   // a new position pair (query, key)
+  std::optional<std::vector<std::filesystem::path>> report;  // write a report of these runs
   // Language-model workspace:
   std::optional<std::pair<int, int>> head;   // select a head (layer, head)
   std::optional<std::string> prompt;         // replace the prompt (a suggested prompt)

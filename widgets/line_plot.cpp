@@ -126,7 +126,7 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
     const LineSeries& ser = series[s];
     const ImU32 col = ser.color ? ser.color : PaletteColor(s);
     std::vector<ImVec2> pts;
-    pts.reserve(std::min(ser.count, int(p1.x - p0.x) * 2 + 2));
+    pts.reserve(size_t(std::max(0, std::min(ser.count, int(p1.x - p0.x) * 2 + 2))));  // a tiny plot has no width
     int last_col = INT_MIN;
     float cmin = 0, cmax = 0;
     auto flush = [&]() {

@@ -84,6 +84,15 @@ RunInfoPtr LoadRunInfo(const fs::path& run_dir_arg) {
       const nlohmann::json defaults = nlohmann::json::parse(builtin->second);
       for (const auto& [key, value] : defaults.items())
         if (!fam.contains(key)) fam[key] = value;
+      // Run-level analyzers added since (progress_measures, with summary.json)
+      // join a file's own list, unless it names them under "disabled".
+      if (fam.contains("analyzers") && fam["analyzers"].is_array() && defaults.contains("analyzers")) {
+        const nlohmann::json disabled = fam.value("disabled", nlohmann::json::array());
+        for (const auto& a : defaults["analyzers"])
+          if (a == "progress_measures" && std::find(fam["analyzers"].begin(), fam["analyzers"].end(), a) == fam["analyzers"].end() &&
+              (!disabled.is_array() || std::find(disabled.begin(), disabled.end(), a) == disabled.end()))
+            fam["analyzers"].push_back(a);
+      }
     }
   } else if (builtin != BuiltinFamilies().end()) {
     fam = nlohmann::json::parse(builtin->second);

@@ -40,6 +40,13 @@ class CompareCurvesPanel : public Panel {
       ImGui::EndCombo();
     }
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Tick the runs to overlay (each keeps its colour in every plot).");
+    ImGui::SameLine();
+    ImGui::BeginDisabled(m_runs.empty());
+    if (ImGui::Button("Report these runs")) out.report = m_runs;
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("Write an HTML + Markdown report comparing these runs into reports/\n"
+                        "(headscope report RUN RUN ... --out DIR); progress shows in the top bar.");
     if (m_runs.size() < 2) {
       EmptyState(v.all_runs.size() < 2 ? "Only one run exists. Train a variant to compare, e.g.\n"
                                          "headscope train --weight-decay 0    (memorises, never groks)\n"
@@ -84,7 +91,7 @@ class CompareCurvesPanel : public Panel {
     const float fh = ImGui::GetFontSize();
     const float avail = ImGui::GetContentRegionAvail().y;
     const float plot_h = std::max(fh * 9, avail * 0.30f);
-    const float w = ImGui::GetContentRegionAvail().x * 0.5f - 4;
+    const float w = std::max(fh * 12, ImGui::GetContentRegionAvail().x * 0.5f - 4);
     auto plot = [&](const char* id, const char* ylabel, bool log_y, bool unit_range, auto pick_x, auto pick_y) {
       std::vector<widgets::LineSeries> s;
       for (size_t i = 0; i < cs.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "analysis/test_util.h"
 #include "analyzers/pipeline.h"
+#include "background_tasks.h"
 #include "headless_imgui.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
@@ -230,7 +231,8 @@ TEST_CASE("a malformed summary.npz is an error in its panel naming the file, not
 }
 
 TEST_CASE("the panel registry names every panel shot can draw, each in the grokking workspace", "[app][panels]") {
-  for (const char* name : {"heads", "head_freq", "specialization", "neurons", "loss", "compare"}) {
+  for (const char* name : {"heads", "head_freq", "specialization", "neurons", "loss", "compare", "compare_runs", "progress",
+                           "trajectory", "findings"}) {
     INFO(name);
     const app::PanelDef* def = app::FindPanel(name);
     REQUIRE(def);
@@ -271,6 +273,9 @@ TEST_CASE("a family.json written by an older headscope gets the built-in's newer
   auto info = families::LoadRunInfo(run_dir);
   CHECK(info->on_demand == std::vector<std::string>{"neuron_activations"});  // 3.5 GB not written for old runs
   CHECK(info->AnalyzerParams("attention_freq").value("key_pos", -1) == 1);  // the file's own choice kept
+  // The run-level progress measures (newer than this file) join its list.
+  CHECK(info->analyzers.back() == "progress_measures");
+  CHECK(info->analyzers.size() == 6);
   // A malformed parameter entry is refused where the file is read, not in the frame loop.
   io::WriteFileAtomic(fam, R"({"positions": ["a", "b", "="], "analyzer_params": {"attention_freq": null}})");
   CHECK_THROWS_WITH(families::LoadRunInfo(run_dir), Catch::Contains("family.json") && Catch::Contains("attention_freq"));
@@ -295,4 +300,84 @@ TEST_CASE("prefetched neighbouring epochs are served without a job when the slid
   CHECK(r.jobs().Submitted() == submitted);
   r.Prefetch(run, "attention_patterns", {40, 60});  // nothing left to warm: no job
   CHECK(r.jobs().Submitted() == submitted);
+}
+
+namespace {
+// Draws `panel` for a few frames (jobs finish between frames).
+void DrawFrames(app::Panel& panel, const app::ViewContext& v, app::Requests& r, int frames = 3) {
+  for (int frame = 0; frame < frames; ++frame) {
+    r.jobs().WaitIdle();
+    ImGui::NewFrame();
+    ImGui::Begin("w");
+    app::PanelOutput out;
+    panel.Draw(v, out);
+    ImGui::End();
+    ImGui::Render();
+  }
+}
+}  // namespace
+
+TEST_CASE("progress, trajectory, findings and variants panels draw a real run and name a corrupt file", "[app][panels]") {
+  TempDir dir("req_progress");
+  const fs::path run_dir = TinyRun(dir.path, 11);
+  const fs::path other = TinyRun(dir.path, 13);
+  analyzers::AnalyzeRun(run_dir, {});
+  auto run = families::LoadRunInfo(run_dir);
+  app::Requests r;
+  HeadlessImGui ctx;
+  app::ViewContext v;
+  v.run = run;
+  v.epochs = {0, 20, 40, 60};
+  v.epoch = 60;
+  std::tie(v.query_pos, v.key_pos) = run->DefaultPair();
+  v.requests = &r;
+  v.all_runs = {run_dir, other};
+  v.compare_with = {other};
+  for (const char* name : {"progress", "trajectory", "findings", "compare_runs"}) {
+    INFO(name);
+    auto panel = app::FindPanel(name)->make();
+    DrawFrames(*panel, v, r);
+    CHECK(panel->Errors().empty());
+    CHECK(!panel->Waiting());
+  }
+  // summary.json that is not JSON: the findings panel names it.
+  io::WriteFileAtomic(run_dir / "summary.json", "{\"run\": ");
+  auto findings = app::FindPanel("findings")->make();
+  DrawFrames(*findings, v, r);
+  REQUIRE(findings->Errors().size() == 1);
+  CHECK_THAT(findings->Errors()[0], Catch::Contains("summary.json") && Catch::Contains("not valid JSON"));
+  // A progress summary without its restricted loss: the progress panel names the file and the key.
+  const fs::path pm = io::RunPaths{run_dir}.ArtifactsDir("progress_measures") / "summary.npz";
+  io::NpzArchive s = io::ReadNpz(pm);
+  s.erase("restricted_loss");
+  io::WriteNpz(pm, s);
+  auto progress = app::FindPanel("progress")->make();
+  DrawFrames(*progress, v, r);
+  REQUIRE(!progress->Errors().empty());
+  CHECK_THAT(progress->Errors()[0], Catch::Contains("progress_measures/summary.npz") && Catch::Contains("restricted_loss"));
+}
+
+TEST_CASE("the Report button's child process writes a report, and says why when it cannot", "[app][report]") {
+  TempDir dir("req_report");
+  const fs::path run_dir = TinyRun(dir.path, 11);
+  const fs::path exe = fs::path(HS_BINARY_DIR) / "headscope";
+  REQUIRE(fs::exists(exe));
+  auto wait = [](app::BackgroundReport& b) {
+    for (int i = 0; i < 1800 && b.running(); ++i) {
+      b.Poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  app::BackgroundReport bad;
+  bad.Start({dir.path / "nope"}, dir.path / "bad_report", exe);
+  CHECK(bad.running());
+  wait(bad);
+  CHECK_THAT(bad.status(), Catch::Contains("report failed") && Catch::Contains("no such run folder"));
+  app::BackgroundReport good;
+  good.Start({run_dir}, dir.path / "report", exe);
+  wait(good);
+  CHECK_THAT(good.status(), Catch::Contains("report written"));
+  CHECK(fs::exists(dir.path / "report" / "report.html"));
+  CHECK(fs::exists(dir.path / "report" / "report.md"));
+  CHECK(fs::exists(run_dir / "summary.json"));  // the report analysed the run first
 }
