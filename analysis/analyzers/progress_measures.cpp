@@ -149,8 +149,8 @@ io::NpzArchive ComputeProgressMeasures(const families::RunInfo& run, const std::
         const torch::Tensor logits =
             model->forward(tokens).select(1, -1).slice(1, 0, p).to(torch::kFloat32).contiguous();  // [p*p, p]
         const float* lg = logits.data_ptr<float>();
-        const std::vector<double> restricted = library::RestrictedLogits(lg, p, key_freqs);
-        const std::vector<double> excluded = library::ExcludedLogits(lg, p, key_freqs);
+        std::vector<double> restricted, excluded;
+        library::SplitKeyFrequencies(lg, p, key_freqs, &restricted, &excluded);
         const auto sd = model->StateDict();
         // Fourier component norms: W_E over tokens, W_L = W_out W_U over answers.
         const torch::Tensor WE = sd.at("embed.W_E").slice(0, 0, p).to(torch::kFloat64);          // [p, d_model]

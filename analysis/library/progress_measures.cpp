@@ -18,18 +18,11 @@ void CheckFreqs(int p, const std::vector<int>& key_freqs) {
 }
 
 // The key-frequency part of the grid: sum over k of the components along
-// unit cos/sin(w_k (a+b)); with_mean adds each answer's mean over the grid.
-std::vector<double> KeyPart(const float* logits, int p, const std::vector<int>& key_freqs, bool with_mean) {
+// unit cos/sin(w_k (a+b)).
+std::vector<double> KeyPart(const float* logits, int p, const std::vector<int>& key_freqs) {
   CheckFreqs(p, key_freqs);
   const int n = p * p;
   std::vector<double> out(size_t(n) * p, 0.0);
-  if (with_mean) {
-    std::vector<double> mean(size_t(p), 0.0);
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < p; ++c) mean[size_t(c)] += logits[size_t(i) * p + c];
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < p; ++c) out[size_t(i) * p + c] = mean[size_t(c)] / n;
-  }
   std::vector<double> dir(static_cast<size_t>(n)), coef(static_cast<size_t>(p));
   for (int k : key_freqs) {
     for (int trig = 0; trig < 2; ++trig) {
@@ -79,13 +72,33 @@ double CrossEntropy(const T* logits, int p, const std::vector<int>& pairs) {
 
 }  // namespace
 
+void SplitKeyFrequencies(const float* logits, int p, const std::vector<int>& key_freqs, std::vector<double>* restricted,
+                         std::vector<double>* excluded) {
+  const std::vector<double> key = KeyPart(logits, p, key_freqs);
+  const size_t n = size_t(p) * p;
+  if (excluded) {
+    excluded->resize(key.size());
+    for (size_t i = 0; i < key.size(); ++i) (*excluded)[i] = double(logits[i]) - key[i];
+  }
+  if (restricted) {
+    std::vector<double> mean(size_t(p), 0.0);
+    for (size_t i = 0; i < n; ++i)
+      for (int c = 0; c < p; ++c) mean[size_t(c)] += logits[i * p + c];
+    restricted->resize(key.size());
+    for (size_t i = 0; i < n; ++i)
+      for (int c = 0; c < p; ++c) (*restricted)[i * p + c] = mean[size_t(c)] / double(n) + key[i * p + c];
+  }
+}
+
 std::vector<double> RestrictedLogits(const float* logits, int p, const std::vector<int>& key_freqs) {
-  return KeyPart(logits, p, key_freqs, true);
+  std::vector<double> out;
+  SplitKeyFrequencies(logits, p, key_freqs, &out, nullptr);
+  return out;
 }
 
 std::vector<double> ExcludedLogits(const float* logits, int p, const std::vector<int>& key_freqs) {
-  std::vector<double> out = KeyPart(logits, p, key_freqs, false);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = double(logits[i]) - out[i];
+  std::vector<double> out;
+  SplitKeyFrequencies(logits, p, key_freqs, nullptr, &out);
   return out;
 }
 

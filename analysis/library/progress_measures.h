@@ -23,6 +23,10 @@ std::vector<double> RestrictedLogits(const float* logits, int p, const std::vect
 // stays). -> [p*p*p]
 std::vector<double> ExcludedLogits(const float* logits, int p, const std::vector<int>& key_freqs);
 
+// Both at once (one projection pass): restricted and excluded logits.
+void SplitKeyFrequencies(const float* logits, int p, const std::vector<int>& key_freqs, std::vector<double>* restricted,
+                         std::vector<double>* excluded);
+
 // Mean cross-entropy (float64 log-softmax over the p answers) over the
 // given pairs (indices a*p + b), label (a + b) mod p. Empty pairs: NaN.
 double GridCrossEntropy(const double* logits, int p, const std::vector<int>& pairs);

@@ -51,7 +51,11 @@ class ProgressPanel : public Panel {
     const int n = int(m_col["epochs"].size());
     const float* x = m_col["epochs"].data();
     auto bands = PhaseBands(f, m_band_labels);
-    ImGui::TextDisabled("key frequencies (final checkpoint's neurons): %s", m_keys.empty() ? "none" : m_keys.c_str());
+    if (m_keys.empty())
+      ImGui::TextDisabled("no key frequencies at the final checkpoint: the restricted loss keeps only each answer's mean, "
+                          "and the excluded loss equals the train loss (drawn under it)");
+    else
+      ImGui::TextDisabled("key frequencies (final checkpoint's neurons): %s", m_keys.c_str());
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("Restricted loss keeps only the cos/sin(w_k(a+b)) directions of the logits for these k\n"
                         "(plus each answer's mean), over all p*p pairs. Excluded loss removes them and is\n"

@@ -113,10 +113,14 @@ class TrajectoryPanel : public Panel {
     // The selected checkpoint, and the ends labelled.
     for (int i = 0; i < n; ++i)
       if (int(m_x[i]) == v.epoch) dl->AddCircle(P(i), 7, IM_COL32(220, 50, 47, 255), 0, 2);
-    std::snprintf(buf, sizeof buf, "epoch %d", int(m_x.front()));
-    dl->AddText(ImVec2(P(0).x + 6, P(0).y - fh * 0.5f), text, buf);
-    std::snprintf(buf, sizeof buf, "epoch %d", int(m_x.back()));
-    dl->AddText(ImVec2(P(n - 1).x + 6, P(n - 1).y - fh * 0.5f), text, buf);
+    auto label = [&](int i) {  // beside the dot, on the left when it would run past the plot
+      std::snprintf(buf, sizeof buf, "epoch %d", int(m_x[i]));
+      const float w = ImGui::CalcTextSize(buf).x;
+      const ImVec2 q = P(i);
+      dl->AddText(ImVec2(q.x + 8 + w > p1.x ? q.x - 8 - w : q.x + 8, q.y - fh * 0.5f), text, buf);
+    };
+    label(0);
+    label(n - 1);
     // Colour key: epoch 0 .. last, right of the plot.
     const float kx = p1.x + fh * 0.8f, kw = fh * 0.9f;
     for (int i = 0; i < 32; ++i) {
