@@ -7,6 +7,8 @@
 //   bench_analyze_speed RUN_DIR --disk [--checkpoints N]             artifact size, write and read time per option
 //   bench_analyze_speed RUN_DIR --follow-pass                        AnalyzeRun over an analysed run: a pass that
 //                                                                    re-validates every artifact vs the idle pass
+//   bench_analyze_speed RUN_DIR --progress [--checkpoints N]         progress_measures per checkpoint vs checkpoint
+//                                                                    load + general forward alone
 // RUN_DIR defaults to runs/modadd_1l/p113_seed999 (train it first).
 // --disk and --follow-pass write into RUN_DIR/artifacts: use a copy of a run.
 #include <unistd.h>
@@ -22,6 +24,9 @@
 #include <torch/torch.h>
 
 #include "analyzers/pipeline.h"
+#include "analyzers/progress_measures.h"
+#include "families/modadd.h"
+#include "model/hooked_transformer.h"
 #include "io/run_dir.h"
 #include "model/tensor_io.h"
 #include "train/trainer.h"
@@ -140,6 +145,37 @@ int FollowPass(const fs::path& run_dir) {
 
 }  // namespace
 
+// progress_measures over n checkpoints against what it cannot avoid: loading
+// each checkpoint and the general forward over all p*p inputs.
+int Progress(const fs::path& run_dir, const std::vector<int>& epochs) {
+  const auto run = hs::families::LoadRunInfo(run_dir);
+  const std::vector<int> keys = hs::analyzers::FinalKeyFrequencies(*run);
+  hs::model::HookedTransformer model(run->model);
+  model->eval();
+  const torch::Tensor tokens = hs::families::ModAddInputs(*run);
+  at::globalContext().setFlushDenormal(true);
+  double ref = 0, pm = 0;
+  for (int round = 0; round < 2; ++round) {  // alternate, keep the second
+    auto t0 = Clock::now();
+    {
+      torch::NoGradGuard ng;
+      for (int e : epochs) {
+        hs::model::LoadCheckpoint(hs::io::RunPaths{run_dir}.Checkpoint(e), *model);
+        (void)model->forward(tokens);
+      }
+    }
+    ref = Ms(t0) / epochs.size();
+    t0 = Clock::now();
+    (void)hs::analyzers::ComputeProgressMeasures(*run, epochs, keys, 1);
+    pm = Ms(t0) / epochs.size();
+  }
+  std::printf("checkpoints timed: %zu, 1 thread, key frequencies %zu\n", epochs.size(), keys.size());
+  std::printf("load + general forward        %8.1f ms/checkpoint (reference)\n", ref);
+  std::printf("progress_measures             %8.1f ms/checkpoint\n", pm);
+  std::printf("ratio progress / reference    %8.2fx\n", pm / ref);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   fs::path run = "runs/modadd_1l/p113_seed999";
   int n = 8, threads = 1;
@@ -159,6 +195,7 @@ int main(int argc, char** argv) {
   if (mode == "--on-demand") return OnDemand(run, Spread(all, std::max(n, 20)));
   if (mode == "--disk") return Disk(run, Spread(all, n));
   if (mode == "--follow-pass") return FollowPass(run);
+  if (mode == "--progress") return Progress(run, Spread(all, n));
 
   // A scratch run folder with links to n checkpoints spread over training.
   const fs::path tmp = fs::temp_directory_path() / ("hs_bench_an_" + std::to_string(::getpid())) / "modadd_1l" / "v";

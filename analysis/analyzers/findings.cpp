@@ -357,7 +357,24 @@ json ReadFindings(const fs::path& run_dir) {
   } catch (const std::exception& e) {
     throw io::IoError(path.string() + ": not valid JSON (" + e.what() + ")");
   }
-  if (!j.is_object() || !j.contains("run")) throw io::IoError(path.string() + ": not a headscope summary (no \"run\")");
+  if (!j.is_object() || !j.contains("run") || !j["run"].is_string())
+    throw io::IoError(path.string() + ": not a headscope summary (no \"run\" name)");
+  // Everything that reads it (panels, the comparison, report) goes through
+  // these two: a field of the wrong type is an error here, naming the file.
+  try {
+    (void)FindingsRows(j);
+    (void)HeadRows(j);
+    if (j.contains("phases") && !j["phases"].is_object()) throw std::runtime_error("\"phases\" is not an object");
+    if (j.contains("rules") && !j["rules"].is_object()) throw std::runtime_error("\"rules\" is not an object");
+    if (j.contains("missing") && !j["missing"].is_array()) throw std::runtime_error("\"missing\" is not an array");
+    const json rules = j.value("rules", json::object()), missing = j.value("missing", json::array());
+    for (const auto& [k, v] : rules.items())
+      if (!v.is_string()) throw std::runtime_error("rule \"" + k + "\" is not text");
+    for (const auto& m : missing)
+      if (!m.is_string()) throw std::runtime_error("an entry of \"missing\" is not text");
+  } catch (const std::exception& e) {
+    throw io::IoError(path.string() + ": malformed (" + e.what() + "); `headscope analyze` rewrites it");
+  }
   return j;
 }
 

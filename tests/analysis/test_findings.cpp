@@ -10,6 +10,7 @@
 #include "analyzers/findings.h"
 #include "analyzers/pipeline.h"
 #include "analyzers/progress_measures.h"
+#include "io/atomic_file.h"
 #include "io/npz.h"
 #include "io/run_dir.h"
 #include "library/progress_measures.h"
@@ -182,6 +183,17 @@ TEST_CASE("progress_measures and summary.json of a real tiny run match a numpy r
   CHECK(j["phases"]["memorisation"][0] == 0);
   std::vector<int> keys = analyzers::FinalKeyFrequencies(*info);
   CHECK(j["key_frequencies"].get<std::vector<int>>() == keys);
+  // summary.json with fields of the wrong type: refused where it is read, naming the file.
+  {
+    const std::string good = io::ReadFile(run / "summary.json");
+    for (const char* bad : {R"({"run": 3})", R"({"run": "x", "heads": [1, 2]})", R"({"run": "x", "heads": [{"head": 5}]})",
+                            R"({"run": "x", "rules": {"a": 1}})", R"({"run": "x", "phases": [1]})", "[]", "{\"run\": "}) {
+      INFO(bad);
+      io::WriteFileAtomic(run / "summary.json", bad);
+      CHECK_THROWS_WITH(analyzers::ReadFindings(run), Catch::Contains("summary.json"));
+    }
+    io::WriteFileAtomic(run / "summary.json", good);
+  }
   // A second pass finds everything current and writes nothing.
   const auto again = analyzers::AnalyzeRun(run, opt);
   CHECK(again.summaries_written == 0);
