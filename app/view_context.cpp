@@ -16,6 +16,25 @@ const io::NpzArchive* PanelArtifact::Fetch(const ViewContext& v, PanelStatus& st
   return m_shown.value.get();
 }
 
+std::shared_ptr<const io::NpzArchive> PanelSummary::Fetch(const ViewContext& v, PanelStatus& status) {
+  if (!v.run) return nullptr;
+  bool missing = false;
+  const ArtifactResult r = v.requests->Summary(m_slot, v.run, m_analyzer, &missing);
+  m_shown.Update(r, v.run->dir.string(), -1);
+  if (missing) m_shown.value.reset();
+  if (!r.error.empty()) status.errors.push_back(r.error), ErrorText(r.error);
+  if (!m_shown.value && r.pending) status.waiting = true;
+  return m_shown.value;
+}
+
+void SummaryEmptyState(const ViewContext& v, const char* while_analysing, const char* otherwise, bool* analyze_all) {
+  EmptyState(v.analyzing ? while_analysing : otherwise);
+  if (v.analyzing) return;
+  ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
+  if (ImGui::Button("Analyze all checkpoints")) *analyze_all = true;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Same as `headscope analyze RUN`; runs in the background.");
+}
+
 bool HasEpochToShow(const ViewContext& v) {
   if (!v.run) return false;
   if (v.epoch >= 0) return true;

@@ -56,6 +56,26 @@ class PanelArtifact {
   Shown<io::NpzArchive> m_shown;
 };
 
+// One analyzer's cross-epoch summary (artifacts/<analyzer>/summary.npz) a
+// panel shows: requested every frame, the last value kept while a changed
+// file loads, dropped when the run changes or the file disappears; an error
+// is drawn and recorded in the panel's status.
+class PanelSummary {
+ public:
+  PanelSummary(std::string slot, std::string analyzer) : m_slot(std::move(slot)), m_analyzer(std::move(analyzer)) {}
+  // The summary to draw, or null: then, unless there was an error, the panel
+  // draws SummaryEmptyState.
+  std::shared_ptr<const io::NpzArchive> Fetch(const ViewContext& v, PanelStatus& status);
+
+ private:
+  std::string m_slot, m_analyzer;
+  Shown<io::NpzArchive> m_shown;
+};
+
+// The empty state of a panel whose summary is not there yet: what is
+// happening, and an "Analyze all checkpoints" button when nothing is.
+void SummaryEmptyState(const ViewContext& v, const char* while_analysing, const char* otherwise, bool* analyze_all);
+
 // Pointer to a float32 array's data if `a` holds `key` with `numel`
 // elements, else nullptr.
 const float* FloatData(const io::NpzArchive& a, const std::string& key, int64_t numel);

@@ -128,15 +128,7 @@ struct Evaluator {
     basis = library::FourierBasis(run.p);
   }
 
-  void Load(const fs::path& ckpt) {
-    try {
-      model::LoadCheckpoint(ckpt, *model);
-    } catch (const io::IoError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw io::IoError(ckpt.string() + ": cannot load checkpoint (" + e.what() + ")");
-    }
-  }
+  void Load(const fs::path& ckpt) { model::LoadCheckpoint(ckpt, *model); }  // errors name the checkpoint
 
   // The forward pass `needs` asks for: for a 1-layer run whose needs are
   // patterns and MLP activations (read at the last position), the family's

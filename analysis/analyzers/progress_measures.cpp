@@ -139,13 +139,7 @@ io::NpzArchive ComputeProgressMeasures(const families::RunInfo& run, const std::
         }
         if (should_stop && should_stop()) throw Cancelled();
         const std::filesystem::path ckpt = io::RunPaths{run.dir}.Checkpoint(epochs[size_t(i)]);
-        try {
-          model::LoadCheckpoint(ckpt, *model);
-        } catch (const io::IoError&) {
-          throw;
-        } catch (const std::exception& e) {
-          throw io::IoError(ckpt.string() + ": cannot load checkpoint (" + e.what() + ")");
-        }
+        model::LoadCheckpoint(ckpt, *model);  // errors name the checkpoint
         const torch::Tensor logits =
             model->forward(tokens).select(1, -1).slice(1, 0, p).to(torch::kFloat32).contiguous();  // [p*p, p]
         const float* lg = logits.data_ptr<float>();

@@ -64,11 +64,15 @@ void SaveCheckpoint(const std::filesystem::path& path, const HookedTransformerIm
 std::map<std::string, std::string> LoadCheckpoint(const std::filesystem::path& path, HookedTransformerImpl& model) {
   io::SafetensorsFile f = io::ReadSafetensors(path);
   std::map<std::string, torch::Tensor> sd;
-  for (const auto& [name, a] : f.tensors) sd[name] = FromArray(a);
   try {
+    for (const auto& [name, a] : f.tensors) sd[name] = FromArray(a);
     model.LoadStateDict(sd);
+  } catch (const io::IoError&) {
+    throw;
   } catch (const std::invalid_argument& e) {
     throw io::IoError(path.string() + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw io::IoError(path.string() + ": cannot load checkpoint (" + e.what() + ")");
   }
   return f.metadata;
 }

@@ -17,30 +17,19 @@ namespace {
 class ProgressPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_error.clear();
-    m_waiting = false;
+    m_status.Reset();
     if (!v.run) return;
-    bool missing = false;
-    const ArtifactResult r = v.requests->Summary("progress", v.run, "progress_measures", &missing);
-    m_shown.Update(r, v.run->dir.string(), -1);
-    if (missing) m_shown.value.reset();
-    m_error = r.error;
-    if (!m_error.empty()) ErrorText(m_error);
+    const auto summary = m_summary.Fetch(v, m_status);
     const nlohmann::json* f = m_findings.Get(v.run->dir);
-    if (!m_shown.value) {
-      m_waiting = r.pending;
-      if (!m_error.empty()) return;
-      EmptyState(v.analyzing ? "Analysing; the progress measures are computed after every checkpoint's analyzers."
-                             : "Progress measures are computed from every checkpoint by `headscope analyze`.");
-      if (!v.analyzing) {
-        ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
-        if (ImGui::Button("Analyze all checkpoints")) out.analyze_all = true;
-      }
+    if (!summary) {
+      if (m_status.errors.empty())
+        SummaryEmptyState(v, "Analysing; the progress measures are computed after every checkpoint's analyzers.",
+                          "Progress measures are computed from every checkpoint by `headscope analyze`.", &out.analyze_all);
       return;
     }
-    const io::NpzArchive& s = *m_shown.value;
-    if (m_built != m_shown.value) {
-      m_built = m_shown.value;
+    const io::NpzArchive& s = *summary;
+    if (m_built != summary) {
+      m_built = summary;
       for (const char* k : {"epochs", "restricted_loss", "excluded_loss", "train_loss", "test_loss", "gini_W_E", "gini_W_L"})
         m_col[k] = s.at(k).ToFloat();
       m_keys.clear();
@@ -84,23 +73,21 @@ class ProgressPanel : public Panel {
     spec.y_max = 1;
     if (widgets::LinePlot("##pm_gini", gini, 2, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_waiting; }
+  bool Waiting() const override { return m_status.waiting; }
   std::vector<std::string> Errors() const override {
-    std::vector<std::string> e;
-    if (!m_error.empty()) e.push_back(m_error);
+    std::vector<std::string> e = m_status.errors;
     if (!m_findings.error().empty()) e.push_back(m_findings.error());
     return e;
   }
 
  private:
-  Shown<io::NpzArchive> m_shown;
+  PanelSummary m_summary{"progress", "progress_measures"};
+  PanelStatus m_status;
   std::shared_ptr<const io::NpzArchive> m_built;
   std::map<std::string, std::vector<float>> m_col;
   std::string m_keys;
   FindingsFile m_findings;
   std::vector<std::string> m_band_labels;
-  bool m_waiting = false;
-  std::string m_error;
 };
 
 const bool kRegistered = RegisterPanel({"progress", "Progress measures", WorkspaceKind::Grokking, "Progress", 62, 0, 1.0f,

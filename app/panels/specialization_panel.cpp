@@ -16,26 +16,14 @@ namespace {
 class SpecializationPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_error.clear();
-    m_waiting = false;
+    m_status.Reset();
     if (!v.run) return;
-    bool missing = false;
-    const ArtifactResult r = v.requests->Summary("specialization", v.run, "attention_freq", &missing);
-    if (m_run != v.run->dir.string()) m_summary.reset(), m_x.clear(), m_built_from.reset(), m_run = v.run->dir.string();
-    if (r.value) m_summary = r.value;
-    if (missing) m_summary.reset();
-    m_error = r.error;
-    if (!m_error.empty()) ErrorText(m_error);
+    if (m_run != v.run->dir.string()) m_x.clear(), m_built_from.reset(), m_run = v.run->dir.string();
+    m_summary = m_fetch.Fetch(v, m_status);
     if (!m_summary) {
-      m_waiting = r.pending;
-      if (!m_error.empty()) return;
-      EmptyState(v.analyzing ? "Analysing every checkpoint; the trajectories appear when the summary is written."
-                             : "The cross-epoch summary is computed by analysing every checkpoint.");
-      if (!v.analyzing) {
-        ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);
-        if (ImGui::Button("Analyze all checkpoints")) out.analyze_all = true;
-        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Same as `headscope analyze RUN`; runs in the background.");
-      }
+      if (m_status.errors.empty())
+        SummaryEmptyState(v, "Analysing every checkpoint; the trajectories appear when the summary is written.",
+                          "The cross-epoch summary is computed by analysing every checkpoint.", &out.analyze_all);
       return;
     }
     if (m_built_from != m_summary) Build(m_summary);
@@ -69,10 +57,8 @@ class SpecializationPanel : public Panel {
     spec.y_max = float(v.run->n_freq()) * 1.2f;  // headroom: the plot title sits at the top
     if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_waiting; }
-  std::vector<std::string> Errors() const override {
-    return m_error.empty() ? std::vector<std::string>{} : std::vector<std::string>{m_error};
-  }
+  bool Waiting() const override { return m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   // Per-head series from the summary (shapes were validated when it was read).
@@ -96,8 +82,8 @@ class SpecializationPanel : public Panel {
   std::shared_ptr<const io::NpzArchive> m_summary;
   std::vector<float> m_x, m_frac, m_dom;  // [n_epochs], [head][n_epochs]
   std::shared_ptr<const io::NpzArchive> m_built_from;
-  bool m_waiting = false;
-  std::string m_error;
+  PanelSummary m_fetch{"specialization", "attention_freq"};
+  PanelStatus m_status;
 };
 
 const bool kRegistered =

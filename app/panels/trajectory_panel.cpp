@@ -20,22 +20,16 @@ namespace {
 class TrajectoryPanel : public Panel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_error.clear();
-    m_waiting = false;
+    m_status.Reset();
     if (!v.run) return;
-    bool missing = false;
-    const ArtifactResult r = v.requests->Summary("trajectory", v.run, "progress_measures", &missing);
-    m_shown.Update(r, v.run->dir.string(), -1);
-    if (missing) m_shown.value.reset();
-    m_error = r.error;
-    if (!m_error.empty()) ErrorText(m_error);
-    if (!m_shown.value) {
-      m_waiting = r.pending;
-      if (m_error.empty()) EmptyState("The trajectory appears once `headscope analyze` (or Analyze all) has run.");
+    const auto summary = m_summary.Fetch(v, m_status);
+    if (!summary) {
+      if (m_status.errors.empty())
+        SummaryEmptyState(v, "Analysing; the trajectory appears once every checkpoint is done.",
+                          "The trajectory is computed from every checkpoint by `headscope analyze`.", &out.analyze_all);
       return;
     }
-    const io::NpzArchive& s = *m_shown.value;
-    if (m_built != m_shown.value) Build(s);
+    if (m_built != summary) Build(summary);
     const int n = int(m_x.size());
     const float avail_y = ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y;
     DrawScatter(v, std::max(160.0f, avail_y * 0.55f), out);
@@ -51,14 +45,13 @@ class TrajectoryPanel : public Panel {
     float clicked = NAN;
     if (widgets::LinePlot("##pr", pr.data(), int(pr.size()), spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_waiting; }
-  std::vector<std::string> Errors() const override {
-    return m_error.empty() ? std::vector<std::string>{} : std::vector<std::string>{m_error};
-  }
+  bool Waiting() const override { return m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
-  void Build(const io::NpzArchive& s) {
-    m_built = m_shown.value;
+  void Build(const std::shared_ptr<const io::NpzArchive>& from) {
+    m_built = from;
+    const io::NpzArchive& s = *from;
     m_x = s.at("epochs").ToFloat();
     const auto pca = s.at("pca").ToFloat();
     m_pc1.clear(), m_pc2.clear();
@@ -138,13 +131,12 @@ class TrajectoryPanel : public Panel {
     }
   }
 
-  Shown<io::NpzArchive> m_shown;
+  PanelSummary m_summary{"trajectory", "progress_measures"};
+  PanelStatus m_status;
   std::shared_ptr<const io::NpzArchive> m_built;
   std::vector<float> m_x, m_pc1, m_pc2, m_explained;
   std::vector<std::vector<float>> m_pr;
   std::vector<std::string> m_pr_labels;
-  bool m_waiting = false;
-  std::string m_error;
 };
 
 const bool kRegistered = RegisterPanel({"trajectory", "Parameter trajectory and effective dimensionality",

@@ -59,6 +59,21 @@ using hs::test::HeadlessImGui;
 
 }  // namespace
 
+namespace {
+// Draws `panel` for a few frames (jobs finish between frames).
+void DrawFrames(app::Panel& panel, const app::ViewContext& v, app::Requests& r, int frames = 3) {
+  for (int frame = 0; frame < frames; ++frame) {
+    r.jobs().WaitIdle();
+    ImGui::NewFrame();
+    ImGui::Begin("w");
+    app::PanelOutput out;
+    panel.Draw(v, out);
+    ImGui::End();
+    ImGui::Render();
+  }
+}
+}  // namespace
+
 TEST_CASE("a request is keyed by run, analyzer and epoch: the same key runs nothing, a new one runs one job",
           "[app][requests]") {
   TempDir dir("req_keys");
@@ -210,15 +225,7 @@ TEST_CASE("a malformed summary.npz is an error in its panel naming the file, not
   v.epoch = 20;
   std::tie(v.query_pos, v.key_pos) = run->DefaultPair();
   v.requests = &r;
-  for (int frame = 0; frame < 3; ++frame) {
-    r.jobs().WaitIdle();
-    ImGui::NewFrame();
-    ImGui::Begin("w");
-    app::PanelOutput out;
-    panel->Draw(v, out);
-    ImGui::End();
-    ImGui::Render();
-  }
+  DrawFrames(*panel, v, r);
   REQUIRE(panel->Errors().size() == 1);
   CHECK_THAT(panel->Errors()[0], Catch::Contains("summary.npz"));
 
@@ -302,20 +309,6 @@ TEST_CASE("prefetched neighbouring epochs are served without a job when the slid
   CHECK(r.jobs().Submitted() == submitted);
 }
 
-namespace {
-// Draws `panel` for a few frames (jobs finish between frames).
-void DrawFrames(app::Panel& panel, const app::ViewContext& v, app::Requests& r, int frames = 3) {
-  for (int frame = 0; frame < frames; ++frame) {
-    r.jobs().WaitIdle();
-    ImGui::NewFrame();
-    ImGui::Begin("w");
-    app::PanelOutput out;
-    panel.Draw(v, out);
-    ImGui::End();
-    ImGui::Render();
-  }
-}
-}  // namespace
 
 TEST_CASE("progress, trajectory, findings and variants panels draw a real run and name a corrupt file", "[app][panels]") {
   TempDir dir("req_progress");
