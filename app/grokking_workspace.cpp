@@ -226,7 +226,8 @@ void GrokkingWorkspace::DrawTopBar() {
     const auto p = m_analysis.progress();
     char text[128];
     if (p.total > 0)
-      std::snprintf(text, sizeof text, "analysing %d / %d checkpoints   ETA %.0f s", p.done, p.total,
+      std::snprintf(text, sizeof text, "%s %d / %d checkpoints   ETA %.0f s",
+                    p.phase.empty() ? "analysing" : "progress measures:", p.done, p.total,
                     p.ms_per_checkpoint * (p.total - p.done) / 1000.0);
     else
       std::snprintf(text, sizeof text, "checking artifacts...");
