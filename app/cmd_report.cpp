@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -107,7 +108,12 @@ int RunReport(const ReportOptions& opt) {
     return 2;
   }
   std::vector<families::RunInfoPtr> runs;
+  std::vector<std::string> seen;
   for (const auto& r : opt.runs) {
+    std::error_code canon_ec;
+    const std::string key = fs::weakly_canonical(r, canon_ec).string();
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;  // the same run twice
+    seen.push_back(key);
     try {
       runs.push_back(families::LoadRunInfo(r));
     } catch (const std::exception& e) {
@@ -119,8 +125,21 @@ int RunReport(const ReportOptions& opt) {
       return 1;
     }
   }
+  // Figure names: the variant, or run<i>_<variant> when two runs share one.
+  std::vector<std::string> stems;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    int same = 0;
+    for (const auto& r : runs) same += r->variant == runs[i]->variant;
+    stems.push_back(same > 1 ? "run" + std::to_string(i + 1) + "_" + runs[i]->variant : runs[i]->variant);
+  }
   const fs::path out = opt.out;
   std::error_code ec;
+  // A previous report's figures go (only when the folder holds nothing but PNGs).
+  if (fs::is_directory(out / "figures", ec)) {
+    bool only_png = true;
+    for (const auto& e : fs::directory_iterator(out / "figures", ec)) only_png = only_png && e.path().extension() == ".png";
+    if (only_png) fs::remove_all(out / "figures", ec);
+  }
   fs::create_directories(out / "figures", ec);
   if (ec) {
     std::cerr << "headscope report: cannot create " << (out / "figures") << ": " << ec.message() << "\n";
@@ -191,9 +210,10 @@ int RunReport(const ReportOptions& opt) {
                {"--compare", others}))
       return 1;
   }
-  for (const auto& run : runs) {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
     const int last = io::ListCheckpointEpochs(run->dir).back();
-    const std::string v = run->variant;
+    const std::string& v = stems[i];
     const struct {
       const char* panel;
       const char* caption;
