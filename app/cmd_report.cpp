@@ -2,10 +2,14 @@
 // (figures embedded as PNG, tables, configs) and a Markdown version with the
 // figures beside it. Each run is analysed first (resumable, skipped when
 // current); the figures are the explorer's own panels rendered off-screen by
-// `headscope shot` child processes (under xvfb-run when there is no display).
+// `headscope shot` child processes on an Xvfb server of the report's own (the user's display only without Xvfb).
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -79,18 +83,69 @@ bool OnPath(const char* prog) {
   return false;
 }
 
-// Runs argv, waits; returns its exit code (127 when it could not start).
-int Spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> a;
+// Runs argv with the environment `env`, waits; returns its exit code (127
+// when it could not start).
+int Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::vector<char*> a, e;
   for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
   a.push_back(nullptr);
+  for (const auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
+  e.push_back(nullptr);
   pid_t pid;
-  if (posix_spawnp(&pid, a[0], nullptr, nullptr, a.data(), environ) != 0) return 127;
+  if (posix_spawnp(&pid, a[0], nullptr, nullptr, a.data(), e.data()) != 0) return 127;
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
+
+// An Xvfb server for the report's figure windows: it picks a free display
+// itself (-displayfd) and is stopped when this goes.
+class PrivateXvfb {
+ public:
+  ~PrivateXvfb() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGTERM);
+      int st = 0;
+      ::waitpid(m_pid, &st, 0);
+    }
+  }
+  bool Start(int width, int height, std::string* why) {
+    int fds[2];
+    if (::pipe(fds) != 0) return *why = "cannot start Xvfb (pipe)", false;
+    const std::string screen = std::to_string(std::max(width, 640)) + "x" + std::to_string(std::max(height, 480)) + "x24";
+    const std::vector<std::string> argv = {"Xvfb", "-displayfd", std::to_string(fds[1]), "-screen", "0", screen,
+                                           "-nolisten", "tcp", "-noreset"};
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);  // its chatter
+    const int rc = posix_spawnp(&m_pid, a[0], &fa, nullptr, a.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      m_pid = -1;
+      return *why = std::string("cannot start Xvfb: ") + std::strerror(rc), false;
+    }
+    // The server writes its display number once it accepts connections.
+    std::string num;
+    char c;
+    while (::read(fds[0], &c, 1) == 1 && c != '\n') num += c;
+    ::close(fds[0]);
+    if (num.empty()) return *why = "Xvfb did not start (no display number)", false;
+    m_display = ":" + num;
+    return true;
+  }
+  const std::string& display() const { return m_display; }
+
+ private:
+  pid_t m_pid = -1;
+  std::string m_display;
+};
 
 struct Figure {
   std::string file;     // under figures/
@@ -169,22 +224,30 @@ int RunReport(const ReportOptions& opt) {
       return 1;
     }
   }
-  // 2. Figures: the panels, rendered by `headscope shot` (a real GL window).
-  const bool display = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
-  std::vector<std::string> prefix;
-  if (!display) {
-    if (!OnPath("xvfb-run")) {
-      std::cerr << "headscope report: the figures are rendered in a window, and there is no display and no xvfb-run; "
-                   "install xvfb (apt-get install xvfb xauth) or run with a DISPLAY\n";
+  // 2. Figures: the panels, rendered by `headscope shot` (a real GL window)
+  // on an X server of the report's own, so no window appears on the user's
+  // screen; without Xvfb, on the user's display.
+  PrivateXvfb xvfb;
+  if (OnPath("Xvfb")) {
+    std::string why;
+    if (!xvfb.Start(opt.width, opt.height, &why)) {
+      std::cerr << "headscope report: " << why << "\n";
       return 3;
     }
-    prefix = {"xvfb-run", "-a", "-s", "-screen 0 " + std::to_string(opt.width) + "x" + std::to_string(opt.height) + "x24"};
+  } else if (!std::getenv("DISPLAY")) {
+    std::cerr << "headscope report: the figures are rendered in a window, and there is no display and no Xvfb; "
+                 "install xvfb (apt-get install xvfb) or run with a DISPLAY\n";
+    return 3;
   }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "DISPLAY=", 8) != 0 || xvfb.display().empty()) env_strings.push_back(*e);
+  if (!xvfb.display().empty()) env_strings.push_back("DISPLAY=" + xvfb.display());
   const std::string exe = fs::read_symlink("/proc/self/exe", ec).string();
   std::vector<Figure> figs;
   auto shoot = [&](const families::RunInfo& run, const std::string& panel, int epoch, const std::string& file,
                    const std::string& caption, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = prefix;
+    std::vector<std::string> argv;
     for (const std::string& s : {exe.empty() ? std::string("headscope") : exe, std::string("shot"), std::string("--run"),
                                  run.dir.string(), std::string("--epoch"), std::to_string(epoch), std::string("--panel"), panel,
                                  std::string("--out"), (out / "figures" / file).string(), std::string("--width"),
@@ -192,7 +255,7 @@ int RunReport(const ReportOptions& opt) {
       argv.push_back(s);
     for (const auto& e : extra) argv.push_back(e);
     if (!opt.quiet) std::cerr << "report: figure " << file << "\n";
-    const int rc = Spawn(argv);
+    const int rc = Spawn(argv, env_strings);
     if (rc != 0 || !fs::exists(out / "figures" / file)) {
       std::cerr << "headscope report: rendering " << panel << " of " << run.dir.string() << " failed (exit " << rc << ")\n";
       return false;
