@@ -343,7 +343,14 @@ std::vector<std::vector<std::string>> HeadRows(const json& f) {
 
 json WriteFindings(const families::RunInfo& run) {
   json j = ComputeFindings(run);
-  io::WriteFileAtomic(run.dir / "summary.json", j.dump(2) + "\n");
+  const std::string text = j.dump(2) + "\n";
+  const fs::path path = run.dir / "summary.json";
+  std::string old;
+  try {
+    if (fs::exists(path)) old = io::ReadFile(path);
+  } catch (const io::IoError&) {
+  }
+  if (old != text) io::WriteFileAtomic(path, text);  // a follow pass every few seconds rewrites nothing
   return j;
 }
 
