@@ -329,7 +329,7 @@ int RunReport(const ReportOptions& opt) {
       const auto& ph = f["phases"];
       auto end_of = [&](const char* phase) {
         const json& r = ph[phase];
-        return r.is_array() && r.size() == 2 && r[1].is_number() ? std::to_string(r[1].get<int>()) : std::string("not reached");
+        return r.is_array() && r.size() == 2 && r[1].is_number() ? std::to_string(r[1].get<int>()) : std::string("not ended");
       };
       line += "; phases: memorisation to " + end_of("memorisation") + ", circuit formation to " + end_of("circuit_formation") +
               ", clean-up to " + end_of("cleanup");

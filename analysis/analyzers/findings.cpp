@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 #include "analyzers/pipeline.h"
@@ -261,7 +262,7 @@ std::string G(const json& v, const char* fmt = "%.3g") {
 std::string Range(const json& r) {
   if (!r.is_array() || r.size() != 2) return "-";
   if (!r[0].is_number()) return "-";
-  return E(r[0]) + " - " + (r[1].is_number() ? E(r[1]) : std::string("not reached"));
+  return E(r[0]) + " - " + (r[1].is_number() ? E(r[1]) : std::string("not ended"));
 }
 json At(const json& j, std::initializer_list<const char*> path) {
   const json* cur = &j;
@@ -301,8 +302,11 @@ TextRows FindingsRows(const json& f) {
   rows.push_back({"key frequencies (final)", keys.empty() ? "none" : keys});
   std::string clusters;
   const json np = At(f, {"neurons_per_frequency"});
+  std::vector<std::pair<int, std::string>> by_k;  // numeric order (JSON keys sort as text)
   if (np.is_object())
-    for (const auto& [k, v] : np.items()) clusters += (clusters.empty() ? "" : ", ") + ("k=" + k) + ": " + v.dump();
+    for (const auto& [k, v] : np.items()) by_k.emplace_back(std::atoi(k.c_str()), "k=" + k + ": " + v.dump());
+  std::sort(by_k.begin(), by_k.end());
+  for (const auto& [k, text] : by_k) clusters += (clusters.empty() ? "" : ", ") + text;
   rows.push_back({"neurons per frequency (> 85% explained)", clusters.empty() ? "none" : clusters});
   rows.push_back({"neurons explained by one frequency", G(At(f, {"neuron_frac_explained"}), "%.3f")});
   const json used = At(f, {"progress_measures", "key_frequencies_used"});
