@@ -67,7 +67,8 @@ for i, b in enumerate(imgs):
     w, h = struct.unpack('>II', data[16:24])
     assert w >= 200 and h >= 150, f'image {i} is {w}x{h}'
 
-chrome = ['chromium', '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions',
+chrome = ['chromium', '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+          '--disable-extensions',
           '--user-data-dir=' + os.path.join(work, 'chrome-profile'),
           '--host-resolver-rules=MAP * ~NOTFOUND', '--proxy-server=http://127.0.0.1:9', '--proxy-bypass-list=<-loopback>']
 probe = os.path.join(report, 'browser_probe.html')
