@@ -8,10 +8,10 @@ namespace hs::app {
 namespace fs = std::filesystem;
 
 void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, PanelOutput& out, ImVec2 size,
-                    ExportQueue& exports) {
+                    ExportQueue& exports, bool export_button) {
   ImGui::BeginChild(("##panel_" + def.name).c_str(), size, true);
   ImGui::TextUnformatted(def.title.c_str());
-  if (def.exportable) {
+  if (def.exportable && export_button) {
     const float w = ImGui::CalcTextSize("PNG").x + ImGui::GetStyle().FramePadding.x * 2;
     ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - w));
     if (ImGui::SmallButton(("PNG##" + def.name).c_str())) {
@@ -33,7 +33,8 @@ void DrawSingleRegisteredPanel(const std::string& name, PanelMap& panels, const 
                                ExportQueue& exports, std::vector<std::string>& drawn) {
   const PanelDef* def = FindPanel(name);
   if (!def || !panels.count(name)) return;
-  DrawPanelFrame(*def, *panels.at(name), v, out, ImVec2(0, 0), exports);
+  // Drawn alone it is a figure (shot, report): no export button on it.
+  DrawPanelFrame(*def, *panels.at(name), v, out, ImVec2(0, 0), exports, false);
   drawn.push_back(name);
 }
 

@@ -58,7 +58,7 @@ class Workspace {
 // its title and a "PNG" button at the right (never over the panel's
 // content), then the panel.
 void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, PanelOutput& out, ImVec2 size,
-                    ExportQueue& exports);
+                    ExportQueue& exports, bool export_button = true);
 
 // The workspace's registered panels in tabs (tabs in the order of their
 // first panel; in a tab, a left and an optional right column with the

@@ -47,7 +47,7 @@ class FindingsPanel : public Panel {
       for (const auto& [label, value] : rows) {
         ImGui::TableNextRow();
         ImGui::TableNextColumn();
-        ImGui::TextUnformatted(label.c_str());
+        ImGui::TextWrapped("%s", label.c_str());
         const std::string rule = rule_for(label);
         if (!rule.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", rule.c_str());
         ImGui::TableNextColumn();
@@ -58,7 +58,9 @@ class FindingsPanel : public Panel {
     ImGui::EndChild();
     ImGui::SameLine();
     ImGui::BeginChild("##head_findings", ImVec2(0, 0));
-    ImGui::TextDisabled("Heads: onset of one frequency (max fraction >= 0.9 held), locked k, coarseness");
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+    ImGui::TextWrapped("Heads: onset of one frequency (max fraction >= 0.9 held), locked k, coarseness");
+    ImGui::PopStyleColor();
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("%s\n%s\n%s", rules.value("specialization_onset", "").c_str(), rules.value("locked_freq", "").c_str(),
                         rules.value("coarseness", "").c_str());
