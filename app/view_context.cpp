@@ -27,7 +27,12 @@ std::shared_ptr<const io::NpzArchive> PanelSummary::Fetch(const ViewContext& v, 
   return m_shown.value;
 }
 
-void SummaryEmptyState(const ViewContext& v, const char* while_analysing, const char* otherwise, bool* analyze_all) {
+void SummaryEmptyState(const ViewContext& v, const PanelStatus& status, const char* while_analysing, const char* otherwise,
+                       bool* analyze_all) {
+  if (status.waiting) {  // the file exists and is being read
+    EmptyState("Reading the summary...");
+    return;
+  }
   EmptyState(v.analyzing ? while_analysing : otherwise);
   if (v.analyzing) return;
   ImGui::SetCursorPosX((ImGui::GetWindowWidth() - ImGui::GetFontSize() * 14) * 0.5f);

@@ -72,9 +72,11 @@ class PanelSummary {
   Shown<io::NpzArchive> m_shown;
 };
 
-// The empty state of a panel whose summary is not there yet: what is
-// happening, and an "Analyze all checkpoints" button when nothing is.
-void SummaryEmptyState(const ViewContext& v, const char* while_analysing, const char* otherwise, bool* analyze_all);
+// The empty state of a panel whose summary is not there yet: "reading" while
+// its file loads, else what is happening, and an "Analyze all checkpoints"
+// button when nothing is.
+void SummaryEmptyState(const ViewContext& v, const PanelStatus& status, const char* while_analysing, const char* otherwise,
+                       bool* analyze_all);
 
 // Pointer to a float32 array's data if `a` holds `key` with `numel`
 // elements, else nullptr.

@@ -23,7 +23,7 @@ class ProgressPanel : public Panel {
     const nlohmann::json* f = m_findings.Get(v.run->dir);
     if (!summary) {
       if (m_status.errors.empty())
-        SummaryEmptyState(v, "Analysing; the progress measures are computed after every checkpoint's analyzers.",
+        SummaryEmptyState(v, m_status, "Analysing; the progress measures are computed after every checkpoint's analyzers.",
                           "Progress measures are computed from every checkpoint by `headscope analyze`.", &out.analyze_all);
       return;
     }

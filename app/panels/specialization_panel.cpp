@@ -22,7 +22,7 @@ class SpecializationPanel : public Panel {
     m_summary = m_fetch.Fetch(v, m_status);
     if (!m_summary) {
       if (m_status.errors.empty())
-        SummaryEmptyState(v, "Analysing every checkpoint; the trajectories appear when the summary is written.",
+        SummaryEmptyState(v, m_status, "Analysing every checkpoint; the trajectories appear when the summary is written.",
                           "The cross-epoch summary is computed by analysing every checkpoint.", &out.analyze_all);
       return;
     }

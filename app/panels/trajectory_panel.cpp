@@ -25,7 +25,7 @@ class TrajectoryPanel : public Panel {
     const auto summary = m_summary.Fetch(v, m_status);
     if (!summary) {
       if (m_status.errors.empty())
-        SummaryEmptyState(v, "Analysing; the trajectory appears once every checkpoint is done.",
+        SummaryEmptyState(v, m_status, "Analysing; the trajectory appears once every checkpoint is done.",
                           "The trajectory is computed from every checkpoint by `headscope analyze`.", &out.analyze_all);
       return;
     }
