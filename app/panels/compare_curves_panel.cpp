@@ -55,8 +55,12 @@ class CompareCurvesPanel : public Panel {
       return;
     }
     // Data per run.
+    // Per run: views into the results themselves (metrics) and arrays
+    // converted once per summary file (progress measures), not per frame.
+    static const std::vector<float> kNone;
     struct Curves {
-      std::vector<float> tx, tacc, tloss, px, restricted, gini;
+      const std::vector<float>*tx = &kNone, *tacc = &kNone, *tloss = &kNone, *px = &kNone, *restricted = &kNone,
+      *gini = &kNone;
       std::string label;
       const nlohmann::json* findings = nullptr;
     };
@@ -68,20 +72,24 @@ class CompareCurvesPanel : public Panel {
       RunState& rs = m_states[dir];
       if (rs.dir != dir) rs.Open(dir);
       if (!rs.error.empty()) m_errors.push_back(rs.error);
+      RunCurves& rc = m_curves[dir];
       const MetricsResult mr = v.requests->Metrics("cmpc_m_" + std::to_string(i), dir);
       m_waiting = m_waiting || mr.pending;
       if (!mr.error.empty()) m_errors.push_back(mr.error);
-      if (mr.value) c.tx = mr.value->test_epoch, c.tacc = mr.value->test_acc, c.tloss = mr.value->test_loss;
+      if (mr.value) rc.metrics = mr.value;
+      if (rc.metrics) c.tx = &rc.metrics->test_epoch, c.tacc = &rc.metrics->test_acc, c.tloss = &rc.metrics->test_loss;
       if (rs.valid()) {
         bool missing = false;
         const ArtifactResult pr = v.requests->Summary("cmpc_p_" + std::to_string(i), rs.info, "progress_measures", &missing);
         m_waiting = m_waiting || pr.pending;
         if (!pr.error.empty()) m_errors.push_back(pr.error);
-        if (pr.value) {
-          c.px = pr.value->at("epochs").ToFloat();
-          c.restricted = pr.value->at("restricted_loss").ToFloat();
-          c.gini = pr.value->at("gini_W_L").ToFloat();
+        if (pr.value && pr.value != rc.progress) {
+          rc.progress = pr.value;
+          rc.px = pr.value->at("epochs").ToFloat();
+          rc.restricted = pr.value->at("restricted_loss").ToFloat();
+          rc.gini = pr.value->at("gini_W_L").ToFloat();
         }
+        if (rc.progress) c.px = &rc.px, c.restricted = &rc.restricted, c.gini = &rc.gini;
       }
       c.findings = m_files[dir].Get(dir);
       if (!m_files[dir].error().empty()) m_errors.push_back(m_files[dir].error());
@@ -95,8 +103,8 @@ class CompareCurvesPanel : public Panel {
     auto plot = [&](const char* id, const char* ylabel, bool log_y, bool unit_range, auto pick_x, auto pick_y) {
       std::vector<widgets::LineSeries> s;
       for (size_t i = 0; i < cs.size(); ++i) {
-        const std::vector<float>& x = pick_x(cs[i]);
-        const std::vector<float>& y = pick_y(cs[i]);
+        const std::vector<float>& x = *pick_x(cs[i]);
+        const std::vector<float>& y = *pick_y(cs[i]);
         widgets::LineSeries ser{cs[i].label.c_str(), x.data(), y.data(), int(std::min(x.size(), y.size()))};
         ser.color = widgets::PaletteColor(int(i));
         s.push_back(ser);
@@ -111,17 +119,17 @@ class CompareCurvesPanel : public Panel {
       float clicked = NAN;
       if (widgets::LinePlot(id, s.data(), int(s.size()), spec, &clicked)) out.jump_to_epoch = int(clicked);
     };
-    plot("##c_acc", "test accuracy", false, true, [](const Curves& c) -> const std::vector<float>& { return c.tx; },
-         [](const Curves& c) -> const std::vector<float>& { return c.tacc; });
+    plot("##c_acc", "test accuracy", false, true, [](const Curves& c) -> const std::vector<float>* { return c.tx; },
+         [](const Curves& c) -> const std::vector<float>* { return c.tacc; });
     ImGui::SameLine();
-    plot("##c_loss", "test loss (log scale)", true, false, [](const Curves& c) -> const std::vector<float>& { return c.tx; },
-         [](const Curves& c) -> const std::vector<float>& { return c.tloss; });
+    plot("##c_loss", "test loss (log scale)", true, false, [](const Curves& c) -> const std::vector<float>* { return c.tx; },
+         [](const Curves& c) -> const std::vector<float>* { return c.tloss; });
     plot("##c_restricted", "restricted loss (key frequencies only, log scale)", true, false,
-         [](const Curves& c) -> const std::vector<float>& { return c.px; },
-         [](const Curves& c) -> const std::vector<float>& { return c.restricted; });
+         [](const Curves& c) -> const std::vector<float>* { return c.px; },
+         [](const Curves& c) -> const std::vector<float>* { return c.restricted; });
     ImGui::SameLine();
-    plot("##c_gini", "Gini of W_L's Fourier norms", false, true, [](const Curves& c) -> const std::vector<float>& { return c.px; },
-         [](const Curves& c) -> const std::vector<float>& { return c.gini; });
+    plot("##c_gini", "Gini of W_L's Fourier norms", false, true, [](const Curves& c) -> const std::vector<float>* { return c.px; },
+         [](const Curves& c) -> const std::vector<float>* { return c.gini; });
     // Findings side by side.
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp |
                                   ImGuiTableFlags_ScrollY;
@@ -194,6 +202,12 @@ class CompareCurvesPanel : public Panel {
   fs::path m_for_run;
   std::vector<fs::path> m_runs;
   std::map<fs::path, RunState> m_states;
+  struct RunCurves {
+    std::shared_ptr<const MetricsData> metrics;
+    std::shared_ptr<const io::NpzArchive> progress;  // what px, restricted, gini were converted from
+    std::vector<float> px, restricted, gini;
+  };
+  std::map<fs::path, RunCurves> m_curves;
   std::map<fs::path, FindingsFile> m_files;
   bool m_waiting = false;
   std::vector<std::string> m_errors;
