@@ -24,12 +24,12 @@
 #include <torch/torch.h>
 
 #include "analyzers/pipeline.h"
-#include "analyzers/progress_measures.h"
-#include "families/modadd.h"
+#include "analyzers/progress_analyzer.h"
+#include "families/modadd_forward.h"
 #include "model/hooked_transformer.h"
 #include "io/run_dir.h"
 #include "model/tensor_io.h"
-#include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "no checkpoints in %s; run `headscope train` first\n", run.c_str());
     return 1;
   }
-  hs::train::ConfigureTorchForTraining(1);
+  hs::jobs::ConfigureTorchForTraining(1);
   if (mode == "--on-demand") return OnDemand(run, Spread(all, std::max(n, 20)));
   if (mode == "--disk") return Disk(run, Spread(all, n));
   if (mode == "--follow-pass") return FollowPass(run);

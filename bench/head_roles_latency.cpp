@@ -1,6 +1,7 @@
 // bench/head_roles_latency: from a prompt edit to updated head-role badges,
-// through lm::PromptWorker, the explorer's own engine (tokenise, forward to
-// the last pattern, verify every top head, hand the result over). Simulated
+// through the explorer's own request path without a window (app::Requests:
+// tokenise for the key, a job on the model lane, forward to the last
+// pattern, verify every top head, hand the result over). Simulated
 // typing: each edit changes one character of a 64-token prompt (63 bytes and
 // BOS) and waits for its result. The reference, in the same process and on
 // the same tokens, is the bare forward (LanguageModel::Patterns).
@@ -10,7 +11,7 @@
 // The GPT-2-small-shape model (12 layers x 12 heads, d_model 768, vocabulary
 // 50257, random weights, byte tokenizer) is written to --gpt2-dir (default a
 // temporary folder) unless it is there; its heads are categorised on the
-// first load (not timed as latency). Goals (issue 9): demo LM <= 50 ms,
+// first load (not timed as latency). Goals: demo LM <= 50 ms,
 // GPT-2 small <= 200 ms (median and p95 are printed).
 // bash bench/head_roles_latency.sh measures the same in the window.
 #include <algorithm>
@@ -22,12 +23,14 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <stdexcept>
 #include <vector>
 
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
-#include "lm/prompt_worker.h"
-#include "train/trainer.h"
+#include "lm/prompt_analysis.h"
+#include "requests.h"
+#include "jobs/thread_policy.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -80,8 +83,16 @@ void WriteGpt2Small(const fs::path& dir) {
 }
 
 void Bench(const char* label, const fs::path& dir, int edits) {
+  app::Requests requests(size_t(256) << 20, 1, 0);
+  const auto key = app::LmModelKey::Of(dir);
   const auto t_load = Clock::now();
-  const auto model = lm::LoadLmModel(dir);
+  auto loaded = requests.LmModel(key);
+  while (loaded.pending) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    loaded = requests.LmModel(key);
+  }
+  if (!loaded.value) throw std::runtime_error(loaded.error);
+  const auto model = loaded.value;
   std::printf("%s: %d layers x %d heads, loaded (and categorised if needed) in %.1f s%s%s\n", label,
               model->n_layers(), model->n_heads(), Ms(t_load) / 1000, model->categories_note.empty() ? "" : ": ",
               model->categories_note.c_str());
@@ -94,27 +105,30 @@ void Bench(const char* label, const fs::path& dir, int edits) {
     text[size_t(i * 7) % text.size()] = letters[size_t(i) % letters.size()];
     prompts.push_back(text);
   }
-  lm::PromptWorker worker;
   std::vector<double> latency, compute, forward;
   for (int i = 0; i < int(prompts.size()); ++i) {
-    worker.Submit({model, prompts[i], true, -1, uint64_t(i + 1)});
-    uint64_t done = 0;
-    std::shared_ptr<const lm::PromptAnalysis> a;
-    while (done != uint64_t(i + 1)) {
+    // As the workspace does on an edit: encode (the key), then ask every frame until the result is there.
+    const auto t0 = Clock::now();
+    const auto tokens = model->lm->Encode(prompts[i], true);
+    app::LmPromptKey k{key, -1, true, tokens.size(), app::LmPromptKey::HashTokens(tokens)};
+    auto r = requests.LmPrompt(model, k, prompts[i], tokens);
+    while (!r.value) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-      a = worker.Latest(&done);
+      r = requests.LmPrompt(model, k, prompts[i], tokens);
     }
+    const double ms = Ms(t0);
+    const auto& a = r.value;
     if (!a->error.empty()) {
       std::fprintf(stderr, "%s: %s\n", label, a->error.c_str());
       std::exit(1);
     }
     if (i < 3) continue;  // warm-up
-    latency.push_back(worker.last_latency_ms());
+    latency.push_back(ms);
     compute.push_back(a->compute_ms);
     // Reference: the bare forward of the same tokens, same process.
-    const auto t0 = Clock::now();
+    const auto t1 = Clock::now();
     model->lm->Patterns(a->tokens);
-    forward.push_back(Ms(t0));
+    forward.push_back(Ms(t1));
   }
   std::printf("  %d edits of a %d-token prompt: edit -> badges median %.1f ms, p95 %.1f ms "
               "(analysis %.1f ms; bare forward %.1f ms; ratio %.2f)\n",
@@ -132,7 +146,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--gpt2-dir")) gpt2 = argv[i + 1];
     else if (!std::strcmp(argv[i], "--blas")) blas = std::stoi(argv[i + 1]);
   }
-  train::ConfigureTorchForInference(blas);  // as the CLI; the explorer uses 2 unless it is training
+  jobs::ConfigureTorchForInference(blas);  // as the CLI; the explorer uses 2 unless it is training
   std::printf("torch 1 thread, OpenBLAS %d\n", blas);
   try {
     if (!demo.empty()) Bench("demo LM", demo, edits);

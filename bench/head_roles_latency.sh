@@ -10,6 +10,7 @@ set -euo pipefail
 BUILD=${1:-build}
 HS="$BUILD/headscope"
 GPT2=${GPT2_DIR:-/tmp/headscope_bench_gpt2_small}
+cmake --build "$BUILD" --target bench_head_roles_latency >/dev/null
 [ -f "$GPT2/model.safetensors" ] || "$BUILD/bench/bench_head_roles_latency" --edits 3 >/dev/null
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

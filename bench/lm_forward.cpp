@@ -18,7 +18,7 @@
 #include <torch/torch.h>
 
 #include "model/hooked_transformer.h"
-#include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 using Clock = std::chrono::steady_clock;
 namespace {
@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--torch-threads")) torch_threads = std::atoi(argv[i + 1]);
   }
-  hs::train::ConfigureTorchForTraining(threads);  // both pools at `threads` (what training uses)
-  if (torch_threads < 0) hs::train::ConfigureTorchForInference(threads);  // torch 1, OpenBLAS `threads`
+  hs::jobs::ConfigureTorchForTraining(threads);  // both pools at `threads` (what training uses)
+  if (torch_threads < 0) hs::jobs::ConfigureTorchForInference(threads);  // torch 1, OpenBLAS `threads`
   if (torch_threads > 0) torch::set_num_threads(torch_threads);
   torch::NoGradGuard no_grad;
   hs::model::TransformerConfig c;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 namespace fs = std::filesystem;
 
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     std::vector<double> step, full, ref;
     for (int r = 0; r < rounds; ++r) {
-      hs::train::ConfigureTorchForTraining(threads);
+      hs::jobs::ConfigureTorchForTraining(threads);
       step.push_back(TimeHeadscope(epochs, 5, false).step_median);
       full.push_back(TimeHeadscope(epochs, 5, true).mean);
       ref.push_back(TimeReference(reference, epochs, threads));

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "analyzers/pipeline.h"
-#include "analyzers/progress_measures.h"
+#include "analyzers/progress_analyzer.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "library/frequency_stats.h"

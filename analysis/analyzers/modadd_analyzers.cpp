@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "analyzers/analyzer.h"
-#include "analyzers/progress_measures.h"
+#include "analyzers/progress_analyzer.h"
 #include "library/attention.h"
 #include "library/coarseness.h"
 #include "library/fourier.h"

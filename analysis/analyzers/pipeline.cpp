@@ -23,8 +23,8 @@
 
 #include "analyzers/analyzer.h"
 #include "analyzers/findings.h"
-#include "analyzers/progress_measures.h"
-#include "families/modadd.h"
+#include "analyzers/progress_analyzer.h"
+#include "families/modadd_forward.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "library/fourier.h"
@@ -190,7 +190,7 @@ void ModelCache::set_fast_path(bool enabled) {
 
 io::NpzArchive ModelCache::Compute(const RunInfo& run, const std::string& analyzer, int epoch, const StopFn& cancelled) {
   auto check = [&] {
-    if (cancelled && cancelled()) throw Cancelled();
+    if (cancelled && cancelled()) throw jobs::Cancelled();
   };
   check();
   const auto an = Make(analyzer, run);
@@ -631,7 +631,7 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
           prog.ms_per_checkpoint = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / done;
           if (on_progress) on_progress(prog);
         }, should_stop);
-      } catch (const Cancelled&) {
+      } catch (const jobs::Cancelled&) {
         break;
       } catch (const io::IoError& err) {
         report.warnings.push_back(std::string(err.what()) + "; " + a->name() + " not written");

@@ -17,12 +17,10 @@
 
 #include "families/run_info.h"
 #include "io/npz.h"
+#include "jobs/cancelled.h"
 
 namespace hs::analyzers {
 
-struct Cancelled : std::runtime_error {
-  Cancelled() : std::runtime_error("cancelled") {}
-};
 using StopFn = std::function<bool()>;
 
 struct AnalyzeOptions {

@@ -1,25 +1,19 @@
 // Job system (see job_system.h).
 #include "jobs/job_system.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "jobs/thread_policy.h"
+
 
 #include <algorithm>
 
 namespace hs::jobs {
 
-void LowerThreadPriority(int nice_increment) {
-  if (nice_increment <= 0) return;
-  const pid_t tid = pid_t(::syscall(SYS_gettid));
-  (void)::setpriority(PRIO_PROCESS, tid, std::min(19, ::getpriority(PRIO_PROCESS, tid) + nice_increment));
-}
-
 JobSystem::JobSystem(int pool_threads, int nice_increment) {
-  m_model.threads.emplace_back([this, nice_increment] {
-    LowerThreadPriority(nice_increment);
-    Worker(m_model);
-  });
+  for (LaneState* lane : {&m_model, &m_long})
+    lane->threads.emplace_back([this, nice_increment, lane] {
+      LowerThreadPriority(nice_increment);
+      Worker(*lane);
+    });
   for (int i = 0; i < std::max(1, pool_threads); ++i)
     m_pool.threads.emplace_back([this, nice_increment] {
       LowerThreadPriority(nice_increment);
@@ -34,14 +28,14 @@ void JobSystem::Shutdown() {
     std::lock_guard<std::mutex> lock(m_mu);
     m_stop = true;
     for (auto& kv : m_running) kv.second.cancel();
-    m_model.pending.clear();
-    m_model.order.clear();
-    m_pool.pending.clear();
-    m_pool.order.clear();
+    for (auto* lane : {&m_model, &m_pool, &m_long}) {
+      lane->pending.clear();
+      lane->order.clear();
+    }
   }
   m_cv.notify_all();
   m_idle_cv.notify_all();
-  for (auto* lane : {&m_model, &m_pool}) {
+  for (auto* lane : {&m_model, &m_pool, &m_long}) {
     for (auto& t : lane->threads)
       if (t.joinable()) t.join();
     lane->threads.clear();
@@ -53,7 +47,7 @@ bool JobSystem::Submit(const std::string& slot, Lane lane_id, Task task) {
     std::lock_guard<std::mutex> lock(m_mu);
     if (m_stop) return false;
     ++m_submitted;
-    LaneState& lane = lane_id == Lane::Model ? m_model : m_pool;
+    LaneState& lane = LaneOf(lane_id);
     DropLocked(slot);  // latest wins
     lane.pending[slot] = Job{std::move(task), CancelToken()};
     lane.order.push_back(slot);
@@ -73,7 +67,7 @@ void JobSystem::CancelSlot(const std::string& slot) {
 }
 
 void JobSystem::DropLocked(const std::string& slot) {
-  for (auto* l : {&m_model, &m_pool})
+  for (auto* l : {&m_model, &m_pool, &m_long})
     if (l->pending.erase(slot)) l->order.erase(std::find(l->order.begin(), l->order.end(), slot));
   auto r = m_running.find(slot);
   if (r != m_running.end()) r->second.cancel();
@@ -102,6 +96,7 @@ void JobSystem::Worker(LaneState& lane) {
       m_running[slot] = job.token;
       ++m_running_count;
       ++m_executed;
+      ++m_executed_by_slot[slot];
     }
     try {
       if (!job.token.cancelled()) job.task(job.token);
@@ -120,7 +115,7 @@ void JobSystem::Worker(LaneState& lane) {
 
 int JobSystem::Pending() const {
   std::lock_guard<std::mutex> lock(m_mu);
-  return int(m_model.pending.size() + m_pool.pending.size());
+  return int(m_model.pending.size() + m_pool.pending.size() + m_long.pending.size());
 }
 int JobSystem::Running() const {
   std::lock_guard<std::mutex> lock(m_mu);
@@ -134,10 +129,15 @@ uint64_t JobSystem::Executed() const {
   std::lock_guard<std::mutex> lock(m_mu);
   return m_executed;
 }
+uint64_t JobSystem::Executed(const std::string& slot) const {
+  std::lock_guard<std::mutex> lock(m_mu);
+  auto it = m_executed_by_slot.find(slot);
+  return it == m_executed_by_slot.end() ? 0 : it->second;
+}
 void JobSystem::WaitIdle() const {
   std::unique_lock<std::mutex> lock(m_mu);
   m_idle_cv.wait(lock, [&] {
-    return m_running_count == 0 && ((m_model.pending.empty() && m_pool.pending.empty()) || m_stop);
+    return m_running_count == 0 && ((m_model.pending.empty() && m_pool.pending.empty() && m_long.pending.empty()) || m_stop);
   });
 }
 

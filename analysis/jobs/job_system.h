@@ -1,6 +1,9 @@
-// Background jobs for the explorer. Two lanes: a serial model lane (forward
-// passes, anything that loads weights) and a worker pool for pure analyses
-// over immutable arrays. Jobs are submitted under a slot (one per panel):
+// Background jobs for the explorer. Three lanes: a serial model lane for
+// interactive forward passes (an epoch's artifact, a prompt's analysis), a
+// worker pool for file reads and pure analyses over immutable arrays, and a
+// serial long lane for work that takes seconds to minutes (opening and
+// categorising a language model, attention plasticity over a corpus), so
+// that it never holds up a panel's next request. Jobs are submitted under a slot (one per panel):
 // a newer job for the same slot replaces a pending one (latest wins) and
 // cancels a running one, so dragging a slider across 100 epochs queues at
 // most one job per panel. The UI thread never waits on a job.
@@ -30,11 +33,7 @@ class CancelToken {
   std::shared_ptr<std::atomic<bool>> m_flag;
 };
 
-enum class Lane { Model, Pool };
-
-// Raises the calling thread's nice value by `nice_increment` (Linux; at most
-// 19): it then takes the cores only when others leave them.
-void LowerThreadPriority(int nice_increment);
+enum class Lane { Model, Pool, Long };
 
 class JobSystem {
  public:
@@ -60,6 +59,7 @@ class JobSystem {
   int Running() const;
   uint64_t Submitted() const;  // since start
   uint64_t Executed() const;   // jobs that actually ran
+  uint64_t Executed(const std::string& slot) const;  // jobs of `slot` that actually ran
   // Blocks until nothing is queued or running (tests, benchmarks, shutdown).
   void WaitIdle() const;
 
@@ -80,10 +80,12 @@ class JobSystem {
   mutable std::mutex m_mu;
   mutable std::condition_variable m_cv, m_idle_cv;
   bool m_stop = false;
-  LaneState m_model, m_pool;
+  LaneState m_model, m_pool, m_long;
+  LaneState& LaneOf(Lane lane) { return lane == Lane::Model ? m_model : lane == Lane::Pool ? m_pool : m_long; }
   std::map<std::string, CancelToken> m_running;  // slot -> token of its running job
   int m_running_count = 0;
   uint64_t m_submitted = 0, m_executed = 0;
+  std::map<std::string, uint64_t> m_executed_by_slot;
 };
 
 }  // namespace hs::jobs

@@ -1,4 +1,4 @@
-// Head-role detectors on attention patterns (issue 9). Torch-free, pure
+// Head-role detectors on attention patterns. Torch-free, pure
 // functions: patterns are row-major floats, one head [T, T] (query row, key
 // column) or a model [n_layers, n_heads, T, T]; tokens are the ids of the
 // prompt the pattern came from. Inputs are never modified.

@@ -1,10 +1,10 @@
-// Head roles (issue 9, seed 002): the six categories a head can be put in,
+// Head roles (seed 002): the six categories a head can be put in,
 // the offline categorisation's data (head_categories.json), and the runtime
 // verification of the top heads on the user's own prompt. Torch-free.
 //
 //   categories.json, written once per model (headscope categorize):
 //     HeadCategories c = BuildHeadCategories(scores, "demo_lm", ...);   // scores from ScoreAllRoles
-//     WriteHeadCategories(dir / "head_categories.json", c);
+//     lm::WriteHeadCategories(dir / "head_categories.json", c);
 //   on every prompt edit:
 //     PromptRoles r = VerifyPrompt(c, patterns, n_layers, n_heads, tokens);
 //     r.ToJson()  ->  {"previous_token": [{layer, head, score, activation_score, is_active}], ...,
@@ -110,18 +110,6 @@ struct HeadCategories {
 // prompts); "other" from the heads in no top-head list.
 HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
                                    int n_heads);
-
-// The seed's schema: {model_name: {model_name, num_layers, num_heads,
-// analysis_date, weights_hash, method, categories: {key: {display_name,
-// description, icon, threshold, requires_repetition, top_heads}},
-// all_scores: {key: [[...]]}}}.
-nlohmann::json HeadCategoriesJson(const HeadCategories& c);
-void WriteHeadCategories(const std::filesystem::path& path, const HeadCategories& c);  // atomic
-// Reads and validates one model's entry; io::IoError naming the file and the
-// problem (malformed JSON, missing keys, a head outside the model, scores
-// that are not finite, a shape other than [n_layers][n_heads]).
-// `n_layers`/`n_heads` > 0 also require those counts.
-HeadCategories ReadHeadCategories(const std::filesystem::path& path, int n_layers = 0, int n_heads = 0);
 
 // --- runtime verification ----------------------------------------------------
 

@@ -1,4 +1,4 @@
-// Attention plasticity per head (issue 10, seed 003): how much the content
+// Attention plasticity per head (seed 003): how much the content
 // of keys, rather than their position, can still decide which of two keys a
 // head's query prefers. Torch-free: Eigen for the linear algebra, Boost.Math
 // for the normal CDF and the Kolmogorov-Smirnov distribution.
@@ -133,17 +133,9 @@ struct HeadResult {
 HeadResult AnalyzeHead(const HeadInput& in, const Config& cfg);
 
 // Every head, in parallel (cfg.max_workers threads); results in input order.
-// progress(done, total) after each head; false cancels (std::runtime_error
-// "cancelled").
+// progress(done, total) after each head; false cancels (throws
+// jobs::Cancelled).
 std::vector<HeadResult> AnalyzeHeads(const std::vector<HeadInput>& heads, const Config& cfg,
                                      const std::function<bool(int, int)>& progress = {});
-
-// The three CSVs in `dir` (cfg's file names), atomically; rows by layer,
-// then query head; NaN as an empty field.
-void WriteCsvs(const std::filesystem::path& dir, const Config& cfg, const std::vector<HeadResult>& results);
-// Reads them back (the default file names), validated: io::IoError naming
-// the file and the line for a wrong header, a missing or non-numeric field,
-// or a bucket/component row of a head the metrics file lacks.
-std::vector<HeadResult> ReadCsvs(const std::filesystem::path& dir);
 
 }  // namespace hs::library::plasticity

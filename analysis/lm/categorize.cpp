@@ -12,6 +12,7 @@
 
 #include "io/atomic_file.h"
 #include "io/json_text.h"
+#include "lm/head_categories_file.h"
 
 #ifndef HS_SOURCE_DIR
 #define HS_SOURCE_DIR "."
@@ -135,7 +136,7 @@ std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, c
           for (int h = 0; h < H; ++h) sums[int(role)][l][h] += s[l][h] / double(prompts.size());
       }
       ++done;
-      if (progress && !progress(done, total)) throw CategorizeCancelled();
+      if (progress && !progress(done, total)) throw jobs::Cancelled();
     }
   };
   run(repeated, {HeadRole::kInduction, HeadRole::kDuplicateToken});
@@ -274,7 +275,7 @@ RoleFormation ComputeFormation(const fs::path& model_dir, const CategorizeOption
       f.train_loss.push_back(train.count(step) ? train[step] : NAN);
       f.repeat_loss.push_back(repeat.count(step) ? repeat[step] : NAN);
     }
-    if (progress && !progress(++done, total)) throw CategorizeCancelled();
+    if (progress && !progress(++done, total)) throw jobs::Cancelled();
   }
   return f;
 }
@@ -366,13 +367,14 @@ RoleFormation ReadFormation(const fs::path& path) {
 namespace hs::lm {
 
 library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const fs::path& dir,
-                                         const CategorizeProgress& progress, std::string* note) {
+                                         const CategorizeProgress& progress, std::string* note,
+                                         std::string* write_error) {
   const fs::path path = CategoriesPath(dir);
   const std::string signature = WeightsSignature(dir);
   std::string hash, why;
   if (fs::exists(path)) {
     try {
-      library::HeadCategories c = library::ReadHeadCategories(path, lm.cfg().n_layers, lm.cfg().n_heads);
+      library::HeadCategories c = ReadHeadCategories(path, lm.cfg().n_layers, lm.cfg().n_heads);
       if (!c.weights_signature.empty() && c.weights_signature == signature) return c;  // same files: no hashing
       hash = WeightsHash(dir);
       // Same bytes, other file times (a copy, a fresh clone): current. Left
@@ -390,10 +392,12 @@ library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const fs::path
   c.weights_hash = hash;
   c.weights_signature = signature;
   try {
-    library::WriteHeadCategories(path, c);
+    WriteHeadCategories(path, c);
     why += "categorised the heads and wrote " + path.string();
   } catch (const std::exception& e) {
     why += "categorised the heads (not saved: " + std::string(e.what()) + ")";
+    if (write_error)
+      *write_error = "could not save the head categories: " + std::string(e.what()) + " (kept for this session)";
   }
   if (note) *note = why;
   return c;

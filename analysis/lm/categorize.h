@@ -1,4 +1,4 @@
-// Offline head categorisation of a language model (issue 9): detector scores
+// Offline head categorisation of a language model: detector scores
 // averaged over 50 random repeated-token sequences (induction, duplicate
 // token) and 20 natural sentences (previous token, first token, diffuse),
 // written as head_categories.json beside the weights; and, for a model
@@ -7,7 +7,7 @@
 //
 //   auto lm = LanguageModel::Open(dir);
 //   library::HeadCategories c = Categorize(*lm, dir.filename().string(), {}, progress);
-//   library::WriteHeadCategories(CategoriesPath(dir), c);
+//   lm::WriteHeadCategories(CategoriesPath(dir), c);
 #pragma once
 
 #include <array>
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "jobs/cancelled.h"
 #include "library/head_roles.h"
 #include "lm/language_model.h"
 
@@ -32,9 +33,6 @@ struct CategorizeOptions {
 };
 
 // Thrown when the progress callback asks to stop.
-struct CategorizeCancelled : std::runtime_error {
-  CategorizeCancelled() : std::runtime_error("categorisation cancelled") {}
-};
 // Called after every prompt; return false to cancel.
 using CategorizeProgress = std::function<bool(int done, int total)>;
 
@@ -104,9 +102,11 @@ namespace hs::lm {
 
 // The model's categories: CategoriesPath(dir) when it exists, is valid and
 // was made from these weights (same WeightsHash); otherwise computed now and
-// written there (if the folder is writable; *note says what happened).
+// written there (if the folder is writable; *note says what happened, and
+// *write_error, when given, names the file that could not be written and why).
 // An invalid file is reported in *note and replaced.
 library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const std::filesystem::path& dir,
-                                         const CategorizeProgress& progress = {}, std::string* note = nullptr);
+                                         const CategorizeProgress& progress = {}, std::string* note = nullptr,
+                                         std::string* write_error = nullptr);
 
 }  // namespace hs::lm

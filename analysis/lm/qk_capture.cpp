@@ -2,12 +2,13 @@
 #include "lm/qk_capture.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <random>
 
 #include "io/atomic_file.h"
+#include "io/corpus.h"
 #include "lm/categorize.h"
-#include "train/lm_trainer.h"
 
 namespace hs::lm {
 namespace fs = std::filesystem;
@@ -29,7 +30,7 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
   // Examples: each document's tokens cut into pieces of seq_len (BOS first).
   std::vector<std::vector<int64_t>> examples;
   const int body = seq_len - (bos ? 1 : 0);
-  for (const fs::path& file : train::CorpusFiles(opt.corpus)) {
+  for (const fs::path& file : io::CorpusFiles(opt.corpus)) {
     const std::string name = file.string(), text = io::ReadFile(file);
     std::vector<int64_t> ids;
     try {
@@ -84,7 +85,7 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
     }
     collected += take;
     ++example_id;
-    if (progress && !progress(collected, opt.max_tokens)) throw CategorizeCancelled();
+    if (progress && !progress(collected, opt.max_tokens)) throw jobs::Cancelled();
   }
   return s;
 }
@@ -102,6 +103,27 @@ std::vector<library::plasticity::HeadInput> PlasticityInputs(const QKSample& s) 
       out.push_back(in);
     }
   return out;
+}
+
+PlasticityRun ComputePlasticity(const LanguageModel& lm, const library::plasticity::Config& cfg,
+                                const std::string& corpus, const PlasticityProgress& progress) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  QKCaptureOptions co;
+  co.corpus = corpus;
+  co.max_tokens = cfg.max_tokens_per_head;
+  co.seed = cfg.seed;
+  const QKSample s = CaptureQK(lm, co, [&](int got, int total) { return !progress || progress(0, got, total); });
+  const auto t1 = Clock::now();
+  PlasticityRun run;
+  run.results = library::plasticity::AnalyzeHeads(PlasticityInputs(s), cfg, [&](int done, int total) {
+    return !progress || progress(1, done, total);
+  });
+  run.tokens = s.n();
+  run.examples = s.example.empty() ? 0 : s.example.back() + 1;
+  run.capture_seconds = std::chrono::duration<double>(t1 - t0).count();
+  run.analysis_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  return run;
 }
 
 }  // namespace hs::lm

@@ -1,6 +1,6 @@
 // Queries and keys of every head over a text corpus, after rotary
 // (TransformerLens hook_q / hook_k), with their token positions and example
-// ids: the input of the attention-plasticity analysis (issue 10, seed 003).
+// ids: the input of the attention-plasticity analysis (seed 003).
 //
 // The corpus (a text file or a folder of them) is tokenised document by
 // document and cut into examples of `seq_len` tokens (BOS first when the
@@ -55,7 +55,7 @@ inline int PositionBucket(int position) {
 inline int KeyHeadOf(int q_head, int n_q_heads, int n_k_heads) { return q_head / (n_q_heads / n_k_heads); }
 
 // Called after each example with tokens collected so far; false cancels
-// (CategorizeCancelled, categorize.h).
+// (jobs::Cancelled, categorize.h).
 using CaptureProgress = std::function<bool(int tokens, int total)>;
 
 // io::IoError naming the corpus when it is missing, empty or yields no
@@ -66,5 +66,19 @@ QKSample CaptureQK(const LanguageModel& lm, const QKCaptureOptions& opt, const C
 // vectors and its key head's (KeyHeadOf) over the sample's tokens. Pointers
 // into `s`, which must outlive them.
 std::vector<library::plasticity::HeadInput> PlasticityInputs(const QKSample& s);
+
+// The whole attention-plasticity method on one model: capture queries and
+// keys over `corpus` (cfg's token budget and seed), then analyse every head.
+// progress(phase, done, total) after each example (phase 0: tokens
+// captured) and each head (phase 1: heads analysed); false cancels
+// (jobs::Cancelled). The CLI and the explorer's Plasticity tab run this.
+struct PlasticityRun {
+  std::vector<library::plasticity::HeadResult> results;
+  int tokens = 0, examples = 0;
+  double capture_seconds = 0, analysis_seconds = 0;
+};
+using PlasticityProgress = std::function<bool(int phase, int done, int total)>;
+PlasticityRun ComputePlasticity(const LanguageModel& lm, const library::plasticity::Config& cfg,
+                                const std::string& corpus, const PlasticityProgress& progress = {});
 
 }  // namespace hs::lm

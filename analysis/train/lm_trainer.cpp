@@ -10,6 +10,7 @@
 #include <random>
 
 #include "io/atomic_file.h"
+#include "io/corpus.h"
 #include "io/json_text.h"
 #include "io/safetensors.h"
 #include "model/hooked_transformer.h"
@@ -309,23 +310,8 @@ std::string StepName(int step) {
 
 }  // namespace
 
-std::vector<fs::path> CorpusFiles(const std::string& path) {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  if (fs::is_directory(path, ec)) {
-    for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.is_regular_file()) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-  } else if (fs::exists(path, ec)) {
-    files.push_back(path);
-  } else {
-    throw io::IoError(path + ": corpus not found (a text file or a folder of them)");
-  }
-  return files;
-}
-
 std::string ReadCorpus(const std::string& path) {
-  const std::vector<fs::path> files = CorpusFiles(path);
+  const std::vector<fs::path> files = io::CorpusFiles(path);
   std::error_code ec;
   std::string text;
   if (!fs::is_directory(path, ec)) text = io::ReadFile(path);  // one file, as it is

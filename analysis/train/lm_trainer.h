@@ -81,9 +81,7 @@ struct LmTrainingStopped : std::runtime_error {
 CircuitScores TrainDemoLM(const LmTrainConfig& cfg, const std::filesystem::path& out_dir,
                           const LmTrainHooks& hooks = {});
 
-// The files of a corpus: the file itself, or every regular file of a folder
-// sorted by name. Throws io::IoError naming the path when it does not exist.
-std::vector<std::filesystem::path> CorpusFiles(const std::string& path);
+
 // Reads the corpus (a file or every regular file of a folder, sorted by name)
 // as bytes. Throws io::IoError naming the path when it is missing or empty.
 std::string ReadCorpus(const std::string& path);

@@ -3,9 +3,7 @@
 // round-trip through train_state.safetensors bit for bit.
 #include "train/trainer.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -21,59 +19,20 @@
 #include "io/safetensors.h"
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
-#include "train/modadd.h"
+#include "families/modadd_task.h"
 #include "train/modadd_kernel.h"
+#include "jobs/thread_policy.h"
 
 namespace hs::train {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-std::atomic<int> g_training_threads{1};
-}
-
-int TrainingThreads() { return g_training_threads.load(); }
-
-int DefaultTrainingThreads() {
-  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
-}
-
-void ConfigureTorchForTraining(int threads) {
-  // Keep freed tensor memory in the heap instead of returning it to the OS:
-  // a training step allocates and frees many ~10 MB tensors, and on this VM
-  // faulting fresh pages back in cost more than the arithmetic.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_MMAP_MAX, 0);  // tensors above the 32 MB mmap cap too (a p=113 activation cache has 80 MB ones)
-  // Worker threads would get their own arenas, whose big blocks come and go
-  // with the OS again (a forward pass on a job thread measured 5x slower).
-  mallopt(M_ARENA_MAX, 1);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 64 << 20);
-  // The trainer's kernel (train/modadd_kernel.h) runs `threads` threads of
-  // its own, each calling single-threaded GEMMs on its share. Torch's OpenMP
-  // pool and OpenBLAS's pthread pool stay at one thread: their workers spin
-  // (sched_yield) between calls and took the cores from the kernel's loops
-  // (25% of the time in the scheduler on 2 cores).
-  g_training_threads = std::max(1, threads);
-  torch::set_num_threads(1);
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
-  at::globalContext().setFlushDenormal(true);
-}
-
-void ConfigureTorchForInference(int blas_threads) {
-  torch::set_num_threads(1);
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set(std::max(1, blas_threads));
-}
 
 struct Trainer::Impl {
   TrainConfig cfg;
   io::RunPaths paths;
   CheckpointSchedule schedule;
   model::HookedTransformer model{nullptr};
-  ModAddData data;
+  families::ModAddData data;
   std::vector<std::string> names;  // TL parameter names, fixed order
   std::vector<torch::Tensor> params, exp_avg, exp_avg_sq, ema;
   int64_t adam_step = 0;
@@ -123,7 +82,7 @@ struct Trainer::Impl {
 
     model = model::HookedTransformer(cfg.Model());
     model->InitWeights(static_cast<uint64_t>(cfg.model_seed));
-    data = MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
+    data = families::MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
     for (auto& np : model->named_parameters()) {
       names.push_back(np.key());
       params.push_back(np.value());
@@ -250,7 +209,7 @@ struct Trainer::Impl {
       return ex;
     };
     const ModAddExamples train_ex = examples(data.train_idx), test_ex = examples(data.test_idx);
-    ModAddKernel kernel(*model, TrainingThreads());
+    ModAddKernel kernel(*model, jobs::TrainingThreads());
 
     auto last_flush = Clock::now(), last_state = Clock::now(), last_epoch_t = Clock::now();
     double ms_avg = 0;

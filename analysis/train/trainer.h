@@ -50,19 +50,4 @@ class Trainer {
   std::unique_ptr<Impl> m;
 };
 
-// Sets torch's intra-op threads and flush-to-zero for denormals (weight decay
-// drives many weights subnormal; without FTZ late epochs run ~2x slower).
-void ConfigureTorchForTraining(int threads);
-// The `threads` of the last ConfigureTorchForTraining (1 before any).
-int TrainingThreads();
-// The machine's cores, at most 2 (the kernel's split: one thread per key
-// slot): what `headscope train` and the explorer use unless told.
-int DefaultTrainingThreads();
-
-// For language-model forwards (long sequences, big GEMMs): torch's own
-// intra-op threads 1, OpenBLAS `blas_threads`. With both pools at 2 threads
-// on 2 cores, libgomp's spinning workers and OpenBLAS's threads take turns
-// and a GPT-2-small forward ran 3x slower (bench/lm_forward.cpp).
-void ConfigureTorchForInference(int blas_threads);
-
 }  // namespace hs::train

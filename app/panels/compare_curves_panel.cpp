@@ -213,7 +213,7 @@ class CompareCurvesPanel : public Panel {
   std::vector<std::string> m_errors;
 };
 
-const bool kRegistered = RegisterPanel({"compare_runs", "Variants compared: curves and findings", WorkspaceKind::Grokking,
+const bool kCompareCurvesPanelRegistered = RegisterPanel({"compare_runs", "Variants compared: curves and findings", WorkspaceKind::Grokking,
                                         "Variants", 51, 0, 1.0f, true, [] { return std::make_unique<CompareCurvesPanel>(); }});
 }  // namespace
 }  // namespace hs::app

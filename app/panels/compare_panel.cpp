@@ -6,15 +6,11 @@
 #include <algorithm>
 
 #include "library/frequency_stats.h"
-#include "panels/attention_grid_panel.h"
+#include "attention_grid.h"
 #include "run_state.h"
 
 namespace hs::app {
 namespace {
-
-std::string ShortName(const std::filesystem::path& d) {
-  return d.parent_path().filename().string() + "/" + d.filename().string();
-}
 
 class ComparePanel : public Panel {
  public:
@@ -61,7 +57,7 @@ class ComparePanel : public Panel {
     }
     if (!b.run->ValidPair(b.query_pos, b.key_pos)) std::tie(b.query_pos, b.key_pos) = b.run->DefaultPair();
     const float w = ImGui::GetContentRegionAvail().x * 0.5f - 4;
-    auto column = [&](const char* id, const ViewContext& v, AttentionGridPanel& grid) {
+    auto column = [&](const char* id, const ViewContext& v, AttentionGrid& grid) {
       ImGui::BeginChild(id, ImVec2(w, 0), true);
       ImGui::TextUnformatted(ShortName(v.run->dir).c_str());
       ImGui::SameLine();
@@ -70,17 +66,17 @@ class ComparePanel : public Panel {
       else
         ImGui::TextDisabled("has not grokked (test accuracy never above %.1f)", library::kGrokTestAccuracy);
       ImGui::Text("showing epoch %d", v.epoch);
-      grid.DrawGrid(v);
+      grid.Draw(v);
       ImGui::EndChild();
     };
     column("##a", a, m_grid_a);
     ImGui::SameLine();
     column("##b", b, m_grid_b);
   }
-  bool Waiting() const override { return m_grid_a.Waiting() || m_grid_b.Waiting(); }
+  bool Waiting() const override { return m_grid_a.status().waiting || m_grid_b.status().waiting; }
   std::vector<std::string> Errors() const override {
-    auto e = m_grid_a.Errors();
-    for (auto& s : m_grid_b.Errors()) e.push_back(s);
+    auto e = m_grid_a.status().errors;
+    for (auto& s : m_grid_b.status().errors) e.push_back(s);
     if (!m_b.error.empty()) e.push_back(m_b.error);
     return e;
   }
@@ -88,11 +84,11 @@ class ComparePanel : public Panel {
  private:
   RunState m_b;
   std::filesystem::path m_for_run;
-  AttentionGridPanel m_grid_a{"compare_a"}, m_grid_b{"compare_b"};
+  AttentionGrid m_grid_a{"compare_a"}, m_grid_b{"compare_b"};
   bool m_init = false;
 };
 
-const bool kRegistered = RegisterPanel({"compare", "Compare two variants", WorkspaceKind::Grokking, "Compare", 50, 0,
+const bool kComparePanelRegistered = RegisterPanel({"compare", "Compare two variants", WorkspaceKind::Grokking, "Compare", 50, 0,
                                         1.0f, true, [] { return std::make_unique<ComparePanel>(); }});
 }  // namespace
 }  // namespace hs::app

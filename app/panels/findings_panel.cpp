@@ -94,7 +94,7 @@ class FindingsPanel : public Panel {
   FindingsFile m_file;
 };
 
-const bool kRegistered = RegisterPanel({"findings", "Findings (summary.json)", WorkspaceKind::Grokking, "Findings", 64, 0,
+const bool kFindingsPanelRegistered = RegisterPanel({"findings", "Findings (summary.json)", WorkspaceKind::Grokking, "Findings", 64, 0,
                                         1.0f, true, [] { return std::make_unique<FindingsPanel>(); }});
 }  // namespace
 }  // namespace hs::app

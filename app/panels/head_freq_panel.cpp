@@ -16,11 +16,10 @@
 namespace hs::app {
 namespace {
 
-class HeadFreqPanel : public Panel {
+class HeadFreqPanel : public StatusPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
-    m_status.Reset();
-    if (!HasEpochToShow(v)) return;
+    if (!BeginEpoch(v)) return;
     const families::RunInfo& run = *v.run;
     const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
     const io::NpzArchive* coarse = m_coarse.Fetch(v, m_status);
@@ -83,15 +82,12 @@ class HeadFreqPanel : public Panel {
       dl->AddText(ImVec2(c0.x + (cw - tw) * 0.5f, ty), IM_COL32(20, 20, 20, 255), buf);
     }
   }
-  bool Waiting() const override { return m_status.waiting; }
-  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   PanelArtifact m_freq{"head_freq", "attention_freq"}, m_coarse{"head_coarseness", "coarseness"};
-  PanelStatus m_status;
 };
 
-const bool kRegistered = RegisterPanel({"head_freq", "Fourier frequencies of each head", WorkspaceKind::Grokking,
+const bool kHeadFreqPanelRegistered = RegisterPanel({"head_freq", "Fourier frequencies of each head", WorkspaceKind::Grokking,
                                         "Heads", 20, 1, 0.5f, true, [] { return std::make_unique<HeadFreqPanel>(); }});
 }  // namespace
 }  // namespace hs::app

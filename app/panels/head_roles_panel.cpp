@@ -10,26 +10,9 @@
 
 #include "badge.h"
 #include "line_plot.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
-
-ImU32 CategoryColor(const std::string& key) {
-  const auto& defs = library::HeadCategoryDefs();
-  for (size_t i = 0; i < defs.size(); ++i)
-    if (defs[i].key == key) return key == "other" ? IM_COL32(120, 120, 120, 255) : widgets::PaletteColor(int(i));
-  return IM_COL32(120, 120, 120, 255);
-}
-
-std::vector<std::string> TokenLabels(const std::vector<std::string>& text) {
-  std::vector<std::string> out;
-  for (const auto& t : text) {
-    std::string s;
-    for (char c : t) s += c == '\n' ? std::string("\\n") : c == '\t' ? std::string("\\t") : c == '\r' ? "\\r" : std::string(1, c);
-    out.push_back(s);
-  }
-  return out;
-}
 
 namespace {
 
@@ -56,6 +39,7 @@ void CategoryHeader(const library::CategoryDef& def, bool active, bool has_heads
 class HeadRolesPanel : public PromptPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
+    DrawModelWarnings(v);
     if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const auto& a = *m.analysis;
@@ -166,7 +150,7 @@ class HeadRolesPanel : public PromptPanel {
   }
 };
 
-const bool kRegistered = RegisterPanel({"head_roles", "Head roles on your prompt", WorkspaceKind::LanguageModel,
+const bool kHeadRolesPanelRegistered = RegisterPanel({"head_roles", "Head roles on your prompt", WorkspaceKind::LanguageModel,
                                         "Head roles", 110, 0, 0.55f, true,
                                         [] { return std::make_unique<HeadRolesPanel>(); }});
 

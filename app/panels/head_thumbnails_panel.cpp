@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "heatmap.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
 namespace {
@@ -66,7 +66,7 @@ class HeadThumbnailsPanel : public PromptPanel {
   uint64_t m_version = 0;
 };
 
-const bool kRegistered = RegisterPanel({"head_thumbnails", "Model view: every head's attention",
+const bool kHeadThumbnailsPanelRegistered = RegisterPanel({"head_thumbnails", "Model view: every head's attention",
                                         WorkspaceKind::LanguageModel, "Model view", 150, 0, 1.0f, true,
                                         [] { return std::make_unique<HeadThumbnailsPanel>(); }});
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "heatmap.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
 namespace {
@@ -78,7 +78,7 @@ class LmAttentionPanel : public PromptPanel {
   std::vector<const char*> m_label_ptrs;
 };
 
-const bool kRegistered = RegisterPanel({"lm_attention", "Attention of the selected head", WorkspaceKind::LanguageModel,
+const bool kLmAttentionPanelRegistered = RegisterPanel({"lm_attention", "Attention of the selected head", WorkspaceKind::LanguageModel,
                                         "Head roles", 120, 1, 0.6f, true,
                                         [] { return std::make_unique<LmAttentionPanel>(); }});
 

@@ -54,7 +54,7 @@ class LossCurvesPanel : public Panel {
   std::string m_error;
 };
 
-const bool kRegistered = RegisterPanel({"loss", "Loss and accuracy", WorkspaceKind::Grokking, "Training curves", 60, 0,
+const bool kLossCurvesPanelRegistered = RegisterPanel({"loss", "Loss and accuracy", WorkspaceKind::Grokking, "Training curves", 60, 0,
                                         1.0f, true, [] { return std::make_unique<LossCurvesPanel>(); }});
 }  // namespace
 }  // namespace hs::app

@@ -14,11 +14,10 @@
 namespace hs::app {
 namespace {
 
-class NeuronPanel : public Panel {
+class NeuronPanel : public StatusPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput&) override {
-    m_status.Reset();
-    if (!HasEpochToShow(v)) return;
+    if (!BeginEpoch(v)) return;
     const families::RunInfo& run = *v.run;
     const io::NpzArchive* freq = m_freq.Fetch(v, m_status);
     const int n_freq = run.n_freq(), d_mlp = run.model.n_layers * run.model.d_mlp;
@@ -102,18 +101,15 @@ class NeuronPanel : public Panel {
     fs.heatmap.stale = m_acts.stale(v.epoch);
     widgets::FacetGrid("##neurons", facets.data(), int(facets.size()), run.p, run.p, fs);
   }
-  bool Waiting() const override { return m_status.waiting; }
-  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   static constexpr int kPerPage = 16;
   int m_page = 0;
   int m_filter_k = 0;  // 0: all neurons, else only neurons whose dominant frequency is k
   PanelArtifact m_freq{"neuron_freq", "neuron_freq_norm"}, m_acts{"neuron_acts", "neuron_activations"};
-  PanelStatus m_status;
 };
 
-const bool kRegistered = RegisterPanel({"neurons", "Neurons: frequencies and activation maps", WorkspaceKind::Grokking,
+const bool kNeuronPanelRegistered = RegisterPanel({"neurons", "Neurons: frequencies and activation maps", WorkspaceKind::Grokking,
                                         "Neurons", 40, 0, 1.0f, true, [] { return std::make_unique<NeuronPanel>(); }});
 }  // namespace
 }  // namespace hs::app

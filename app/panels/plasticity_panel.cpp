@@ -1,4 +1,4 @@
-// Attention plasticity (issue 10): a layer x head heatmap of ap_overall
+// Attention plasticity: a layer x head heatmap of ap_overall
 // (1: content can still reorder keys; 0: position decides), and for the
 // selected head its query-bucket x key-bucket plasticity and the share of
 // positional information per query component; the head's roles beside it,
@@ -13,7 +13,7 @@
 
 #include "heatmap.h"
 #include "line_plot.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
 namespace {
@@ -24,6 +24,7 @@ class PlasticityPanel : public Panel {
   void Draw(const ViewContext& v, PanelOutput& out) override {
     m_waiting = false;
     m_errors.clear();
+    m_warnings.clear();
     if (!HasModelToShow(v)) return;
     const LmView& m = *v.lm;
     const auto& cats = m.model->categories;
@@ -40,6 +41,11 @@ class PlasticityPanel : public Panel {
     if (!m.plasticity_error.empty()) {
       m_errors.push_back(m.plasticity_error);
       ErrorText(m.plasticity_error);
+    }
+    m_warnings.clear();
+    if (!m.plasticity_warning.empty()) {
+      m_warnings.push_back(m.plasticity_warning);
+      WarningText(m.plasticity_warning);
     }
     if (!m.plasticity) {
       EmptyState("Attention plasticity: for each head, how much the content of two keys (rather than their "
@@ -140,6 +146,7 @@ class PlasticityPanel : public Panel {
   }
   bool Waiting() const override { return m_waiting; }
   std::vector<std::string> Errors() const override { return m_errors; }
+  std::vector<std::string> Warnings() const override { return m_warnings; }
 
  private:
   void Build(const std::vector<pl::HeadResult>& rs, int L, int H) {
@@ -165,7 +172,7 @@ class PlasticityPanel : public Panel {
     for (size_t j = 0; j < m_weights.size(); ++j) m_components.push_back(float(j));
   }
   bool m_waiting = false;
-  std::vector<std::string> m_errors;
+  std::vector<std::string> m_errors, m_warnings;
   std::shared_ptr<const std::vector<pl::HeadResult>> m_for;
   const pl::HeadResult* m_cells_for = nullptr;
   std::vector<float> m_ap, m_cells, m_weights, m_components;
@@ -174,7 +181,7 @@ class PlasticityPanel : public Panel {
   uint64_t m_version = 0;
 };
 
-const bool kRegistered = RegisterPanel({"plasticity", "Attention plasticity per head", WorkspaceKind::LanguageModel,
+const bool kPlasticityPanelRegistered = RegisterPanel({"plasticity", "Attention plasticity per head", WorkspaceKind::LanguageModel,
                                         "Plasticity", 160, 0, 1.0f, true,
                                         [] { return std::make_unique<PlasticityPanel>(); }});
 

@@ -14,7 +14,7 @@
 namespace hs::app {
 namespace {
 
-class ProgressPanel : public Panel {
+class ProgressPanel : public StatusPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
     m_status.Reset();
@@ -73,7 +73,6 @@ class ProgressPanel : public Panel {
     spec.y_max = 1;
     if (widgets::LinePlot("##pm_gini", gini, 2, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_status.waiting; }
   std::vector<std::string> Errors() const override {
     std::vector<std::string> e = m_status.errors;
     if (!m_findings.error().empty()) e.push_back(m_findings.error());
@@ -82,7 +81,6 @@ class ProgressPanel : public Panel {
 
  private:
   PanelSummary m_summary{"progress", "progress_measures"};
-  PanelStatus m_status;
   std::shared_ptr<const io::NpzArchive> m_built;
   std::map<std::string, std::vector<float>> m_col;
   std::string m_keys;
@@ -90,7 +88,7 @@ class ProgressPanel : public Panel {
   std::vector<std::string> m_band_labels;
 };
 
-const bool kRegistered = RegisterPanel({"progress", "Progress measures", WorkspaceKind::Grokking, "Progress", 62, 0, 1.0f,
+const bool kProgressPanelRegistered = RegisterPanel({"progress", "Progress measures", WorkspaceKind::Grokking, "Progress", 62, 0, 1.0f,
                                         true, [] { return std::make_unique<ProgressPanel>(); }});
 }  // namespace
 }  // namespace hs::app

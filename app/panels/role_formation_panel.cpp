@@ -9,7 +9,7 @@
 #include <cstdio>
 
 #include "line_plot.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
 namespace {
@@ -94,7 +94,7 @@ class RoleFormationPanel : public Panel {
   std::vector<std::string> m_names;
 };
 
-const bool kRegistered = RegisterPanel({"role_formation", "Roles forming during training",
+const bool kRoleFormationPanelRegistered = RegisterPanel({"role_formation", "Roles forming during training",
                                         WorkspaceKind::LanguageModel, "Head roles", 115, 0, 0.45f, true,
                                         [] { return std::make_unique<RoleFormationPanel>(); }});
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "heatmap.h"
-#include "lm_panel_util.h"
+#include "lm_panel_common.h"
 
 namespace hs::app {
 namespace {
@@ -85,7 +85,7 @@ class RoleGridPanel : public Panel {
   uint64_t m_version = 0;
 };
 
-const bool kRegistered = RegisterPanel({"role_grid", "Role scores of every head (layer x head)",
+const bool kRoleGridPanelRegistered = RegisterPanel({"role_grid", "Role scores of every head (layer x head)",
                                         WorkspaceKind::LanguageModel, "Head roles", 130, 1, 0.4f, true,
                                         [] { return std::make_unique<RoleGridPanel>(); }});
 

@@ -13,7 +13,7 @@
 namespace hs::app {
 namespace {
 
-class SpecializationPanel : public Panel {
+class SpecializationPanel : public StatusPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
     m_status.Reset();
@@ -57,8 +57,6 @@ class SpecializationPanel : public Panel {
     spec.y_max = float(v.run->n_freq()) * 1.2f;  // headroom: the plot title sits at the top
     if (widgets::LinePlot("##dom", dom.data(), H, spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_status.waiting; }
-  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   // Per-head series from the summary (shapes were validated when it was read).
@@ -83,10 +81,9 @@ class SpecializationPanel : public Panel {
   std::vector<float> m_x, m_frac, m_dom;  // [n_epochs], [head][n_epochs]
   std::shared_ptr<const io::NpzArchive> m_built_from;
   PanelSummary m_fetch{"specialization", "attention_freq"};
-  PanelStatus m_status;
 };
 
-const bool kRegistered =
+const bool kSpecializationPanelRegistered =
     RegisterPanel({"specialization", "Head specialization over training", WorkspaceKind::Grokking, "Heads", 30, 1, 0.5f,
                    true, [] { return std::make_unique<SpecializationPanel>(); }});
 }  // namespace

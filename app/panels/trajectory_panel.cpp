@@ -12,12 +12,12 @@
 #include "findings_file.h"
 #include "line_plot.h"
 #include "panel.h"
-#include "analyzers/progress_measures.h"
+#include "analyzers/progress_analyzer.h"
 
 namespace hs::app {
 namespace {
 
-class TrajectoryPanel : public Panel {
+class TrajectoryPanel : public StatusPanel {
  public:
   void Draw(const ViewContext& v, PanelOutput& out) override {
     m_status.Reset();
@@ -45,8 +45,6 @@ class TrajectoryPanel : public Panel {
     float clicked = NAN;
     if (widgets::LinePlot("##pr", pr.data(), int(pr.size()), spec, &clicked)) out.jump_to_epoch = int(clicked);
   }
-  bool Waiting() const override { return m_status.waiting; }
-  std::vector<std::string> Errors() const override { return m_status.errors; }
 
  private:
   void Build(const std::shared_ptr<const io::NpzArchive>& from) {
@@ -132,14 +130,13 @@ class TrajectoryPanel : public Panel {
   }
 
   PanelSummary m_summary{"trajectory", "progress_measures"};
-  PanelStatus m_status;
   std::shared_ptr<const io::NpzArchive> m_built;
   std::vector<float> m_x, m_pc1, m_pc2, m_explained;
   std::vector<std::vector<float>> m_pr;
   std::vector<std::string> m_pr_labels;
 };
 
-const bool kRegistered = RegisterPanel({"trajectory", "Parameter trajectory and effective dimensionality",
+const bool kTrajectoryPanelRegistered = RegisterPanel({"trajectory", "Parameter trajectory and effective dimensionality",
                                         WorkspaceKind::Grokking, "Progress", 63, 1, 1.0f, true,
                                         [] { return std::make_unique<TrajectoryPanel>(); }});
 }  // namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy reference for analysis/library/head_detectors (issue 9).
+"""Independent numpy reference for analysis/library/head_detectors.
 
 Writes random causal attention patterns, token lists and their scores to the
 file named on the command line; tests/analysis/test_head_detectors.cpp reads

@@ -8,15 +8,16 @@
 
 #include "analyzers/analyzer.h"
 #include "analyzers/pipeline.h"
-#include "families/modadd.h"
+#include "families/modadd_forward.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "library/fourier.h"
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
 #include "test_util.h"
-#include "train/modadd.h"
+#include "families/modadd_task.h"
 #include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 using namespace hs;
 namespace fs = std::filesystem;
@@ -53,7 +54,7 @@ TEST_CASE("attention_patterns of a hand-set model match a direct computation", "
   run.a_pos = 0;
   run.b_pos = 1;
   torch::Tensor tokens = families::ModAddInputs(run);  // [p*p, 3]
-  CHECK(torch::equal(tokens, train::MakeModAddData(p, 0.5, 1).all_tokens));
+  CHECK(torch::equal(tokens, families::MakeModAddData(p, 0.5, 1).all_tokens));
   model::ActivationCache cache;
   {
     torch::NoGradGuard ng;
@@ -87,7 +88,7 @@ TEST_CASE("attention_patterns of a hand-set model match a direct computation", "
 TEST_CASE("analyze writes every artifact numpy can open, summaries equal a numpy recomputation, corrupt ones are recomputed",
           "[analyzers][pipeline]") {
   test::TempDir dir("pipeline");
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
   const auto cfg = SmallRun();
   const fs::path run = dir.path / "modadd_1l" / cfg.VariantName();
   train::Trainer(cfg, run).Run();

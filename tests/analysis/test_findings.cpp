@@ -9,15 +9,16 @@
 
 #include "analyzers/findings.h"
 #include "analyzers/pipeline.h"
-#include "analyzers/progress_measures.h"
+#include "analyzers/progress_analyzer.h"
 #include "io/atomic_file.h"
 #include "io/npz.h"
 #include "io/run_dir.h"
 #include "library/progress_measures.h"
 #include "model/tensor_io.h"
 #include "test_util.h"
-#include "train/modadd.h"
+#include "families/modadd_task.h"
 #include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 using namespace hs;
 namespace fs = std::filesystem;
@@ -159,7 +160,7 @@ TEST_CASE("Gini coefficient and participation ratio on known inputs", "[findings
 
 TEST_CASE("progress_measures and summary.json of a real tiny run match a numpy reference", "[findings][progress][pipeline]") {
   test::TempDir dir("progress");
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
   train::TrainConfig c;
   c.p = 13, c.d_model = 32, c.n_heads = 2, c.d_head = 8, c.d_mlp = 40, c.train_frac = 0.5, c.lr = 3e-3;
   c.epochs = 90, c.checkpoint_schedule = "0:30", c.eval_every = 3;
@@ -203,7 +204,7 @@ TEST_CASE("progress_measures and summary.json of a real tiny run match a numpy r
   const auto epochs = io::ListCheckpointEpochs(run);
   io::WriteNpz(run / "artifacts/progress_measures/summary.npz",
                analyzers::ComputeProgressMeasures(*info, epochs, {2, 5}, 2));
-  const auto data = train::MakeModAddData(c.p, c.train_frac, c.data_seed);
+  const auto data = families::MakeModAddData(c.p, c.train_frac, c.data_seed);
   io::WriteNpz(dir.path / "split.npz", {{"train_idx", model::ToArray(data.train_idx.to(torch::kInt64))}});
   const std::string cmd = test::Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/progress_ref.py " +
                           run.string() + " " + (dir.path / "split.npz").string();

@@ -1,4 +1,4 @@
-// Head roles (issue 9): runtime activation scores on hand-built patterns,
+// Head roles: runtime activation scores on hand-built patterns,
 // the top-head rule, the prompt verification and its reasons, the
 // head_categories.json reader on broken files, and the shipped demo LM's
 // categories and role formation against independent computations.
@@ -13,8 +13,9 @@
 #include "io/atomic_file.h"
 #include "library/head_roles.h"
 #include "lm/categorize.h"
-#include "lm/prompt_worker.h"
+#include "lm/prompt_analysis.h"
 #include "test_util.h"
+#include "lm/head_categories_file.h"
 
 namespace fs = std::filesystem;
 using namespace hs;
@@ -122,7 +123,7 @@ TEST_CASE("head_categories.json: broken files are refused naming the file and th
   auto error_of = [&](const std::string& text, int L = 0, int H = 0) -> std::string {
     io::WriteFileAtomic(p, text);
     try {
-      library::ReadHeadCategories(p, L, H);
+      lm::ReadHeadCategories(p, L, H);
     } catch (const io::IoError& e) {
       return e.what();
     }
@@ -147,7 +148,7 @@ TEST_CASE("head_categories.json: broken files are refused naming the file and th
 }
 
 TEST_CASE("the shipped demo LM's categories match an independent forward and its weights", "[roles][lm]") {
-  const auto c = library::ReadHeadCategories(Demo() / "head_categories.json", 2, 4);
+  const auto c = lm::ReadHeadCategories(Demo() / "head_categories.json", 2, 4);
   CHECK(c.weights_hash == lm::WeightsHash(Demo()));  // made from the shipped weights
   // Every role's scores recomputed with the float64 forward of
   // hf_reference.py and the numpy detectors (on the same sentences and, for
@@ -205,7 +206,7 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   CHECK(calls == 70);  // 50 repeated sequences and 20 sentences
   CHECK_THAT(note, Catch::Contains("wrote"));
   CHECK(fs::exists(lm::CategoriesPath(d)));
-  const auto shipped = library::ReadHeadCategories(Demo() / "head_categories.json");
+  const auto shipped = lm::ReadHeadCategories(Demo() / "head_categories.json");
   double worst = 0;  // the same scores as `headscope categorize` shipped (thread counts may reorder sums)
   for (size_t k = 0; k < c.categories.size(); ++k)
     for (int l = 0; l < 2; ++l)
@@ -217,62 +218,14 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   CHECK(note.empty());  // reused
   // Cancelling stops at once.
   fs::remove(lm::CategoriesPath(d));
-  CHECK_THROWS_AS(lm::LoadOrCategorize(*lm, d, [](int done, int) { return done < 3; }), lm::CategorizeCancelled);
+  CHECK_THROWS_AS(lm::LoadOrCategorize(*lm, d, [](int done, int) { return done < 3; }), jobs::Cancelled);
   // A file for other weights is replaced.
-  json j = library::HeadCategoriesJson(c);
+  json j = lm::HeadCategoriesJson(c);
   j.begin().value()["weights_hash"] = "fnv1a64:0000000000000000";
   j.begin().value()["weights_signature"] = "model.safetensors:1:1;";
   io::WriteFileAtomic(lm::CategoriesPath(d), j.dump());
   lm::LoadOrCategorize(*lm, d, {}, &note);
   CHECK_THAT(note, Catch::Contains("other weights"));
-}
-
-namespace {
-// Waits until the worker has finished request `id`; its result.
-std::shared_ptr<const lm::PromptAnalysis> WaitFor(const lm::PromptWorker& w, uint64_t id) {
-  for (int i = 0; i < 3000; ++i) {
-    uint64_t done = 0;
-    auto a = w.Latest(&done);
-    if (done == id) return a;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  FAIL("request " << id << " did not finish in 30 s");
-  return nullptr;
-}
-}  // namespace
-
-TEST_CASE("PromptWorker: the latest prompt wins; induction stays gray before the heads form", "[roles][lm]") {
-  const auto model = lm::LoadLmModel(Demo());
-  REQUIRE(model->formation);
-  REQUIRE(model->checkpoints.size() >= 8);
-  lm::PromptWorker w;
-  const std::string rep = "The cat sat on the mat. The cat sat on the mat.";
-  // 30 edits typed faster than they run: the queued ones are replaced, the last one is run.
-  for (uint64_t id = 1; id <= 30; ++id) w.Submit({model, id == 30 ? rep : "edit " + std::to_string(id), true, -1, id});
-  auto a = WaitFor(w, 30);
-  CHECK(w.runs() < 30);
-  CHECK(a->prompt == rep);
-  CHECK(a->error.empty());
-  CHECK(a->T() == int(rep.size()) + 1);  // bytes and BOS
-  CHECK(a->token_text[0] == "<bos>");
-  CHECK(a->roles.Find("induction")->active);
-  CHECK(a->roles.Find("previous_token")->active);
-  CHECK_FALSE(w.Busy());
-  // The same prompt through the training checkpoints, judged by the final
-  // model's top heads: no induction at step 600, induction from step 1000.
-  w.Submit({model, rep, true, 600, 31});
-  a = WaitFor(w, 31);
-  CHECK(a->step == 600);
-  CHECK_FALSE(a->roles.Find("induction")->active);
-  w.Submit({model, rep, true, 1000, 32});
-  CHECK(WaitFor(w, 32)->roles.Find("induction")->active);
-  // Errors in words, not exceptions.
-  w.Submit({model, rep, true, 777, 33});
-  CHECK_THAT(WaitFor(w, 33)->error, Catch::Contains("no checkpoint at step 777"));
-  w.Submit({model, std::string(300, 'x'), true, -1, 34});
-  CHECK_THAT(WaitFor(w, 34)->error, Catch::Contains("301 tokens") && Catch::Contains("128 positions"));
-  w.Submit({model, "", true, -1, 35});
-  CHECK_THAT(WaitFor(w, 35)->error, Catch::Contains("Type a prompt"));
 }
 
 TEST_CASE("role_formation.json: broken or stale files are refused or recomputed", "[roles][lm]") {

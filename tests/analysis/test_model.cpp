@@ -9,10 +9,11 @@
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
 #include "test_util.h"
-#include "train/modadd.h"
+#include "families/modadd_task.h"
 #include "train/modadd_kernel.h"
 #include "train/trainer.h"
 #include "io/run_dir.h"
+#include "jobs/thread_policy.h"
 
 using namespace hs;
 
@@ -133,7 +134,7 @@ TEST_CASE("the trainer's hand-derived kernel equals the general forward and auto
     auto src = m->named_parameters();
     for (auto& np : ref->named_parameters()) np.value().copy_(src[np.key()]);
   }
-  const auto data = train::MakeModAddData(p, 0.6, 3);
+  const auto data = families::MakeModAddData(p, 0.6, 3);
   const torch::Tensor x = data.all_tokens.index_select(0, data.train_idx);
   const torch::Tensor y = data.all_labels.index_select(0, data.train_idx);
   train::ModAddExamples ex;
@@ -143,7 +144,7 @@ TEST_CASE("the trainer's hand-derived kernel equals the general forward and auto
     ex.y.push_back(static_cast<int32_t>(y[i].item<int64_t>()));
   }
   torch::Tensor ref_logits = ref->forward(x).select(1, -1);
-  torch::Tensor ref_loss = train::CrossEntropyF64(ref_logits, y);
+  torch::Tensor ref_loss = families::CrossEntropyF64(ref_logits, y);
   ref_loss.backward();
   const double ref_acc = ref_logits.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
   CHECK(ref_acc > 0.0);
@@ -188,7 +189,7 @@ TEST_CASE("the trainer's hand-derived kernel equals the general forward and auto
 TEST_CASE("metrics.csv's test numbers: evaluated on schedule and equal to the general forward at checkpoints",
           "[model][train]") {
   test::TempDir dir("evalsched");
-  train::ConfigureTorchForTraining(2);
+  jobs::ConfigureTorchForTraining(2);
   train::TrainConfig cfg;
   cfg.p = 13, cfg.d_model = 32, cfg.n_heads = 4, cfg.d_head = 8, cfg.d_mlp = 48, cfg.train_frac = 0.5;
   cfg.epochs = 120, cfg.eval_every = 7, cfg.checkpoint_schedule = "0:50";
@@ -208,7 +209,7 @@ TEST_CASE("metrics.csv's test numbers: evaluated on schedule and equal to the ge
   }
   // At checkpoints, the general forward on the saved weights gives the same
   // test loss and accuracy, and the same train loss.
-  const auto data = train::MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
+  const auto data = families::MakeModAddData(cfg.p, cfg.train_frac, cfg.data_seed);
   for (int epoch : {0, 50, 100, 120}) {
     INFO("checkpoint " << epoch);
     model::HookedTransformer m(cfg.Model());
@@ -218,19 +219,19 @@ TEST_CASE("metrics.csv's test numbers: evaluated on schedule and equal to the ge
       const torch::Tensor idx = test ? data.test_idx : data.train_idx;
       const torch::Tensor logits = m->forward(data.all_tokens.index_select(0, idx)).select(1, -1);
       const torch::Tensor y = data.all_labels.index_select(0, idx);
-      const double loss = train::CrossEntropyF64(logits, y).item<double>();
+      const double loss = families::CrossEntropyF64(logits, y).item<double>();
       const double acc = logits.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
       CHECK((test ? rows[epoch].test_loss : rows[epoch].train_loss) == Approx(loss).epsilon(1e-4));
       CHECK((test ? rows[epoch].test_acc : rows[epoch].train_acc) == Approx(acc).margin(1.5 / idx.size(0)));
     }
   }
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
 }
 
 TEST_CASE("float64 cross-entropy does not underflow on confident predictions", "[train]") {
   // log(1 + 2e^-20) = 4.1e-9: below float32 resolution at 20, fine in float64.
   torch::Tensor logits = torch::tensor({{20.0f, 0.0f, 0.0f}});
-  torch::Tensor loss = train::CrossEntropyF64(logits, torch::tensor({0}, torch::kLong));
+  torch::Tensor loss = families::CrossEntropyF64(logits, torch::tensor({0}, torch::kLong));
   CHECK(loss.scalar_type() == torch::kFloat64);
   CHECK(loss.item<double>() > 0.0);  // float32 gives exactly 0
   CHECK(loss.item<double>() == Approx(std::log1p(2 * std::exp(-20.0))).epsilon(1e-6));

@@ -12,7 +12,7 @@
 
 #include "analyzers/analyzer.h"
 #include "analyzers/pipeline.h"
-#include "families/modadd.h"
+#include "families/modadd_forward.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
 #include "model/hooked_transformer.h"
@@ -309,12 +309,12 @@ TEST_CASE("ModelCache reuses one forward per epoch, honours cancellation and see
     analyzers::ModelCache mc;
     int calls = 0;
     auto after_first_phase = [&] { return ++calls > 1; };  // false before the load, true after it
-    CHECK_THROWS_AS(mc.Compute(*run, "attention_freq", 0, after_first_phase), analyzers::Cancelled);
+    CHECK_THROWS_AS(mc.Compute(*run, "attention_freq", 0, after_first_phase), jobs::Cancelled);
     CHECK(mc.checkpoint_loads() == 1);
     CHECK(mc.forward_passes() == 0);  // stopped before the forward
     calls = 0;
     auto after_second_phase = [&] { return ++calls > 2; };
-    CHECK_THROWS_AS(mc.Compute(*run, "neuron_freq_norm", 0, after_second_phase), analyzers::Cancelled);
+    CHECK_THROWS_AS(mc.Compute(*run, "neuron_freq_norm", 0, after_second_phase), jobs::Cancelled);
     CHECK(mc.forward_passes() == 1);
     CHECK(mc.checkpoint_loads() == 1);  // the loaded model was kept
     CHECK_NOTHROW(mc.Compute(*run, "neuron_freq_norm", 0));

@@ -1,4 +1,4 @@
-// Attention plasticity (issue 10) on synthetic queries and keys where the
+// Attention plasticity on synthetic queries and keys where the
 // answer is known: planted regression coefficients, the Householder
 // reflection, plasticity 1 for keys that differ only where queries carry no
 // mean, plasticity 0 for keys far apart along the query mean, KS p-values of
@@ -15,6 +15,7 @@
 #include "library/plasticity.h"
 #include "lm/qk_capture.h"
 #include "test_util.h"
+#include "lm/plasticity_files.h"
 
 namespace fs = std::filesystem;
 using namespace hs;
@@ -266,11 +267,10 @@ TEST_CASE("plasticity config: defaults, overrides, and errors naming the file", 
 
 namespace {
 using test::Python;
-fs::path Demo() { return test::DemoLm(); }
 }  // namespace
 
 TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy computation", "[plasticity][lm]") {
-  const auto model = lm::LanguageModel::Open(Demo());
+  const auto model = lm::LanguageModel::Open(test::DemoLm());
   lm::QKCaptureOptions o;
   o.max_tokens = 1500;  // 12 examples: small enough for numpy to enumerate every key pair
   const lm::QKSample s = lm::CaptureQK(*model, o);
@@ -283,7 +283,7 @@ TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy c
   const pl::Config cfg;
   std::vector<pl::HeadResult> results;
   for (int h : {1 * 4 + 1, 0 * 4 + 3}) results.push_back(pl::AnalyzeHead(inputs[h], cfg));
-  pl::WriteCsvs(dir.path, cfg, results);
+  lm::WritePlasticityCsvs(dir.path, cfg, results);
   for (const auto& r : results) {
     const int n = s.n(), d = s.d_head;
     std::vector<int64_t> pos(s.position.begin(), s.position.end()), ex(s.example.begin(), s.example.end());
@@ -297,7 +297,7 @@ TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy c
     CHECK(std::system(cmd.c_str()) == 0);
   }
   // The CSVs read back as written (every field, %.17g round trips).
-  const auto back = pl::ReadCsvs(dir.path);
+  const auto back = lm::ReadPlasticityCsvs(dir.path);
   REQUIRE(back.size() == 2);  // sorted by layer, then head: L0H3, L1H1
   CHECK(back[1].ap_overall == results[0].ap_overall);
   CHECK(back[1].cells.size() == results[0].cells.size());
@@ -307,13 +307,13 @@ TEST_CASE("a demo-LM head's plasticity metrics agree with an independent numpy c
 TEST_CASE("plasticity CSVs: broken files are refused naming the file and the line", "[plasticity]") {
   test::TempDir dir("plasticity_csv");
   for (const char* f : {"head_metrics.csv", "head_bucket_plasticity.csv", "head_component_weights.csv"})
-    fs::copy(Demo() / "plasticity" / f, dir.path / f);
-  REQUIRE(pl::ReadCsvs(dir.path).size() == 8);
+    fs::copy(test::DemoLm() / "plasticity" / f, dir.path / f);
+  REQUIRE(lm::ReadPlasticityCsvs(dir.path).size() == 8);
   const fs::path m = dir.path / "head_metrics.csv", b = dir.path / "head_bucket_plasticity.csv";
   const std::string good_m = io::ReadFile(m), good_b = io::ReadFile(b);
   auto error_of = [&] {
     try {
-      pl::ReadCsvs(dir.path);
+      lm::ReadPlasticityCsvs(dir.path);
     } catch (const io::IoError& e) {
       return std::string(e.what());
     }
@@ -357,7 +357,7 @@ TEST_CASE("captured queries and keys of a GQA model reproduce its attention patt
                           " llama > " + (dir.path / "log.txt").string() + " 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
   const fs::path m = dir.path / "llama";
-  fs::copy(Demo() / "headscope_tokenizer.json", m / "headscope_tokenizer.json");
+  fs::copy(test::DemoLm() / "headscope_tokenizer.json", m / "headscope_tokenizer.json");
   const auto model = lm::LanguageModel::Open(m);
   const auto& c = model->cfg();
   REQUIRE(c.NumKVHeads() < c.n_heads);

@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 using namespace hs;
 namespace fs = std::filesystem;
@@ -33,7 +34,7 @@ train::TrainConfig TinyConfig() {
 
 TEST_CASE("a tiny configuration learns modular addition and generalises", "[train]") {
   test::TempDir dir("grok");
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
   auto cfg = TinyConfig();
   train::Trainer t(cfg, dir.path / "run");
   double best_test = 0;
@@ -62,7 +63,7 @@ TEST_CASE("a tiny configuration learns modular addition and generalises", "[trai
 
 TEST_CASE("a killed run resumes and ends with the same weights as an uninterrupted run", "[train][resume]") {
   test::TempDir dir("resume");
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
   for (bool grokfast : {false, true}) {
     INFO("grokfast " << grokfast);
     auto cfg = TinyConfig();

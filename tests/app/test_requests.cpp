@@ -17,6 +17,7 @@
 #include "panel.h"
 #include "requests.h"
 #include "train/trainer.h"
+#include "jobs/thread_policy.h"
 
 using namespace hs;
 namespace fs = std::filesystem;
@@ -38,7 +39,7 @@ fs::path TinyRun(const fs::path& root, int p, int n_heads = 4) {
   c.epochs = 60;
   c.checkpoint_schedule = "0:20";
   const fs::path run = root / "modadd_1l" / c.VariantName();
-  train::ConfigureTorchForTraining(1);
+  jobs::ConfigureTorchForTraining(1);
   train::Trainer(c, run).Run();
   return run;
 }

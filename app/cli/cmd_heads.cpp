@@ -1,0 +1,224 @@
+// `headscope heads MODEL_DIR (--prompt TEXT | --tokens 1,2,3)`: one forward;
+// which head roles are active on the prompt (the model's categories, from
+// head_categories.json, computed first if missing), a per-layer, per-head
+// summary of where attention goes, and optionally every pattern as .npz.
+// --json prints exactly what the explorer's head-roles panel consumes:
+// {category: [{layer, head, score, activation_score, is_active}], reasons}.
+#include <memory>
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "io/npz.h"
+#include "lm/categorize.h"
+#include "lm/language_model.h"
+#include "jobs/thread_policy.h"
+
+namespace hs::app {
+namespace {
+
+// "1,2,3" -> ids: decimal integers separated by commas, nothing else (an empty item, a sign without
+// digits or an id past int64 is an error saying which item).
+bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids, std::string* error) {
+  ids->clear();
+  size_t item = 0;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string s = text.substr(pos, end - pos);
+    ++item;
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used, 10);
+    } catch (const std::out_of_range&) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is out of range";
+      return false;
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size() || std::isspace(static_cast<unsigned char>(s[0]))) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is not an integer; give ids like 1,2,3";
+      return false;
+    }
+    ids->push_back(v);
+    pos = end + 1;
+  }
+  return true;
+}
+
+
+// Where one head's attention goes, averaged over the query rows that can
+// make the distinction.
+struct HeadSummary {
+  double previous_token = 0;  // mean attention of row i >= 1 on i - 1
+  double first_token = 0;     // mean attention of row i >= 1 on position 0
+  double self = 0;            // mean attention of row i >= 1 on itself
+  double entropy = 0;         // mean row entropy / log(visible keys), rows i >= 1
+};
+
+HeadSummary Summarise(const float* a, int64_t T) {  // a: [T, T] row-major
+  HeadSummary s;
+  if (T < 2) return s;
+  for (int64_t i = 1; i < T; ++i) {
+    const float* row = a + i * T;
+    s.previous_token += row[i - 1];
+    s.first_token += row[0];
+    s.self += row[i];
+    double h = 0;
+    for (int64_t j = 0; j <= i; ++j)
+      if (row[j] > 0) h -= row[j] * std::log(double(row[j]));
+    s.entropy += h / std::log(double(i + 1));
+  }
+  const double n = double(T - 1);
+  s.previous_token /= n;
+  s.first_token /= n;
+  s.self /= n;
+  s.entropy /= n;
+  return s;
+}
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (c == '\n') ? std::string("\\n") : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
+int RunHeads(const HeadsOptions& opt) {
+  jobs::ConfigureTorchForInference(2);
+  std::unique_ptr<lm::LanguageModel> lm;
+  try {
+    lm = lm::LanguageModel::Open(opt.model_dir);
+  } catch (const std::exception& e) {
+    std::cerr << "headscope heads: " << e.what() << "\n";
+    return 1;
+  }
+  std::vector<int64_t> tokens;
+  bool bos = false;
+  if (!opt.tokens.empty()) {
+    tokens = opt.tokens;  // as given; "bos" reports whether they start with one
+    bos = lm->tokenizer().BosId() && tokens.front() == *lm->tokenizer().BosId();
+  } else {
+    bos = opt.bos == "yes" || (opt.bos == "auto" && lm->DefaultBos());
+    try {
+      tokens = lm->Encode(opt.prompt, bos);
+    } catch (const std::exception& e) {
+      std::cerr << "headscope heads: cannot encode the prompt: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  io::Array patterns;
+  library::HeadCategories categories;
+  try {
+    patterns = lm->Patterns(tokens);
+    std::string note;
+    categories = lm::LoadOrCategorize(*lm, opt.model_dir, {}, &note);
+    if (!note.empty()) std::cerr << "headscope heads: " << note << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "headscope heads: " << e.what() << "\n";
+    return 1;
+  }
+  const auto& c = lm->cfg();
+  const int64_t T = int64_t(tokens.size());
+  const float* values = patterns.data<float>();  // Patterns() is float32
+  if (!opt.patterns_out.empty()) {
+    try {
+      io::WriteNpz(opt.patterns_out, {{"tokens", io::Array::I64({T}, tokens)}, {"patterns", patterns}});
+    } catch (const std::exception& e) {
+      std::cerr << "headscope heads: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::ostringstream table;
+  table << "layer head  prev-token first-token  self  entropy\n";
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int h = 0; h < c.n_heads; ++h) {
+      const HeadSummary s = Summarise(values + (int64_t(l) * c.n_heads + h) * T * T, T);
+      char line[128];
+      std::snprintf(line, sizeof line, "%5d %4d  %10.3f %11.3f %5.3f %8.3f\n", l, h, s.previous_token, s.first_token,
+                    s.self, s.entropy);
+      table << line;
+    }
+  std::vector<std::string> texts;
+  for (int64_t t : tokens) {
+    try {
+      texts.push_back(lm->tokenizer().TokenText(t));
+    } catch (const std::exception&) {
+      texts.push_back("?");
+    }
+  }
+  const library::PromptRoles roles = library::VerifyPrompt(categories, values, c.n_layers, c.n_heads, tokens);
+  if (opt.json) {
+    std::cout << roles.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << opt.model_dir << " (" << lm->info().model_type << ", " << c.n_layers << " layers x " << c.n_heads
+            << " heads): " << T << " tokens" << (bos ? ", BOS prepended" : "") << "\n  ";
+  for (const auto& t : texts) std::cout << "[" << Escape(t) << "]";
+  std::cout << "\nHead roles on this prompt (filled: active; activation score per top head)\n";
+  for (const auto& ca : roles.categories) {
+    const library::CategoryDef* def = library::FindCategoryDef(ca.key);
+    if (ca.key == "other") {
+      std::cout << "  o " << def->display_name << ": " << ca.heads.size() << " heads\n";
+      continue;
+    }
+    std::cout << "  " << (ca.active ? "*" : "o") << " " << def->display_name << ":";
+    for (const auto& h : ca.heads) {
+      char b[64];
+      std::snprintf(b, sizeof b, " L%dH%d %.2f%s", h.layer, h.head, h.activation_score, h.is_active ? "*" : "");
+      std::cout << b;
+    }
+    if (!ca.reason.empty()) std::cout << "  (" << ca.reason << ")";
+    std::cout << "\n";
+  }
+  std::cout << "Mean attention over query rows 1.." << T - 1
+            << " (entropy: per row over log of the visible keys; 1 = uniform)\n"
+            << table.str();
+  return 0;
+}
+
+namespace {
+void AddHeads(CLI::App& cli) {
+  auto hd = std::make_shared<HeadsOptions>();
+  auto tokens_text = std::make_shared<std::string>();  // parsed by ParseTokenIds: CLI11 would read "" and "1,,2" as ids 0
+  auto* heads = cli.add_subcommand("heads", "Run a language model on a prompt; per-head attention summary");
+  heads->add_option("model_dir", hd->model_dir, "Hugging Face model folder (or assets/demo_lm)")->required();
+  auto* prompt_opt = heads->add_option("--prompt", hd->prompt, "Text to run");
+  auto* tokens_opt = heads->add_option("--tokens", *tokens_text, "Token ids instead of text, e.g. 1,2,3");
+  prompt_opt->excludes(tokens_opt);
+  heads->add_option("--bos", hd->bos, "Prepend BOS to the prompt: yes, no or auto (auto: yes if the tokenizer has one, "
+                                     "except Qwen)")
+      ->check(CLI::IsMember({"yes", "no", "auto"}))
+      ->capture_default_str();
+  heads->add_flag("--json", hd->json, "Print JSON instead of a table");
+  heads->add_option("--patterns-out", hd->patterns_out, "Write tokens [T] and patterns [layers, heads, T, T] as .npz");
+
+  heads->callback([hd, tokens_text, prompt_opt, tokens_opt] {
+    if (tokens_opt->count() > 0) {
+      std::string error;
+      if (!ParseTokenIds(*tokens_text, &hd->tokens, &error)) {
+        std::cerr << "headscope heads: --tokens '" << *tokens_text << "': " << error << "\n";
+        ExitWith(2);
+      }
+    } else if (prompt_opt->count() > 0 && hd->prompt.empty()) {
+      std::cerr << "headscope heads: the prompt is empty; give some text, or ids with --tokens 1,2,3\n";
+      ExitWith(2);
+    }
+    if (hd->prompt.empty() && hd->tokens.empty()) {
+      std::cerr << "headscope heads: give --prompt TEXT or --tokens 1,2,3\n";
+      ExitWith(2);
+    }
+    ExitWith(RunHeads(*hd));
+  });
+}
+const bool kHeadsRegistered = RegisterCommand({"heads", 50, AddHeads});
+}  // namespace
+
+}  // namespace hs::app

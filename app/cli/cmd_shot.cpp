@@ -1,0 +1,59 @@
+// `headscope shot`: the explorer (or one registered panel) at an epoch, a
+// model, a prompt, drawn in a real GL context and written as a PNG once
+// every panel has its data (uses the display, or xvfb-run when there is none).
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "lm/language_model.h"
+#include "panel.h"
+
+namespace hs::app {
+namespace {
+void AddShot(CLI::App& cli) {
+  auto shot = std::make_shared<ExplorerOptions>();
+  shot->frames = 3;
+  shot->wait_ready = true;
+  shot->train_if_missing = false;
+  auto* shot_cmd = cli.add_subcommand("shot", "Render the explorer (or one panel) at an epoch to a PNG, in a real GL context");
+  shot_cmd->add_option("--run", shot->run, "Run folder (grokking panels)");
+  shot_cmd->add_option("--runs", shot->runs, "Folder of runs (for --panel compare)")->capture_default_str();
+  shot_cmd->add_option("--epoch", shot->epoch, "Checkpoint epoch (the nearest checkpoint at or after it)");
+  shot_cmd->add_option("--model", shot->model, "Language-model folder (LM panels; e.g. assets/demo_lm)");
+  shot_cmd->add_option("--prompt", shot->prompt, "Prompt for the LM panels");
+  shot_cmd->add_option("--head", shot->head, "Selected head as LAYER,HEAD (LM panels)");
+  shot_cmd->add_option("--step", shot->step, "Training checkpoint step of the LM (default: final weights)");
+  const std::string panels =
+      PanelNameList(WorkspaceKind::Grokking) + "; language models: " + PanelNameList(WorkspaceKind::LanguageModel);
+  shot_cmd->add_option("--panel", shot->panel, panels + " (default: the whole window)");
+  shot_cmd->add_option("--compare", shot->compare, "Runs the compare_runs panel overlays with --run (comma-separated)")
+      ->delimiter(',');
+  shot_cmd->add_option("--pair", shot->pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
+  shot_cmd->add_option("--out", shot->screenshot, "PNG file to write")->required();
+  shot_cmd->add_option("--width", shot->width, "Window width in pixels")->capture_default_str();
+  shot_cmd->add_option("--height", shot->height, "Window height in pixels")->capture_default_str();
+  shot_cmd->callback([shot, panels] {
+    const PanelDef* def = shot->panel.empty() ? nullptr : FindPanel(shot->panel);
+    if (!shot->panel.empty() && !def) {
+      std::cerr << "headscope shot: unknown --panel '" << shot->panel << "'; use one of " << panels << "\n";
+      ExitWith(2);
+    }
+    const bool lm_shot = def ? def->workspace == WorkspaceKind::LanguageModel : !shot->model.empty();
+    if (!lm_shot && (shot->run.empty() || shot->epoch < 0)) {
+      std::cerr << "headscope shot: give --run RUN --epoch N (grokking panels) or --model DIR (language-model "
+                   "panels)\n";
+      ExitWith(2);
+    }
+    if (lm_shot) {
+      shot->lm_first = true;
+      if (shot->model.empty()) shot->model = lm::DemoLmDir().string();
+    }
+    ExitWith(RunExplorer(*shot));
+  });
+}
+const bool kShotRegistered = RegisterCommand({"shot", 60, AddShot});
+}  // namespace
+
+}  // namespace hs::app

@@ -1,0 +1,73 @@
+// Shared by the language-model panels, in one place: the empty states before a prompt's
+// analysis is there, category colours, readable token labels.
+#pragma once
+
+#include <imgui.h>
+
+#include <string>
+#include <vector>
+
+#include "lm_view.h"
+#include "panel.h"
+
+namespace hs::app {
+
+// True when there is an analysed prompt to draw; otherwise draws the empty
+// state (loading, error, no prompt) and returns false.
+inline bool HasPromptToShow(const ViewContext& v) {
+  if (!v.lm) return false;
+  const LmView& m = *v.lm;
+  if (!m.error.empty()) return ErrorText(m.error), false;
+  if (!m.model) return EmptyState(m.loading.empty() ? "No model open." : "Loading the model..."), false;
+  if (!m.analysis) return EmptyState("Running the prompt..."), false;
+  if (!m.analysis->error.empty() || m.analysis->patterns.empty()) {
+    EmptyState(m.analysis->error.empty() ? "Type a prompt above." : m.analysis->error.c_str());
+    return false;
+  }
+  return true;
+}
+
+// True when a model is loaded; otherwise draws the loading or error state.
+inline bool HasModelToShow(const ViewContext& v) {
+  if (!v.lm) return false;
+  if (v.lm->model) return true;
+  if (!v.lm->error.empty()) ErrorText(v.lm->error);
+  else EmptyState("Loading the model...");
+  return false;
+}
+
+// A panel that draws the current prompt's analysis: it waits while the
+// model loads or the prompt is being run.
+class PromptPanel : public Panel {
+ public:
+  bool Waiting() const override { return m_waiting; }
+  std::vector<std::string> Warnings() const override { return m_warnings; }
+
+ protected:
+  // The start of Draw: true when there is an analysis to draw.
+  bool Begin(const ViewContext& v) {
+    m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
+    return HasPromptToShow(v);
+  }
+  // The model's cache files that could not be saved, each naming its file.
+  void DrawModelWarnings(const ViewContext& v) {
+    m_warnings.clear();
+    if (!v.lm) return;
+    for (const auto& w : v.lm->warnings) WarningText(w), m_warnings.push_back(w);
+  }
+
+ private:
+  bool m_waiting = false;
+  std::vector<std::string> m_warnings;
+};
+
+// Colour of a category (display order), from the colour-blind-safe palette.
+ImU32 CategoryColor(const std::string& key);
+
+// Token text for axis labels: newline, tab and carriage return made visible.
+std::vector<std::string> TokenLabels(const std::vector<std::string>& text);
+
+// "L1H2"
+inline std::string HeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
+
+}  // namespace hs::app

@@ -1,0 +1,321 @@
+// [SECTION] Index
+//   Model ............ OpenModel, Adopt (the model request's value)
+//   Selection ........ SetPrompt, SelectHead, SelectStep, Update (model, prompt and plasticity requests)
+//   Top bar .......... DrawTopBar: model picker, loading progress, training-step slider
+//   Prompt bar ....... DrawPromptBar: prompt box, BOS, suggested prompts, status
+//   Bars ............. DrawBars (the tabs are the Workspace base's)
+#include "lm_workspace.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "library/head_roles.h"
+
+namespace hs::app {
+namespace fs = std::filesystem;
+
+// [SECTION] Model
+LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
+    : Workspace(WorkspaceKind::LanguageModel), m_opt(std::move(opt)), m_requests(requests) {
+  const std::string p = m_opt.prompt.empty() ? "The cat sat on the mat. The cat sat on the mat." : m_opt.prompt;
+  std::snprintf(m_prompt, sizeof m_prompt, "%s", p.c_str());
+  m_wanted_step = m_opt.step;
+  if (!m_opt.head.empty()) {
+    int l = -1, h = -1;
+    if (std::sscanf(m_opt.head.c_str(), "%d,%d", &l, &h) == 2) m_wanted_head = {l, h};
+  }
+  const fs::path demo = lm::DemoLmDir();
+  if (!demo.empty()) m_recent.push_back(demo);
+}
+
+void LmWorkspace::OpenModel(const fs::path& dir) {
+  const LmModelKey key = LmModelKey::Of(dir);
+  if (key == m_model_key) return;
+  m_model_key = key;
+  m_view = LmView{};  // nothing of the previous model is shown again
+  m_view.model_dir = dir;
+  m_view.loading = "loading " + dir.string();
+  m_analysis_model.clear();
+  m_encoded_for.clear();
+  m_requests.Cancel("lm_plasticity");  // the previous model's plasticity run stops
+  m_plasticity_want = PlasticityWant::Saved;
+  if (std::find(m_recent.begin(), m_recent.end(), dir) == m_recent.end()) m_recent.push_back(dir);
+}
+
+void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
+  m_view.model = std::move(model);
+  const auto& m = *m_view.model;
+  m_view.warnings = m.cache_warnings;
+  if (!m_bos_user) m_bos = m.lm->DefaultBos();
+  // The selected head: asked for, else the best induction head, else L0H0.
+  auto [l, h] = m_wanted_head;
+  if (l < 0 || l >= m.n_layers() || h < 0 || h >= m.n_heads()) {
+    l = 0, h = 0;
+    if (const auto* c = m.categories.Find("induction"); c && !c->top_heads.empty())
+      l = c->top_heads[0].layer, h = c->top_heads[0].head;
+  }
+  m_view.layer = l, m_view.head = h;
+  if (m_view.category.empty()) m_view.category = "induction";
+  SelectStep(m_wanted_step);
+}
+
+// [SECTION] Selection
+void LmWorkspace::SetPrompt(const std::string& prompt) {
+  std::snprintf(m_prompt, sizeof m_prompt, "%s", prompt.c_str());
+}
+
+void LmWorkspace::SelectHead(int layer, int head) {
+  m_wanted_head = {layer, head};
+  if (m_view.model && layer >= 0 && layer < m_view.model->n_layers() && head >= 0 && head < m_view.model->n_heads())
+    m_view.layer = layer, m_view.head = head;
+}
+
+void LmWorkspace::SelectStep(int step) {
+  m_wanted_step = step;
+  m_view.step = -1;
+  if (!m_view.model || step < 0) return;
+  for (const auto& [s, dir] : m_view.model->checkpoints)
+    if (s >= step) {
+      m_view.step = s;
+      return;
+    }
+}
+
+void LmWorkspace::Update() {
+  if (m_model_key.empty()) {
+    const fs::path dir = !m_opt.model.empty()        ? fs::path(m_opt.model)
+                         : !m_start_model.empty() ? m_start_model
+                                                  : lm::DemoLmDir();
+    if (dir.empty()) {
+      m_view.error = "the demo LM (assets/demo_lm) was not found; open a Hugging Face model folder";
+      return;
+    }
+    OpenModel(dir);
+  }
+  const Result<lm::LmModel> r = m_requests.LmModel(m_model_key);
+  m_view.error = r.error;
+  m_view.loading = r.pending ? (r.progress.what.empty() ? "loading " + m_view.model_dir.string() : r.progress.what) : "";
+  m_view.loading_fraction = r.progress.fraction;
+  if (r.value && r.value != m_view.model) Adopt(r.value);
+  RequestPrompt();
+  RequestPlasticity();
+}
+
+void LmWorkspace::RequestPrompt() {
+  if (!m_view.model) return;
+  const std::string model = m_model_key.str();
+  if (m_encoded_for != model || m_encoded_text != m_prompt || m_encoded_bos != m_bos) {
+    m_encoded_for = model, m_encoded_text = m_prompt, m_encoded_bos = m_bos;
+    m_tokens.clear();
+    m_encode_error.clear();
+    try {
+      m_tokens = m_view.model->lm->Encode(m_prompt, m_bos);
+    } catch (const std::exception& e) {
+      m_encode_error = e.what();
+    }
+  }
+  if (!m_encode_error.empty()) {  // in words, where the analysis is drawn
+    if (!m_view.analysis || m_view.analysis->error != m_encode_error) {
+      auto a = std::make_shared<lm::PromptAnalysis>();
+      a->model_dir = m_view.model->dir, a->prompt = m_prompt, a->bos = m_bos, a->step = m_view.step;
+      a->error = m_encode_error;
+      m_view.analysis = a;
+    }
+    m_view.analysis_current = true;
+    m_analysis_model = model;
+    return;
+  }
+  LmPromptKey key;
+  key.model = m_model_key;
+  key.step = m_view.step;
+  key.bos = m_bos;
+  key.n_tokens = m_tokens.size();
+  key.tokens_hash = LmPromptKey::HashTokens(m_tokens);
+  const Result<lm::PromptAnalysis> r = m_requests.LmPrompt(m_view.model, key, m_prompt, m_tokens);
+  if (m_analysis_model != model) m_view.analysis.reset();  // never another model's result
+  m_view.analysis_current = r.value != nullptr;
+  if (r.value) m_view.analysis = r.value, m_analysis_model = model;
+}
+
+void LmWorkspace::RequestPlasticity() {
+  m_view.plasticity_status.clear();
+  if (!m_view.model || m_plasticity_want == PlasticityWant::Nothing) return;
+  const bool compute = m_plasticity_want == PlasticityWant::Compute;
+  const Result<LmPlasticity> r = m_requests.Plasticity(m_view.model, {m_model_key, compute});
+  m_view.plasticity_error = r.error;
+  if (r.pending) {
+    m_view.plasticity_status = !r.progress.what.empty() ? r.progress.what
+                               : compute               ? "capturing queries and keys"
+                                                       : "reading the saved plasticity CSVs";
+    m_view.plasticity_fraction = compute ? std::max(0.0f, r.progress.fraction) : -1.0f;
+  }
+  if (r.value) {
+    m_view.plasticity = r.value->heads.empty()
+                            ? nullptr
+                            : std::shared_ptr<const std::vector<library::plasticity::HeadResult>>(r.value, &r.value->heads);
+    m_view.plasticity_warning = r.value->warning;
+  } else if (compute) {
+    m_view.plasticity.reset();
+  }
+}
+
+ViewContext LmWorkspace::Context() const {
+  ViewContext v;
+  v.lm = &m_view;
+  return v;
+}
+
+void LmWorkspace::Apply(const PanelOutput& out) {
+  if (out.head) SelectHead(out.head->first, out.head->second);
+  if (out.prompt) SetPrompt(*out.prompt);
+  if (out.category) m_view.category = *out.category;
+  if (out.step) SelectStep(*out.step);
+  if (out.compute_plasticity) m_plasticity_want = PlasticityWant::Compute;
+  if (out.cancel_plasticity) {
+    m_requests.Cancel("lm_plasticity");
+    m_plasticity_want = PlasticityWant::Saved;
+  }
+  // An edit typed this frame starts now, not next frame.
+  RequestPrompt();
+  RequestPlasticity();
+}
+
+bool LmWorkspace::WaitingSelf() const {
+  return !m_view.loading.empty() || (m_view.model && !m_view.analysis_current);
+}
+
+void LmWorkspace::AppendErrors(std::vector<std::string>& out) const {
+  if (!m_view.error.empty()) out.push_back("model: " + m_view.error);
+}
+
+std::vector<std::string> LmWorkspace::Warnings() const {
+  std::vector<std::string> out = m_view.warnings;
+  if (!m_view.plasticity_warning.empty()) out.push_back(m_view.plasticity_warning);
+  return out;
+}
+
+nlohmann::json LmWorkspace::SaveState() const {
+  // Nothing opened this session: keep what was remembered.
+  const fs::path model = m_view.model_dir.empty() ? m_start_model : m_view.model_dir;
+  return {{"model", model.string()}, {"prompt", std::string(m_prompt)}, {"step", m_view.model ? m_view.step : m_wanted_step}};
+}
+
+// [SECTION] Top bar
+void LmWorkspace::DrawTopBar() {
+  const float fh = ImGui::GetFontSize();
+  ImGui::SetNextItemWidth(fh * 16);
+  if (ImGui::BeginCombo("model", m_view.model_dir.empty() ? "(none)" : ShortName(m_view.model_dir).c_str())) {
+    for (const auto& r : m_recent)
+      if (ImGui::Selectable(ShortName(r).c_str(), r == m_view.model_dir)) OpenModel(r);
+    ImGui::Separator();
+    ImGui::TextDisabled("Any Hugging Face folder (config.json, *.safetensors, tokenizer):");
+    ImGui::SetNextItemWidth(fh * 24);
+    const bool enter = ImGui::InputTextWithHint("##path", "/path/to/model folder", m_path_input, sizeof m_path_input,
+                                                ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::SameLine();
+    if ((ImGui::Button("Open") || enter) && m_path_input[0]) {
+      OpenModel(m_path_input);
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::EndCombo();
+  }
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s\nThe demo LM ships with headscope; open any GPT-2, Llama, Qwen2/3, GPT-NeoX or OPT folder.",
+                      m_view.model_dir.string().c_str());
+  ImGui::SameLine();
+  if (!m_view.loading.empty()) {
+    TextProgressBar(m_view.loading_fraction, m_view.loading.c_str());
+    return;
+  }
+  if (!m_view.error.empty()) {
+    ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", m_view.error.c_str());
+    return;
+  }
+  if (!m_view.model) return;
+  const auto& m = *m_view.model;
+  const auto& c = m.lm->cfg();
+  ImGui::TextDisabled("%s, %d layers x %d heads, %d positions", m.lm->info().model_type.c_str(), c.n_layers, c.n_heads,
+                      c.n_ctx);
+  if (ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::Text("head_categories.json: %s, %d repeated sequences, %d sentences", m.categories.analysis_date.c_str(),
+                m.categories.method.n_repeated, m.categories.method.n_sentences);
+    if (!m.categories_note.empty()) ImGui::TextUnformatted(m.categories_note.c_str());
+    ImGui::EndTooltip();
+  }
+  if (!m_view.warnings.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.6f, 0.35f, 0.0f, 1), "(!) %d file%s not saved", int(m_view.warnings.size()),
+                       m_view.warnings.size() == 1 ? "" : "s");
+    if (ImGui::IsItemHovered()) {
+      ImGui::BeginTooltip();
+      for (const auto& w : m_view.warnings) ImGui::TextUnformatted(w.c_str());
+      ImGui::TextDisabled("The results are kept for this session and computed again next time.");
+      ImGui::EndTooltip();
+    }
+  }
+  if (m.checkpoints.empty()) return;
+  // Training-step slider: the checkpoints, then the final weights.
+  ImGui::SameLine();
+  const int n = int(m.checkpoints.size());
+  int index = n;
+  for (int i = 0; i < n; ++i)
+    if (m.checkpoints[i].first == m_view.step) index = i;
+  char label[64];
+  if (index == n)
+    std::snprintf(label, sizeof label, "final weights");
+  else
+    std::snprintf(label, sizeof label, "training step %d", m.checkpoints[index].first);
+  ImGui::SetNextItemWidth(std::max(fh * 10, ImGui::GetContentRegionAvail().x));
+  if (ImGui::SliderInt("##step", &index, 0, n, label)) SelectStep(index == n ? -1 : m.checkpoints[index].first);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Run the prompt through a checkpoint saved during training (%d checkpoints).\n"
+                      "Slide left of step 1000 and the induction heads have not formed yet.",
+                      n);
+}
+
+// [SECTION] Prompt bar
+void LmWorkspace::DrawPromptBar() {
+  const float fh = ImGui::GetFontSize();
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextUnformatted("Prompt");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fh * 8);
+  ImGui::InputTextWithHint("##prompt", "Type a prompt; the panels follow as you type", m_prompt, sizeof m_prompt);
+  ImGui::SameLine();
+  if (ImGui::Checkbox("BOS", &m_bos)) m_bos_user = true;
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Prepend the tokenizer's beginning-of-sequence token (as TransformerLens does;\n"
+                      "the demo LM was trained with it). Qwen models are used without.");
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Try:");
+  for (const auto& def : library::HeadCategoryDefs()) {
+    if (def.suggested_prompt.empty()) continue;
+    ImGui::SameLine();
+    if (ImGui::SmallButton(def.display_name.c_str())) SetPrompt(def.suggested_prompt);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("A prompt that lights up %s heads:\n\"%s\"", def.display_name.c_str(),
+                                                  def.suggested_prompt.c_str());
+  }
+  ImGui::SameLine();
+  if (ImGui::SmallButton("No repetition")) SetPrompt("Jumpy frog");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("\"Jumpy frog\": no token occurs twice, so induction and duplicate-token heads stay gray.");
+  const auto& a = m_view.analysis;
+  if (a) {
+    ImGui::SameLine();
+    if (!a->error.empty() && m_view.analysis_current)
+      ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", a->error.c_str());
+    else
+      ImGui::TextDisabled("%d tokens%s, %.0f ms%s", a->T(), a->bos ? " (BOS first)" : "", a->compute_ms,
+                          m_view.analysis_current ? "" : "   updating...");
+  }
+}
+
+// [SECTION] Bars
+void LmWorkspace::DrawBars() {
+  DrawTopBar();
+  DrawPromptBar();
+}
+
+}  // namespace hs::app

@@ -1,0 +1,86 @@
+// The language-model workspace: a model (the demo LM by default, or any
+// Hugging Face folder), a prompt box with suggested prompts, a training-step
+// slider for models with checkpoints, and the registered LanguageModel
+// panels in tabs. Nothing slow runs on the UI thread and the workspace owns
+// no thread: opening a model, each prompt edit and the plasticity of every
+// head are requests (requests.h) keyed by the model's folder and weights,
+// the step, BOS and the prompt's token ids; latest wins, and the previous
+// result is drawn stale while the next one computes.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lm_view.h"
+#include "requests.h"
+#include "workspace.h"
+
+namespace hs::app {
+
+struct LmOptions {
+  std::string model;   // open this model folder first (empty: the remembered one, else the demo LM)
+  std::string prompt;  // the prompt (empty: a prompt with repetition)
+  std::string head;    // selected head "LAYER,HEAD" (default: the best induction head)
+  int step = -1;       // training checkpoint step (-1: final weights)
+};
+
+class LmWorkspace : public Workspace {
+ public:
+  LmWorkspace(LmOptions opt, Requests& requests);
+
+  // Asks for a model folder (loaded, and categorised the first time, in the
+  // background). The previous model's results are not shown from now on.
+  void OpenModel(const std::filesystem::path& dir);
+  void SetPrompt(const std::string& prompt);
+  // The model opened when the workspace is first shown, unless the options name one.
+  void SetStartModel(const std::filesystem::path& dir) { m_start_model = dir; }
+  void SelectHead(int layer, int head);  // checked against the model when it is loaded
+  // -1: final weights; else the nearest checkpoint at or after `step`.
+  void SelectStep(int step);
+
+  const char* name() const override { return "Language models"; }
+  void Update() override;
+  std::vector<std::string> Warnings() const override;
+  nlohmann::json SaveState() const override;
+
+  const LmView& view() const { return m_view; }
+
+ protected:
+  void DrawBars() override;
+  ViewContext Context() const override;
+  void Apply(const PanelOutput& out) override;
+  bool WaitingSelf() const override;
+  void AppendErrors(std::vector<std::string>& out) const override;
+
+ private:
+  void DrawTopBar();
+  void DrawPromptBar();
+  void Adopt(std::shared_ptr<const lm::LmModel> model);
+  // This frame's prompt request (encodes the prompt when it changed).
+  void RequestPrompt();
+  void RequestPlasticity();
+
+  const LmOptions m_opt;
+  Requests& m_requests;
+  LmView m_view;
+  char m_prompt[4096] = {};
+  bool m_bos = true, m_bos_user = false;
+  int m_wanted_step = -1;
+  std::pair<int, int> m_wanted_head{-1, -1};
+  char m_path_input[1024] = {};
+  std::filesystem::path m_start_model;
+  std::vector<std::filesystem::path> m_recent;
+  LmModelKey m_model_key;             // the model asked for
+  // The prompt as encoded for the request key: re-encoded when the text,
+  // BOS or model changes (a tokenizer pass, ~1 ms per KB of text).
+  std::string m_encoded_text, m_encoded_for, m_encode_error;
+  bool m_encoded_bos = false;
+  std::vector<int64_t> m_tokens;
+  std::string m_analysis_model;       // the model key m_view.analysis belongs to
+  enum class PlasticityWant { Saved, Compute, Nothing };
+  PlasticityWant m_plasticity_want = PlasticityWant::Saved;
+};
+
+}  // namespace hs::app

@@ -1,0 +1,236 @@
+// Requests: how panels get data without ever waiting. A request is keyed by
+// everything its result depends on (run, analyzer, epoch, parameters, and the
+// signature of the file it comes from). Same key as last frame: nothing runs.
+// New key: the in-memory store, else a job on the right lane (file reads and
+// validation on the pool, forward passes on the model lane), latest wins per
+// slot. A failed request remembers its key and its file's signature and is
+// retried only when either changes; its error names the file.
+//
+// The language-model workspace asks through the same object: a model (folder
+// and weights signature), a prompt's analysis (model, training step, BOS and
+// the prompt's token ids) and the plasticity of every head are typed keys;
+// the model and plasticity run on the long lane, prompts on the model lane.
+//
+// Requests owns the job system, the artifact store and the model caches, and
+// declares the job system last so that its workers are joined before
+// anything they write into is destroyed.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "analyzers/pipeline.h"
+#include "families/run_info.h"
+#include "jobs/artifact_store.h"
+#include "jobs/job_system.h"
+#include "library/plasticity.h"
+#include "lm/prompt_analysis.h"
+
+namespace hs::app {
+
+// A file's identity for cache keys and retries: size, modification time and
+// inode (an atomic rewrite is a new inode even within one mtime tick).
+struct FileSig {
+  int64_t size = -1;  // -1: the file does not exist
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  bool exists() const { return size >= 0; }
+  bool operator==(const FileSig& o) const { return size == o.size && mtime_ns == o.mtime_ns && inode == o.inode; }
+  bool operator!=(const FileSig& o) const { return !(*this == o); }
+};
+FileSig Signature(const std::filesystem::path& path);
+
+// metrics.csv as the loss panel needs it (parsed off the UI thread).
+struct MetricsData {
+  std::vector<float> epoch, train_loss, train_acc;
+  std::vector<float> test_epoch, test_loss, test_acc;  // the rows where the test set was evaluated
+  int grok_epoch = -1;  // library::GrokEpoch
+};
+
+// What a running job says it is doing (a model being categorised, a corpus
+// being captured): in words, and how far in [0, 1] (-1: unknown).
+struct Progress {
+  std::string what;
+  float fraction = -1;
+};
+
+// What a request gives back this frame.
+template <class T>
+struct Result {
+  std::shared_ptr<const T> value;  // the result for exactly this key, or null
+  std::string error;               // why it failed (names the file); empty when fine
+  bool pending = false;            // a job is working on it
+  Progress progress;               // while pending: what the job reports
+};
+
+// --- language-model keys -------------------------------------------------------
+
+// A language model's identity: its folder and the signature of its weight
+// files (names, sizes, modification times), so a rewritten model is another key.
+struct LmModelKey {
+  std::filesystem::path dir;   // absolute, normalised
+  std::string weights;         // lm::WeightsSignature(dir); empty when it could not be read
+  // The key of `dir` as it is on disk now (stats the weight files).
+  static LmModelKey Of(const std::filesystem::path& dir);
+  std::string str() const { return dir.string() + "|" + weights; }
+  bool empty() const { return dir.empty(); }
+  bool operator==(const LmModelKey& o) const { return dir == o.dir && weights == o.weights; }
+  bool operator!=(const LmModelKey& o) const { return !(*this == o); }
+};
+
+// One prompt through one model: the model, the training step (-1: final
+// weights), BOS, and the prompt's token ids (their count and FNV-1a hash).
+struct LmPromptKey {
+  LmModelKey model;
+  int step = -1;
+  bool bos = false;
+  size_t n_tokens = 0;
+  uint64_t tokens_hash = 0;
+  static uint64_t HashTokens(const std::vector<int64_t>& tokens);
+  std::string str() const;
+};
+
+// Every head's attention plasticity: the CSVs saved beside the model (read),
+// or computed now over the corpus and saved (compute).
+struct LmPlasticityKey {
+  LmModelKey model;
+  bool compute = false;
+  std::string str() const { return model.str() + "|plasticity|" + (compute ? "compute" : "read"); }
+};
+struct LmPlasticity {
+  std::vector<library::plasticity::HeadResult> heads;  // empty: no saved CSVs (read)
+  std::string warning;  // the CSVs could not be written (names the folder); the results are kept
+};
+using ArtifactResult = Result<io::NpzArchive>;
+using MetricsResult = Result<MetricsData>;
+
+// A panel's last shown result: kept while a new key loads (drawn as stale),
+// dropped when the run changes, so a panel never shows another run's data.
+template <class T>
+struct Shown {
+  std::shared_ptr<const T> value;
+  std::string run;  // run folder the value belongs to
+  int epoch = -1;   // epoch it shows (-1 when not per-epoch)
+  // Takes `r` for (run, epoch); returns true when what is shown is exactly that.
+  bool Update(const Result<T>& r, const std::string& for_run, int for_epoch) {
+    if (run != for_run) value.reset(), run = for_run, epoch = -1;
+    if (r.value) value = r.value, epoch = for_epoch;
+    return value && epoch == for_epoch && r.value;
+  }
+  bool stale(int for_epoch) const { return !value || epoch != for_epoch; }
+};
+
+class Requests {
+ public:
+  // Workers run at nice +`nice_increment` (the explorer: +19, so that a
+  // training run in the window keeps its speed).
+  explicit Requests(size_t store_bytes = size_t(768) << 20, int pool_threads = 1, int nice_increment = 0);
+  ~Requests();
+  Requests(const Requests&) = delete;
+  Requests& operator=(const Requests&) = delete;
+
+  // One epoch's artifact of `analyzer`. Read from disk when a valid file
+  // exists; computed from the checkpoint on the model lane when it is
+  // missing, invalid, or the analyzer is on-demand for the family.
+  ArtifactResult Artifact(const std::string& slot, const families::RunInfoPtr& run, const std::string& analyzer,
+                          int epoch);
+  // artifacts/<analyzer>/summary.npz, validated; re-read when the file
+  // changes. value is null when the file does not exist (see `missing`).
+  ArtifactResult Summary(const std::string& slot, const families::RunInfoPtr& run, const std::string& analyzer,
+                         bool* missing = nullptr);
+  // The run's metrics.csv, re-parsed on the pool when it changes.
+  MetricsResult Metrics(const std::string& slot, const std::filesystem::path& run_dir);
+
+  // The language model of `key`: opened, its heads categorised (the first
+  // time; written beside the weights), its roles over training. Long lane;
+  // progress says which stage. Slot "lm_model".
+  Result<lm::LmModel> LmModel(const LmModelKey& key);
+  // `prompt` (encoded as key's tokens) through `model` at key.step. Model
+  // lane, slot "lm_prompt": a newer prompt replaces a queued one and cancels
+  // a running one, so a burst of edits runs the last one.
+  Result<lm::PromptAnalysis> LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                      const std::string& prompt, const std::vector<int64_t>& tokens);
+  // The plasticity CSVs of `model` (read on the pool), or computed over the
+  // default corpus and saved (long lane). Slot "lm_plasticity".
+  Result<LmPlasticity> Plasticity(const std::shared_ptr<const lm::LmModel>& model, const LmPlasticityKey& key);
+  // Stops a slot's job (queued or running) and forgets its key.
+  void Cancel(const std::string& slot);
+  // Called on a worker thread whenever a job finishes (the window wakes its
+  // frame loop with it).
+  void SetOnFinish(std::function<void()> f);
+
+  // Warms the store with these epochs' artifacts on a low-priority slot
+  // (the user holds still; neighbouring epochs are the likely next move).
+  void Prefetch(const families::RunInfoPtr& run, const std::string& analyzer, const std::vector<int>& epochs);
+
+  bool Busy() const;  // any job queued or running
+  jobs::JobSystem& jobs() { return m_jobs; }
+  jobs::ArtifactStore& store() { return m_store; }
+  // Stops and joins every worker; later requests return pending forever.
+  void Shutdown() { m_jobs.Shutdown(); }
+
+  // The store key of one epoch's artifact as things are on disk now: run,
+  // analyzer, epoch and the signature of the file it comes from.
+  static std::string ArtifactKey(const families::RunInfo& run, const std::string& analyzer, int epoch);
+
+ private:
+  struct SlotState {
+    std::string key;    // the key the slot asked for last (includes its file's signature)
+    std::string error;  // set when that request failed
+    bool inflight = false;
+    Progress progress;  // what its running job reports
+  };
+  // The computed values of the language-model requests: the latest two per
+  // slot (the one shown and the one before), by key.
+  using AnyValue = std::shared_ptr<const void>;
+  using Report = std::function<bool(const std::string& what, float fraction)>;  // false: cancelled
+  AnyValue ComputeAny(const std::string& slot, const std::string& key, jobs::Lane lane,
+                      std::function<AnyValue(const Report&)> compute, std::string* error, bool* pending,
+                      Progress* progress);
+  template <class T>
+  Result<T> Compute(const std::string& slot, const std::string& key, jobs::Lane lane,
+                    std::function<std::shared_ptr<const T>(const Report&)> compute) {
+    Result<T> r;
+    r.value = std::static_pointer_cast<const T>(ComputeAny(
+        slot, key, lane, [compute](const Report& report) -> AnyValue { return compute(report); }, &r.error,
+        &r.pending, &r.progress));
+    return r;
+  }
+  struct Source {
+    std::filesystem::path path;  // the artifact file, or the checkpoint it is computed from
+    bool on_disk = false;        // read (pool) rather than computed (model lane)
+    FileSig sig;
+  };
+  static Source ArtifactSourceOf(const families::RunInfo& run, const std::string& analyzer, int epoch);
+  static std::string KeyOf(const families::RunInfo& run, const std::string& analyzer, int epoch, const Source& s);
+  // True when the slot must submit a job for `key`: the key differs from the
+  // slot's last one (a changed file changes the key), or that request
+  // succeeded but its result was evicted. Otherwise fills *r with the slot's
+  // pending flag or error.
+  template <class T>
+  bool ShouldSubmit(const std::string& slot, const std::string& key, Result<T>* r);
+  void Finish(const std::string& slot, const std::string& key, const std::string& error);
+  void SubmitCompute(const std::string& slot, const std::string& key, const families::RunInfoPtr& run,
+                     const std::string& analyzer, int epoch);
+
+  mutable std::mutex m_mu;
+  std::map<std::string, SlotState> m_slots;                                // guarded by m_mu
+  std::map<std::string, std::shared_ptr<const MetricsData>> m_metrics;     // key -> parsed; guarded by m_mu
+  std::map<std::string, std::vector<std::pair<std::string, AnyValue>>> m_values;  // slot -> (key, value), newest last; m_mu
+  std::function<void()> m_on_finish;                                       // guarded by m_mu
+  // A checkpoint's weights for the prompts of the demo LM's training steps
+  // (model key + step). Used only on the model lane's thread.
+  std::string m_step_key;
+  std::shared_ptr<const lm::LanguageModel> m_step_weights;
+  jobs::ArtifactStore m_store;
+  // The current epoch and its prefetched neighbours (26-80 MB each at p=113).
+  // Used only on the model lane's thread.
+  std::unique_ptr<analyzers::ModelCache> m_models;
+  jobs::JobSystem m_jobs;                            // last: destroyed (joined) first
+};
+
+}  // namespace hs::app
