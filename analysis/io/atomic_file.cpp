@@ -14,8 +14,9 @@
 namespace hs::io {
 namespace fs = std::filesystem;
 
-namespace {
 std::string ErrnoText() { return std::strerror(errno); }
+
+namespace {
 
 void FsyncPath(const fs::path& p, bool directory) {
   int fd = ::open(p.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);

@@ -24,6 +24,9 @@ std::filesystem::path TempPathFor(const std::filesystem::path& path);
 // fsyncs an existing file, then renames it over `path` and fsyncs the folder.
 void CommitTempFile(const std::filesystem::path& tmp, const std::filesystem::path& path);
 
+// strerror(errno) of the call that just failed, for messages that name a file.
+std::string ErrnoText();
+
 // Reads a whole file; throws IoError naming the file when it cannot.
 std::string ReadFile(const std::filesystem::path& path);
 

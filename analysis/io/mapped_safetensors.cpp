@@ -62,8 +62,6 @@ void ConvertInts(const uint8_t* src, size_t count, float* dst) {
   }
 }
 
-std::string ErrnoText() { return std::strerror(errno); }
-
 }  // namespace
 
 void ConvertToFloat32(DType dtype, const uint8_t* src, size_t count, float* dst) {

@@ -11,7 +11,6 @@
 
 #include "io/run_dir.h"
 #include "train/trainer.h"
-#include "jobs/thread_policy.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
@@ -41,9 +40,8 @@ bool GrokkingWorkspace::SetPair(int q, int k) {
 }
 
 void GrokkingWorkspace::StartTraining(const train::TrainConfig* cfg) {
-  // Training keeps OpenBLAS at one thread (the language-model workspace may
-  // have set two; see jobs::InferenceThreads).
-  jobs::ConfigureTorchForInference(1);
+  // The trainer's thread sets the training thread policy itself
+  // (jobs::ConfigureTorchForTraining: OpenBLAS back to one thread).
   m_trainer.Start(m_run.dir, cfg);
 }
 
