@@ -43,8 +43,9 @@ void CommitTempFile(const fs::path& tmp, const fs::path& path) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
+    const std::string why = ec.message();  // before remove() reuses ec
     fs::remove(tmp, ec);
-    throw IoError("cannot move " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    throw IoError("cannot write " + path.string() + " (moving " + tmp.filename().string() + " into place: " + why + ")");
   }
   FsyncPath(path.parent_path().empty() ? fs::path(".") : path.parent_path(), true);
 }

@@ -1,19 +1,18 @@
 // Job system (see job_system.h).
 #include "jobs/job_system.h"
 
-#include "jobs/thread_policy.h"
-
-
 #include <algorithm>
+
+#include "jobs/thread_policy.h"
 
 namespace hs::jobs {
 
 JobSystem::JobSystem(int pool_threads, int nice_increment) {
-  for (LaneState* lane : {&m_model, &m_long})
-    lane->threads.emplace_back([this, nice_increment, lane] {
-      LowerThreadPriority(nice_increment);
-      Worker(*lane);
-    });
+  m_model.threads.emplace_back([this, nice_increment] {
+    LowerThreadPriority(nice_increment);
+    Worker(m_model);
+  });
+  for (LaneState* lane : {&m_interactive, &m_long}) lane->threads.emplace_back([this, lane] { Worker(*lane); });
   for (int i = 0; i < std::max(1, pool_threads); ++i)
     m_pool.threads.emplace_back([this, nice_increment] {
       LowerThreadPriority(nice_increment);
@@ -28,14 +27,14 @@ void JobSystem::Shutdown() {
     std::lock_guard<std::mutex> lock(m_mu);
     m_stop = true;
     for (auto& kv : m_running) kv.second.cancel();
-    for (auto* lane : {&m_model, &m_pool, &m_long}) {
+    for (auto* lane : {&m_model, &m_pool, &m_interactive, &m_long}) {
       lane->pending.clear();
       lane->order.clear();
     }
   }
   m_cv.notify_all();
   m_idle_cv.notify_all();
-  for (auto* lane : {&m_model, &m_pool, &m_long}) {
+  for (auto* lane : {&m_model, &m_pool, &m_interactive, &m_long}) {
     for (auto& t : lane->threads)
       if (t.joinable()) t.join();
     lane->threads.clear();
@@ -67,7 +66,7 @@ void JobSystem::CancelSlot(const std::string& slot) {
 }
 
 void JobSystem::DropLocked(const std::string& slot) {
-  for (auto* l : {&m_model, &m_pool, &m_long})
+  for (auto* l : {&m_model, &m_pool, &m_interactive, &m_long})
     if (l->pending.erase(slot)) l->order.erase(std::find(l->order.begin(), l->order.end(), slot));
   auto r = m_running.find(slot);
   if (r != m_running.end()) r->second.cancel();
@@ -115,7 +114,7 @@ void JobSystem::Worker(LaneState& lane) {
 
 int JobSystem::Pending() const {
   std::lock_guard<std::mutex> lock(m_mu);
-  return int(m_model.pending.size() + m_pool.pending.size() + m_long.pending.size());
+  return int(m_model.pending.size() + m_pool.pending.size() + m_interactive.pending.size() + m_long.pending.size());
 }
 int JobSystem::Running() const {
   std::lock_guard<std::mutex> lock(m_mu);
@@ -137,7 +136,8 @@ uint64_t JobSystem::Executed(const std::string& slot) const {
 void JobSystem::WaitIdle() const {
   std::unique_lock<std::mutex> lock(m_mu);
   m_idle_cv.wait(lock, [&] {
-    return m_running_count == 0 && ((m_model.pending.empty() && m_pool.pending.empty() && m_long.pending.empty()) || m_stop);
+    return m_running_count == 0 && ((m_model.pending.empty() && m_pool.pending.empty() && m_interactive.pending.empty() &&
+                                        m_long.pending.empty()) || m_stop);
   });
 }
 

@@ -1,9 +1,12 @@
-// Background jobs for the explorer. Three lanes: a serial model lane for
-// interactive forward passes (an epoch's artifact, a prompt's analysis), a
-// worker pool for file reads and pure analyses over immutable arrays, and a
-// serial long lane for work that takes seconds to minutes (opening and
+// Background jobs for the explorer. Four lanes: a serial model lane for the
+// grokking panels' forward passes (an epoch's artifact), a worker pool for
+// file reads and pure analyses over immutable arrays, a serial interactive
+// lane for what the user is typing (a prompt through a language model), and
+// a serial long lane for work that takes seconds to minutes (opening and
 // categorising a language model, attention plasticity over a corpus), so
-// that it never holds up a panel's next request. Jobs are submitted under a slot (one per panel):
+// that it never holds up a panel's next request. The model lane and the pool
+// run at the lowered priority (they yield to a training run); the
+// interactive and long lanes at the process's own, as a user waits on them. Jobs are submitted under a slot (one per panel):
 // a newer job for the same slot replaces a pending one (latest wins) and
 // cancels a running one, so dragging a slider across 100 epochs queues at
 // most one job per panel. The UI thread never waits on a job.
@@ -33,14 +36,15 @@ class CancelToken {
   std::shared_ptr<std::atomic<bool>> m_flag;
 };
 
-enum class Lane { Model, Pool, Long };
+enum class Lane { Model, Pool, Interactive, Long };
 
 class JobSystem {
  public:
   using Task = std::function<void(const CancelToken&)>;
 
-  // `nice_increment` > 0 lowers the workers' scheduling priority (Linux
-  // nice), so that they take the cores only when a training run leaves them.
+  // `nice_increment` > 0 lowers the model lane's and the pool's scheduling
+  // priority (Linux nice), so that they take the cores only when a training
+  // run leaves them.
   explicit JobSystem(int pool_threads = 1, int nice_increment = 0);
   ~JobSystem();  // Shutdown()
   // Cancels running jobs, drops pending ones and joins the workers. Call it
@@ -80,8 +84,10 @@ class JobSystem {
   mutable std::mutex m_mu;
   mutable std::condition_variable m_cv, m_idle_cv;
   bool m_stop = false;
-  LaneState m_model, m_pool, m_long;
-  LaneState& LaneOf(Lane lane) { return lane == Lane::Model ? m_model : lane == Lane::Pool ? m_pool : m_long; }
+  LaneState m_model, m_pool, m_interactive, m_long;
+  LaneState& LaneOf(Lane lane) {
+    return lane == Lane::Model ? m_model : lane == Lane::Pool ? m_pool : lane == Lane::Interactive ? m_interactive : m_long;
+  }
   std::map<std::string, CancelToken> m_running;  // slot -> token of its running job
   int m_running_count = 0;
   uint64_t m_submitted = 0, m_executed = 0;

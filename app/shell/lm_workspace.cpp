@@ -63,6 +63,7 @@ void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
 // [SECTION] Selection
 void LmWorkspace::SetPrompt(const std::string& prompt) {
   std::snprintf(m_prompt, sizeof m_prompt, "%s", prompt.c_str());
+  RequestPrompt();  // starts now, while the frame is still being drawn
 }
 
 void LmWorkspace::SelectHead(int layer, int head) {

@@ -203,7 +203,7 @@ Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::Lm
                                               const std::string& prompt, const std::vector<int64_t>& tokens) {
   if (!model) return {};
   return Compute<lm::PromptAnalysis>(
-      "lm_prompt", key.str(), jobs::Lane::Model,
+      "lm_prompt", key.str(), jobs::Lane::Interactive,
       [this, model, key, prompt, tokens](const Report&) -> std::shared_ptr<const lm::PromptAnalysis> {
         try {
           const lm::LanguageModel* weights = model->lm.get();

@@ -9,7 +9,8 @@
 // The language-model workspace asks through the same object: a model (folder
 // and weights signature), a prompt's analysis (model, training step, BOS and
 // the prompt's token ids) and the plasticity of every head are typed keys;
-// the model and plasticity run on the long lane, prompts on the model lane.
+// the model and plasticity run on the long lane, prompts on the interactive
+// lane (not lowered in priority: the user is typing).
 //
 // Requests owns the job system, the artifact store and the model caches, and
 // declares the job system last so that its workers are joined before
@@ -149,8 +150,8 @@ class Requests {
   // time; written beside the weights), its roles over training. Long lane;
   // progress says which stage. Slot "lm_model".
   Result<lm::LmModel> LmModel(const LmModelKey& key);
-  // `prompt` (encoded as key's tokens) through `model` at key.step. Model
-  // lane, slot "lm_prompt": a newer prompt replaces a queued one and cancels
+  // `prompt` (encoded as key's tokens) through `model` at key.step.
+  // Interactive lane, slot "lm_prompt": a newer prompt replaces a queued one and cancels
   // a running one, so a burst of edits runs the last one.
   Result<lm::PromptAnalysis> LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
                                       const std::string& prompt, const std::vector<int64_t>& tokens);
@@ -223,7 +224,7 @@ class Requests {
   std::map<std::string, std::vector<std::pair<std::string, AnyValue>>> m_values;  // slot -> (key, value), newest last; m_mu
   std::function<void()> m_on_finish;                                       // guarded by m_mu
   // A checkpoint's weights for the prompts of the demo LM's training steps
-  // (model key + step). Used only on the model lane's thread.
+  // (model key + step). Used only on the interactive lane's thread.
   std::string m_step_key;
   std::shared_ptr<const lm::LanguageModel> m_step_weights;
   jobs::ArtifactStore m_store;
