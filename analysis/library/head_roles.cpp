@@ -8,8 +8,6 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "io/atomic_file.h"
-#include "io/json_text.h"
 
 namespace hs::library {
 using nlohmann::json;
