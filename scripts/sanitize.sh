@@ -29,7 +29,12 @@ bash scripts/npm-test-deps.sh "$BUILD/npm" || echo "sanitize.sh: npm reference e
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-(cd "$BUILD" && ctest -j"$JOBS" --output-on-failure --timeout 3600 ${CTEST_ARGS:-}) || status=1
+# tokenizer_reference is left to the release suite: a sanitizer build must
+# open the SentencePiece module without RTLD_DEEPBIND (ASan refuses it), so in
+# the headscope binary its protobuf meets torch's and aborts ("compiled against
+# version 3.14.0"); the SentencePiece tokenizer itself runs under ASan in
+# test_tokenizers, which has no torch.
+(cd "$BUILD" && ctest -j"$JOBS" --output-on-failure --timeout 3600 ${CTEST_ARGS:--E tokenizer_reference}) || status=1
 if [ "${SKIP_DRIVERS:-0}" != 1 ]; then
   WORK="$BUILD/sanitize_work"
   npm_args=()

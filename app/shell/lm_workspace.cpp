@@ -33,7 +33,9 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   const LmModelKey key = LmModelKey::Of(dir);
   if (key == m_model_key) return;
   m_model_key = key;
+  const std::string category = m_view.category;
   m_view = LmView{};  // nothing of the previous model is shown again
+  m_view.category = category;
   m_view.model_dir = dir;
   m_view.loading = "loading " + dir.string();
   m_analysis_model.clear();

@@ -122,6 +122,11 @@ LmModelKey LmModelKey::Of(const fs::path& dir) {
     k.weights = lm::WeightsSignature(k.dir);
   } catch (const std::exception&) {  // opening the model says what is wrong
   }
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "vocab.json", "merges.txt", "tokenizer.model", "headscope_tokenizer.json"}) {
+    const FileSig sig = Signature(k.dir / f);
+    if (sig.exists()) k.weights += std::string(f) + ":" + SigString(sig) + ";";
+  }
   return k;
 }
 
@@ -138,8 +143,8 @@ std::string LmPromptKey::str() const {
 }
 
 Requests::AnyValue Requests::ComputeAny(const std::string& slot, const std::string& key, jobs::Lane lane,
-                                        std::function<AnyValue(const Report&)> compute, std::string* error,
-                                        bool* pending, Progress* progress) {
+                                        size_t keep, std::function<AnyValue(const Report&)> compute,
+                                        std::string* error, bool* pending, Progress* progress) {
   {
     std::lock_guard<std::mutex> lock(m_mu);
     SlotState& s = m_slots[slot];
@@ -168,7 +173,7 @@ Requests::AnyValue Requests::ComputeAny(const std::string& slot, const std::stri
     s.inflight = true;
   }
   *pending = true;
-  m_jobs.Submit(slot, lane, [this, slot, key, compute](const jobs::CancelToken& token) {
+  m_jobs.Submit(slot, lane, [this, slot, key, keep, compute](const jobs::CancelToken& token) {
     const Report report = [this, &slot, &key, &token](const std::string& what, float fraction) {
       std::lock_guard<std::mutex> lock(m_mu);
       auto it = m_slots.find(slot);
@@ -183,7 +188,7 @@ Requests::AnyValue Requests::ComputeAny(const std::string& slot, const std::stri
       values.erase(std::remove_if(values.begin(), values.end(), [&](const auto& kv) { return kv.first == key; }),
                    values.end());
       values.emplace_back(key, std::move(v));
-      if (values.size() > 2) values.erase(values.begin());
+      while (values.size() > std::max<size_t>(1, keep)) values.erase(values.begin());
     } catch (const jobs::Cancelled&) {  // superseded or stopped: nothing to report
     } catch (const std::exception& e) {
       error = e.what();
@@ -195,7 +200,7 @@ Requests::AnyValue Requests::ComputeAny(const std::string& slot, const std::stri
 
 Result<lm::LmModel> Requests::LmModel(const LmModelKey& key) {
   if (key.empty()) return {};
-  return Compute<lm::LmModel>("lm_model", key.str(), jobs::Lane::Long,
+  return Compute<lm::LmModel>("lm_model", key.str(), jobs::Lane::Long, 1,
                               [dir = key.dir](const Report& report) { return lm::LoadLmModel(dir, report); });
 }
 
@@ -203,7 +208,7 @@ Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::Lm
                                               const std::string& prompt, const std::vector<int64_t>& tokens) {
   if (!model) return {};
   return Compute<lm::PromptAnalysis>(
-      "lm_prompt", key.str(), jobs::Lane::Interactive,
+      "lm_prompt", key.str(), jobs::Lane::Interactive, 2,
       [this, model, key, prompt, tokens](const Report&) -> std::shared_ptr<const lm::PromptAnalysis> {
         try {
           const lm::LanguageModel* weights = model->lm.get();
@@ -231,7 +236,7 @@ Result<LmPlasticity> Requests::Plasticity(const std::shared_ptr<const lm::LmMode
   if (!model) return {};
   namespace pl = library::plasticity;
   return Compute<LmPlasticity>(
-      "lm_plasticity", key.str(), key.compute ? jobs::Lane::Long : jobs::Lane::Pool,
+      "lm_plasticity", key.str(), key.compute ? jobs::Lane::Long : jobs::Lane::Pool, 2,
       [model, compute = key.compute](const Report& report) {
         auto out = std::make_shared<LmPlasticity>();
         const fs::path dir = model->dir / "plasticity";

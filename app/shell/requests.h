@@ -70,11 +70,13 @@ struct Result {
 
 // --- language-model keys -------------------------------------------------------
 
-// A language model's identity: its folder and the signature of its weight
-// files (names, sizes, modification times), so a rewritten model is another key.
+// A language model's identity: its folder and the signature (names, sizes,
+// modification times) of its weight files, config and tokenizer files, so a
+// rewritten or repaired model is another key. headscope's own files beside
+// them (head_categories.json, ...) are not part of it.
 struct LmModelKey {
   std::filesystem::path dir;   // absolute, normalised
-  std::string weights;         // lm::WeightsSignature(dir); empty when it could not be read
+  std::string weights;         // lm::WeightsSignature(dir) and the config/tokenizer files' signatures
   // The key of `dir` as it is on disk now (stats the weight files).
   static LmModelKey Of(const std::filesystem::path& dir);
   std::string str() const { return dir.string() + "|" + weights; }
@@ -185,19 +187,21 @@ class Requests {
     bool inflight = false;
     Progress progress;  // what its running job reports
   };
-  // The computed values of the language-model requests: the latest two per
-  // slot (the one shown and the one before), by key.
+  // The computed values of the language-model requests: the latest `keep`
+  // per slot (the one shown and, for prompts, the one before), by key.
   using AnyValue = std::shared_ptr<const void>;
   using Report = std::function<bool(const std::string& what, float fraction)>;  // false: cancelled
-  AnyValue ComputeAny(const std::string& slot, const std::string& key, jobs::Lane lane,
+  // `keep`: how many computed values the slot holds (a model: one, since
+  // the next one may be as large as the machine's memory allows).
+  AnyValue ComputeAny(const std::string& slot, const std::string& key, jobs::Lane lane, size_t keep,
                       std::function<AnyValue(const Report&)> compute, std::string* error, bool* pending,
                       Progress* progress);
   template <class T>
-  Result<T> Compute(const std::string& slot, const std::string& key, jobs::Lane lane,
+  Result<T> Compute(const std::string& slot, const std::string& key, jobs::Lane lane, size_t keep,
                     std::function<std::shared_ptr<const T>(const Report&)> compute) {
     Result<T> r;
     r.value = std::static_pointer_cast<const T>(ComputeAny(
-        slot, key, lane, [compute](const Report& report) -> AnyValue { return compute(report); }, &r.error,
+        slot, key, lane, keep, [compute](const Report& report) -> AnyValue { return compute(report); }, &r.error,
         &r.pending, &r.progress));
     return r;
   }
