@@ -61,7 +61,7 @@ for name, path in files.items():
             cmd = ['xvfb-run', '-a', hs, 'shot', '--run', run, '--epoch', '90', '--panel', panel, '--compare', other,
                    '--out', os.path.join(work, 'x.png'), '--width', '900', '--height', '600']
             try:
-                p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+                p = subprocess.run(cmd, capture_output=True, text=True, errors='replace', timeout=120, env=env)
             except subprocess.TimeoutExpired:
                 failures.append('%s/%s/%s: hang' % (name, vname, panel))
                 continue
