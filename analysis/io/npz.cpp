@@ -45,22 +45,58 @@ struct ZipCloser {
 
 }  // namespace
 
-std::string SerializeNpy(const Array& a) {
+namespace {
+std::string NpyHeader(DType dtype, const std::vector<int64_t>& shape) {
   std::ostringstream h;
-  h << "{'descr': '" << NpyDescr(a.dtype) << "', 'fortran_order': False, 'shape': "
-    << ShapeString(a.shape) << ", }";
+  h << "{'descr': '" << NpyDescr(dtype) << "', 'fortran_order': False, 'shape': " << ShapeString(shape) << ", }";
   std::string header = h.str();
-  // magic(6) + version(2) + len(2) + header + '\n' is padded to 64 bytes.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
   std::string out("\x93NUMPY\x01\x00", 8);
   out.push_back(static_cast<char>(header.size() & 0xff));
   out.push_back(static_cast<char>((header.size() >> 8) & 0xff));
-  out += header;
-  out += a.bytes;
-  return out;
+  return out + header;
 }
+}  // namespace
+
+NpyFileWriter::NpyFileWriter(fs::path path, DType dtype, std::vector<int64_t> shape) : m_path(std::move(path)) {
+  Array probe;
+  probe.shape = shape;
+  m_left = uint64_t(probe.numel()) * DTypeSize(dtype);
+  m_file = std::fopen(m_path.c_str(), "wb");
+  if (!m_file) throw IoError("cannot create " + m_path.string() + ": " + ErrnoText());
+  const std::string header = NpyHeader(dtype, shape);
+  if (std::fwrite(header.data(), 1, header.size(), m_file) != header.size())
+    throw IoError("cannot write " + m_path.string() + ": " + ErrnoText());
+}
+
+NpyFileWriter::~NpyFileWriter() {
+  if (m_file) std::fclose(m_file);
+  if (!m_done) {
+    std::error_code ec;
+    fs::remove(m_path, ec);
+  }
+}
+
+void NpyFileWriter::Append(const void* data, size_t bytes) {
+  if (!m_file || bytes > m_left)
+    throw IoError(m_path.string() + ": more data than the array's shape holds (internal error)");
+  if (std::fwrite(data, 1, bytes, m_file) != bytes) throw IoError("cannot write " + m_path.string() + ": " + ErrnoText());
+  m_left -= bytes;
+}
+
+void NpyFileWriter::Finish() {
+  if (m_left != 0) throw IoError(m_path.string() + ": " + std::to_string(m_left) + " bytes short of the array's shape");
+  if (std::fclose(m_file) != 0) {
+    m_file = nullptr;
+    throw IoError("cannot write " + m_path.string() + ": " + ErrnoText());
+  }
+  m_file = nullptr;
+  m_done = true;
+}
+
+std::string SerializeNpy(const Array& a) { return NpyHeader(a.dtype, a.shape) + a.bytes; }
 
 Array ParseNpy(const std::string& bytes, const std::string& source) {
   auto fail = [&](const std::string& what) -> IoError {
@@ -112,9 +148,10 @@ Array ParseNpy(const std::string& bytes, const std::string& source) {
   return a;
 }
 
-void WriteZip(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members,
-              const NpzWriteOptions& opt) {
-  if (members.empty()) {
+namespace {
+void WriteZipFrom(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members,
+                  const std::vector<std::pair<std::string, fs::path>>& files, const NpzWriteOptions& opt) {
+  if (members.empty() && files.empty()) {
     // libzip writes nothing for an empty archive; write an empty zip by hand.
     static const char kEmptyZip[22] = {'P', 'K', 5, 6};
     WriteFileAtomic(path, std::string_view(kEmptyZip, 22));
@@ -136,6 +173,18 @@ void WriteZip(const fs::path& path, const std::vector<std::pair<std::string, std
                                  opt.deflate ? zip_uint32_t(std::clamp(opt.level, 1, 9)) : 0) != 0)
       throw IoError("cannot set compression for " + name + " in " + path.string() + ": " + zip_strerror(z.get()));
   }
+  for (const auto& [name, file] : files) {  // read by libzip at zip_close, in pieces
+    zip_source_t* src = zip_source_file(z.get(), file.c_str(), 0, -1);
+    if (!src) throw IoError("cannot add " + file.string() + " to " + path.string() + ": " + zip_strerror(z.get()));
+    zip_int64_t idx = zip_file_add(z.get(), name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+    if (idx < 0) {
+      zip_source_free(src);
+      throw IoError("cannot add " + name + " to " + path.string() + ": " + zip_strerror(z.get()));
+    }
+    if (zip_set_file_compression(z.get(), idx, opt.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                                 opt.deflate ? zip_uint32_t(std::clamp(opt.level, 1, 9)) : 0) != 0)
+      throw IoError("cannot set compression for " + name + " in " + path.string() + ": " + zip_strerror(z.get()));
+  }
   zip_t* raw = z.release();
   if (zip_close(raw) != 0) {
     std::string msg = zip_strerror(raw);
@@ -145,6 +194,21 @@ void WriteZip(const fs::path& path, const std::vector<std::pair<std::string, std
     throw IoError("cannot write " + path.string() + ": " + msg);
   }
   CommitTempFile(tmp, path);
+}
+}  // namespace
+
+void WriteZip(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members,
+              const NpzWriteOptions& opt) {
+  WriteZipFrom(path, members, {}, opt);
+}
+
+void WriteNpz(const fs::path& path, const NpzArchive& arrays,
+              const std::vector<std::pair<std::string, fs::path>>& npy_files, const NpzWriteOptions& opt) {
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& [name, a] : arrays) members.emplace_back(name + ".npy", SerializeNpy(a));
+  std::vector<std::pair<std::string, fs::path>> files;
+  for (const auto& [name, f] : npy_files) files.emplace_back(name + ".npy", f);
+  WriteZipFrom(path, members, files, opt);
 }
 
 void WriteNpz(const fs::path& path, const NpzArchive& arrays, const NpzWriteOptions& opt) {

@@ -2,6 +2,8 @@
 // libzip. Arrays are little-endian, C order. Writes are atomic.
 #pragma once
 
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -31,6 +33,32 @@ void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays, const
 // container; `headscope export` bundles).
 void WriteZip(const std::filesystem::path& path, const std::vector<std::pair<std::string, std::string>>& members,
               const NpzWriteOptions& opt = {});
+// A large array written to its own .npy file piece by piece, in C order, so
+// that it never needs to be in memory at once (`heads --patterns-out` streams
+// every layer's patterns this way). The file is removed unless Finish() ran.
+class NpyFileWriter {
+ public:
+  NpyFileWriter(std::filesystem::path path, DType dtype, std::vector<int64_t> shape);  // IoError naming the file
+  ~NpyFileWriter();
+  NpyFileWriter(const NpyFileWriter&) = delete;
+  NpyFileWriter& operator=(const NpyFileWriter&) = delete;
+  void Append(const void* data, size_t bytes);  // IoError past the shape's size or on a write error
+  void Finish();                                // IoError when the data is short of the shape
+  const std::filesystem::path& path() const { return m_path; }
+
+ private:
+  std::filesystem::path m_path;
+  std::FILE* m_file = nullptr;
+  uint64_t m_left = 0;
+  bool m_done = false;
+};
+
+// WriteNpz plus members stored from finished .npy files (key -> file), copied
+// into the archive by libzip without reading them into memory.
+void WriteNpz(const std::filesystem::path& path, const NpzArchive& arrays,
+              const std::vector<std::pair<std::string, std::filesystem::path>>& npy_files,
+              const NpzWriteOptions& opt = {});
+
 // Throws IoError naming the file (and member) when the archive is truncated,
 // not a zip, or holds a .npy this reader does not understand.
 NpzArchive ReadNpz(const std::filesystem::path& path);

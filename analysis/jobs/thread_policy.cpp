@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <thread>
 
@@ -30,10 +31,13 @@ int DefaultTrainingThreads() {
   return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
 }
 
-void ConfigureTorchForTraining(int threads) {
+namespace {
+void KeepFreedMemory() {
+  if (std::getenv("HS_NO_MALLOPT")) return;  // (measurement switch)
   // Keep freed tensor memory in the heap instead of returning it to the OS:
-  // a training step allocates and frees many ~10 MB tensors, and on this VM
-  // faulting fresh pages back in cost more than the arithmetic.
+  // a training step, and each layer of a forward, allocates and frees
+  // tensors of the same sizes, and on this VM faulting fresh pages back in
+  // cost more than the arithmetic.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_MMAP_MAX, 0);  // tensors above the 32 MB mmap cap too (a p=113 activation cache has 80 MB ones)
   // Worker threads would get their own arenas, whose big blocks come and go
@@ -41,6 +45,11 @@ void ConfigureTorchForTraining(int threads) {
   mallopt(M_ARENA_MAX, 1);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
+}
+}  // namespace
+
+void ConfigureTorchForTraining(int threads) {
+  KeepFreedMemory();
   // The trainer's kernel (train/modadd_kernel.h) runs `threads` threads of
   // its own, each calling single-threaded GEMMs on its share. Torch's OpenMP
   // pool and OpenBLAS's pthread pool stay at one thread: their workers spin
@@ -53,6 +62,7 @@ void ConfigureTorchForTraining(int threads) {
 }
 
 void ConfigureTorchForInference(int blas_threads) {
+  KeepFreedMemory();
   at::set_num_threads(1);
   SetBlasThreads(blas_threads);
 }

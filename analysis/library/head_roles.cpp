@@ -180,6 +180,14 @@ PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_l
   if (n_layers != c.n_layers || n_heads != c.n_heads)
     throw std::invalid_argument("VerifyPrompt: the categories are for another model shape");
   const int T = int(tokens.size());
+  return VerifyPromptScores(c, [&](HeadRole role, int layer, int head) {
+    return ActivationScore(role, patterns + (size_t(layer) * n_heads + head) * size_t(T) * T, T, tokens);
+  }, tokens);
+}
+
+PromptRoles VerifyPromptScores(const HeadCategories& c, const std::function<double(HeadRole, int, int)>& score,
+                               const std::vector<int64_t>& tokens) {
+  const int T = int(tokens.size());
   PromptRoles out;
   out.repeated_tokens = HasRepeatedTokens(tokens);
   for (const auto& r : c.categories) {
@@ -192,8 +200,7 @@ PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_l
       HeadActivation h;
       h.layer = t.layer, h.head = t.head, h.score = t.score;
       if (def && def->role && ca.applicable) {
-        const float* a = patterns + (size_t(t.layer) * n_heads + t.head) * size_t(T) * T;
-        h.activation_score = ActivationScore(*def->role, a, T, tokens);
+        h.activation_score = score(*def->role, t.layer, t.head);
         h.is_active = h.activation_score >= def->active_threshold;
       }
       ca.active = ca.active || h.is_active;

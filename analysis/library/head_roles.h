@@ -36,6 +36,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -141,5 +142,10 @@ struct PromptRoles {
 // patterns: [n_layers, n_heads, T, T] row-major with T = tokens.size().
 PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_layers, int n_heads,
                          const std::vector<int64_t>& tokens);
+// The same from activation scores computed elsewhere (streamed, layer by
+// layer): score(role, layer, head) is ActivationScore of that head's pattern;
+// it is asked only for the top heads of each category.
+PromptRoles VerifyPromptScores(const HeadCategories& c, const std::function<double(HeadRole, int, int)>& score,
+                               const std::vector<int64_t>& tokens);
 
 }  // namespace hs::library

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <regex>
 
@@ -254,6 +256,85 @@ void ReadTrainingLosses(const fs::path& model_dir, std::map<int, double>* train,
 }
 }  // namespace
 
+fs::path FormationTaskPath(const fs::path& model_dir, int step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%05d.json", step);
+  return model_dir / "role_formation.d" / name;
+}
+
+namespace {
+// A task file: {"step", "weights_signature", "num_layers", "num_heads", "method", "scores": {role: [[...]]}};
+// nullopt when missing, unreadable or made from other weights or options.
+std::optional<std::array<LayerHeadScores, kNumHeadRoles>> ReadFormationTask(const fs::path& path, int step,
+                                                                            const std::string& signature,
+                                                                            const std::string& method) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  try {
+    const json j = io::ParseJson(io::ReadFile(path), path.string());
+    if (!j.is_object() || j.value("step", -1) != step || j.value("weights_signature", "") != signature ||
+        j.value("method", "") != method)
+      return std::nullopt;
+    const int L = j.at("num_layers").get<int>(), H = j.at("num_heads").get<int>();
+    std::array<LayerHeadScores, kNumHeadRoles> out;
+    for (HeadRole role : library::kAllHeadRoles) {
+      const json& a = j.at("scores").at(library::HeadRoleKey(role));
+      if (!a.is_array() || int(a.size()) != L) return std::nullopt;
+      auto& s = out[int(role)];
+      s.assign(L, std::vector<double>(H, 0.0));
+      for (int l = 0; l < L; ++l) {
+        if (!a[l].is_array() || int(a[l].size()) != H) return std::nullopt;
+        for (int h = 0; h < H; ++h) s[l][h] = a[l][h].get<double>();
+      }
+    }
+    return out;
+  } catch (const std::exception&) {  // a broken task file is computed again
+    return std::nullopt;
+  }
+}
+
+std::string MethodKey(const CategorizeOptions& opt) {
+  return "repeated=" + std::to_string(opt.n_repeated) + ";half=" + std::to_string(opt.half_length) +
+         ";seed=" + std::to_string(opt.seed) + ";bos=" + std::to_string(opt.bos) +
+         ";sentences=" + opt.sentences_file.string();
+}
+}  // namespace
+
+std::array<LayerHeadScores, kNumHeadRoles> FormationTask(const fs::path& model_dir, int index,
+                                                         const CategorizeOptions& opt, bool* computed) {
+  const auto checkpoints = ListCheckpoints(model_dir);
+  if (index < 0 || index >= int(checkpoints.size()))
+    throw std::invalid_argument("checkpoint index " + std::to_string(index) + " is outside 0.." +
+                                std::to_string(int(checkpoints.size()) - 1) + " (" +
+                                std::to_string(checkpoints.size()) + " checkpoints in " +
+                                (model_dir / "checkpoints").string() + ")");
+  const auto& [step, dir] = checkpoints[index];
+  const fs::path path = FormationTaskPath(model_dir, step);
+  const std::string signature = WeightsSignature(dir), method = MethodKey(opt);
+  if (auto done = ReadFormationTask(path, step, signature, method)) {
+    if (computed) *computed = false;
+    return *done;
+  }
+  const auto lm = LanguageModel::Open(dir);
+  const auto scores = ScoreRoles(*lm, opt);
+  json sj = json::object();
+  for (HeadRole role : library::kAllHeadRoles) sj[library::HeadRoleKey(role)] = scores[int(role)];
+  const json j = {{"step", step},
+                  {"checkpoint", dir.string()},
+                  {"weights_signature", signature},
+                  {"method", method},
+                  {"num_layers", lm->cfg().n_layers},
+                  {"num_heads", lm->cfg().n_heads},
+                  {"scores", sj}};
+  try {  // a read-only model folder keeps no task file: the scores still count
+    fs::create_directories(path.parent_path());
+    io::WriteFileAtomic(path, j.dump() + "\n");
+  } catch (const std::exception&) {
+  }
+  if (computed) *computed = true;
+  return scores;
+}
+
 RoleFormation ComputeFormation(const fs::path& model_dir, const CategorizeOptions& opt,
                                const CategorizeProgress& progress) {
   const auto checkpoints = ListCheckpoints(model_dir);
@@ -265,12 +346,13 @@ RoleFormation ComputeFormation(const fs::path& model_dir, const CategorizeOption
   int done = 0;
   const int total = int(checkpoints.size());
   for (const auto& [step, dir] : checkpoints) {
-    const auto lm = LanguageModel::Open(dir);
-    if (f.steps.empty()) f.n_layers = lm->cfg().n_layers, f.n_heads = lm->cfg().n_heads;
-    if (lm->cfg().n_layers != f.n_layers || lm->cfg().n_heads != f.n_heads)
+    const std::array<LayerHeadScores, kNumHeadRoles> scores = FormationTask(model_dir, done, opt);
+    const int L = int(scores[0].size()), H = L ? int(scores[0][0].size()) : 0;
+    if (f.steps.empty()) f.n_layers = L, f.n_heads = H;
+    if (L != f.n_layers || H != f.n_heads)
       throw io::IoError(dir.string() + ": a different shape from the first checkpoint");
     f.steps.push_back(step);
-    f.scores.push_back(ScoreRoles(*lm, opt));
+    f.scores.push_back(scores);
     if (!train.empty() || !repeat.empty()) {
       f.train_loss.push_back(train.count(step) ? train[step] : NAN);
       f.repeat_loss.push_back(repeat.count(step) ? repeat[step] : NAN);

@@ -90,6 +90,16 @@ struct RoleFormation {
 // (empty when none).
 std::vector<std::pair<int, std::filesystem::path>> ListCheckpoints(const std::filesystem::path& model_dir);
 
+// Each checkpoint is an independent, resumable task (a cluster job array
+// runs one per index): its scores go to FormationTaskPath, keyed by the
+// checkpoint's WeightsSignature, and ComputeFormation reads the current ones
+// instead of computing them again.
+std::filesystem::path FormationTaskPath(const std::filesystem::path& model_dir, int step);  // dir/role_formation.d/step_NNNNN.json
+// Checkpoint `index` (of ListCheckpoints): read when its task file is current,
+// else computed and written (atomically). *computed says which.
+std::array<library::LayerHeadScores, library::kNumHeadRoles> FormationTask(const std::filesystem::path& model_dir,
+                                                                           int index, const CategorizeOptions& opt,
+                                                                           bool* computed = nullptr);
 RoleFormation ComputeFormation(const std::filesystem::path& model_dir, const CategorizeOptions& opt = {},
                                const CategorizeProgress& progress = {});
 void WriteFormation(const std::filesystem::path& path, const RoleFormation& f);  // atomic

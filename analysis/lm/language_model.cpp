@@ -1,12 +1,12 @@
 // LanguageModel (see language_model.h).
 #include "lm/language_model.h"
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 
-#include "model/hooked_transformer.h"
-#include "model/tensor_io.h"
+#include "model/mapped_model.h"
 
 #ifndef HS_SOURCE_DIR
 #define HS_SOURCE_DIR "."
@@ -14,10 +14,20 @@
 
 namespace hs::lm {
 
+class PromptCache {
+ public:
+  std::mutex mu;
+  model::MappedModel::PrefixCache prefix;
+  uint64_t model = 0;  // whose keys these are (LanguageModel::Impl::id)
+};
+
+std::shared_ptr<PromptCache> NewPromptCache() { return std::make_shared<PromptCache>(); }
+
 struct LanguageModel::Impl {
-  model::LoadedModel loaded;
+  static inline std::atomic<uint64_t> next_id{1};
+  const uint64_t id = next_id++;
+  std::unique_ptr<model::MappedModel> model;
   std::unique_ptr<tok::Tokenizer> tokenizer;
-  mutable std::mutex mu;  // one forward at a time per model
 };
 
 LanguageModel::LanguageModel() : m(std::make_unique<Impl>()) {}
@@ -26,16 +36,17 @@ LanguageModel::~LanguageModel() = default;
 std::unique_ptr<LanguageModel> LanguageModel::Open(const std::filesystem::path& dir) {
   std::unique_ptr<LanguageModel> lm(new LanguageModel());
   lm->m->tokenizer = tok::LoadTokenizer(dir);
-  lm->m->loaded = model::LoadHFModel(dir);
+  lm->m->model = model::OpenHFModelMapped(dir);
   return lm;
 }
 
-const model::HFModelInfo& LanguageModel::info() const { return m->loaded.info; }
-const model::TransformerConfig& LanguageModel::cfg() const { return m->loaded.cfg; }
+const model::HFModelInfo& LanguageModel::info() const { return m->model->info(); }
+const model::TransformerConfig& LanguageModel::cfg() const { return m->model->cfg(); }
 const tok::Tokenizer& LanguageModel::tokenizer() const { return *m->tokenizer; }
+int LanguageModel::ResidentLayers() const { return m->model->ResidentLayers(); }
 
 bool LanguageModel::DefaultBos() const {
-  const std::string& type = m->loaded.info.model_type;
+  const std::string& type = info().model_type;
   return m->tokenizer->BosId().has_value() && type != "qwen2" && type != "qwen3";
 }
 
@@ -46,22 +57,9 @@ std::vector<int64_t> LanguageModel::Encode(const std::string& text, bool bos) co
 }
 
 namespace {
-void CheckTokens(const model::TransformerConfig& c, const std::vector<int64_t>& tokens) {
-  if (tokens.empty()) throw std::invalid_argument("no tokens");
-  if (int64_t(tokens.size()) > c.n_ctx)
-    throw std::invalid_argument(std::to_string(tokens.size()) + " tokens, but the model has only " +
-                                std::to_string(c.n_ctx) + " positions");
-  for (int64_t t : tokens)
-    if (t < 0 || t >= c.d_vocab)
-      throw std::invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
-                                  std::to_string(c.d_vocab) + ")");
-}
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-// A cached [1, ...] activation as a float32 io::Array without the batch axis.
-io::Array Unbatched(const torch::Tensor& t) {
-  const torch::Tensor x = t[0].to(torch::kFloat).contiguous();
+// A [rows, ...] activation as a float32 io::Array.
+io::Array ToArray(const torch::Tensor& t) {
+  const torch::Tensor x = t.to(torch::kFloat).contiguous();
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   io::Array out = io::Array::Zeros(io::DType::F32, shape);
   std::memcpy(out.mutable_data<float>(), x.data_ptr<float>(), size_t(x.numel()) * sizeof(float));
@@ -69,44 +67,82 @@ io::Array Unbatched(const torch::Tensor& t) {
 }
 }  // namespace
 
+bool LanguageModel::StreamPatterns(const std::vector<int64_t>& tokens,
+                                   const std::function<void(const PatternBlock&)>& sink,
+                                   const StreamOptions& options) const {
+  const auto& c = cfg();
+  model::MappedModel::RunSpec spec;
+  spec.last_layer = options.last_layer < 0 ? c.n_layers - 1 : options.last_layer;
+  spec.reuse_align = options.reuse_align;
+  spec.reuse_max = options.reuse_max;
+  spec.keep_queries = true;
+  spec.on_progress = options.progress;
+  spec.on_pattern = [&](const model::PatternChunk& chunk) {
+    const torch::Tensor p = chunk.pattern.contiguous();
+    PatternBlock b;
+    b.layer = chunk.layer, b.head0 = chunk.head0, b.n_heads = chunk.n_heads, b.row0 = chunk.row0, b.T = chunk.T;
+    b.data = p.data_ptr<float>();
+    sink(b);
+  };
+  if (!options.cache) return m->model->Run(tokens, spec);
+  std::lock_guard<std::mutex> lock(options.cache->mu);
+  if (options.cache->model != m->id) options.cache->prefix.Clear(), options.cache->model = m->id;
+  return m->model->Run(tokens, spec, &options.cache->prefix);
+}
+
+std::vector<float> LanguageModel::HeadPattern(const std::vector<int64_t>& tokens, int layer, int head,
+                                              PromptCache* cache) const {
+  const auto& c = cfg();
+  if (layer < 0 || layer >= c.n_layers || head < 0 || head >= c.n_heads)
+    throw std::invalid_argument("no head L" + std::to_string(layer) + "H" + std::to_string(head) + " in this model");
+  const size_t T = tokens.size();
+  std::vector<float> out(T * T);
+  if (cache) {
+    std::lock_guard<std::mutex> lock(cache->mu);
+    if (cache->model == m->id && cache->prefix.tokens == tokens) {
+      const torch::Tensor p = m->model->HeadPattern(cache->prefix, layer, head);
+      if (p.defined()) {
+        std::memcpy(out.data(), p.contiguous().data_ptr<float>(), out.size() * sizeof(float));
+        return out;
+      }
+    }
+  }
+  StreamOptions o;
+  o.last_layer = layer;
+  StreamPatterns(tokens, [&](const PatternBlock& b) {
+    if (b.layer != layer || head < b.head0 || head >= b.head0 + b.n_heads) return;
+    std::memcpy(out.data() + size_t(b.row0) * T, b.Row(head - b.head0, b.row0), size_t(b.T - b.row0) * T * sizeof(float));
+  }, o);
+  return out;
+}
+
 void LanguageModel::QueriesKeys(const std::vector<int64_t>& tokens, std::vector<io::Array>* q,
                                 std::vector<io::Array>* k) const {
-  const auto& c = m->loaded.cfg;
-  CheckTokens(c, tokens);
-  std::lock_guard<std::mutex> lock(m->mu);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, int64_t(tokens.size())});
-  model::ActivationCache cache;
-  cache.SetFilter([](const std::string& n) { return EndsWith(n, "attn.hook_q") || EndsWith(n, "attn.hook_k"); });
-  m->loaded.model->forward_with_cache(ids, cache, model::ActName("k", c.n_layers - 1));
-  q->clear(), k->clear();
-  for (int l = 0; l < c.n_layers; ++l) {
-    q->push_back(Unbatched(cache("q", l)));  // [T, n_heads, d_head]
-    k->push_back(Unbatched(cache("k", l)));  // [T, n_kv_heads, d_head]
-  }
+  const auto& c = cfg();
+  q->assign(c.n_layers, io::Array()), k->assign(c.n_layers, io::Array());
+  model::MappedModel::RunSpec spec;
+  spec.last_layer = c.n_layers - 1;
+  spec.keep_queries = false;
+  spec.chunk_bytes = 0;  // patterns are not needed: one head at a time
+  spec.on_qk = [&](int l, const torch::Tensor& ql, const torch::Tensor& kl) {
+    (*q)[l] = ToArray(ql);  // [T, n_heads, d_head]
+    (*k)[l] = ToArray(kl);  // [T, n_kv_heads, d_head]
+  };
+  m->model->Run(tokens, spec);
 }
 
 io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
-  const auto& c = m->loaded.cfg;
-  CheckTokens(c, tokens);
-  std::lock_guard<std::mutex> lock(m->mu);
-  torch::NoGradGuard no_grad;
-  const int64_t T = int64_t(tokens.size());
-  const torch::Tensor ids = torch::tensor(tokens, torch::kLong).view({1, T});
-  model::ActivationCache cache;
-  // Patterns only: a long prompt on a big model holds nothing else.
-  cache.SetFilter([](const std::string& name) { return EndsWith(name, "hook_pattern"); });
-  const std::string last = model::ActName("pattern", c.n_layers - 1);
-  m->loaded.model->forward_with_cache(ids, cache, last);
-// One copy into the result, layer by layer ([L, H, T, T] float32): with
-  // the cache holding only patterns, the peak is two copies of them.
-  const int64_t H = c.n_heads, per_layer = H * T * T;
-  io::Array out = io::Array::Zeros(io::DType::F32, {c.n_layers, H, T, T});
-  float* dst = out.mutable_data<float>();
-  for (int l = 0; l < c.n_layers; ++l) {
-    const torch::Tensor p = cache("pattern", l)[0].to(torch::kFloat).contiguous();  // [H, T, T]
-    std::memcpy(dst + l * per_layer, p.data_ptr<float>(), size_t(per_layer) * sizeof(float));
-  }
+  const auto& c = cfg();
+  const int64_t T = int64_t(tokens.size()), H = c.n_heads;
+  io::Array out;
+  float* dst = nullptr;
+  StreamPatterns(tokens, [&](const PatternBlock& b) {
+    if (!dst) {
+      out = io::Array::Zeros(io::DType::F32, {c.n_layers, H, T, T});
+      dst = out.mutable_data<float>();
+    }
+    std::memcpy(dst + (int64_t(b.layer) * H + b.head0) * T * T, b.data, size_t(b.n_heads) * T * T * sizeof(float));
+  });
   return out;
 }
 

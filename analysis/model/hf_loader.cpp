@@ -8,6 +8,8 @@
 #include "model/hf_loader.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -22,6 +24,7 @@
 #include "io/json_text.h"
 #include "io/mapped_safetensors.h"
 #include "model/hooked_transformer.h"
+#include "model/mapped_model.h"
 
 namespace hs::model {
 namespace {
@@ -882,6 +885,137 @@ LoadedModel LoadHFModel(const fs::path& dir) {
   out.info.n_params = n_params;
   out.model = std::move(model);
   return out;
+}
+
+}  // namespace hs::model
+
+// =============================================================================
+// [SECTION] mapped inference (MappedModel)
+// =============================================================================
+
+namespace hs::model {
+
+std::unique_ptr<MappedModel> OpenHFModelMapped(const fs::path& dir, const MappedOptions& options) {
+  const ParsedConfig pc = ParseConfig(dir);
+  auto ck = std::make_shared<Checkpoint>(OpenCheckpoint(dir));
+  CheckSizesAgainstWeights(pc, dir, *ck);
+  torch::NoGradGuard no_grad;
+  const TransformerConfig& c = pc.cfg;
+  const int n_layers = c.n_layers;
+  const int64_t D = c.d_model;
+
+  // How many layers stay in float32: as many as the budget holds; past it,
+  // one slot is refilled for each of the others.
+  LayerStore first = MakeLayerStore(c);
+  const double layer_bytes = double(first.Bytes());
+  double budget = options.weights_budget_bytes;
+  if (budget < 0) {
+    if (const char* env = std::getenv("HEADSCOPE_WEIGHTS_BUDGET_GB")) budget = std::atof(env) * 1e9;
+    if (budget < 0 || !std::getenv("HEADSCOPE_WEIGHTS_BUDGET_GB")) budget = 0.6 * double(AvailableMemoryBytes());
+  }
+  int resident = int(std::min<double>(n_layers, std::floor(budget / std::max(layer_bytes, 1.0))));
+  if (resident < n_layers) resident = std::max(0, resident - 1);
+  // Refuse, before allocating anything large, a model whose single layer
+  // and a short prompt's working memory do not fit.
+  {
+    auto mp = std::make_unique<MappedModel::Parts>();
+    mp->cfg = c;
+    mp->stores.push_back(first);  // WorkingBytes reads the config only
+    const MappedModel probe(std::move(mp));
+    const double need = (resident < n_layers ? layer_bytes : 0) + double(probe.WorkingBytes(std::min(64, c.n_ctx))) +
+                        double(c.n_ctx) * D * 4 * (c.positional_embedding == "standard");
+    const double avail = double(AvailableMemoryBytes());
+    if (need > avail)
+      throw DoesNotFit(dir.string() + ": does not fit in memory: it needs at least " + GiB(need) +
+                       " (one layer of " + GiB(layer_bytes) + " in float32 and the working memory of a short prompt), " +
+                       "but " + GiB(avail) + " is available");
+  }
+
+  auto parts = std::make_unique<MappedModel::Parts>();
+  parts->cfg = c;
+  parts->resident_layers = resident;
+  parts->stores.reserve(n_layers);
+  for (int l = 0; l < n_layers; ++l) {
+    if (l == 0 || l <= resident)
+      parts->stores.push_back(l == 0 ? first : MakeLayerStore(c));  // the first non-resident one is the slot
+    else
+      parts->stores.push_back(parts->stores[resident]);
+  }
+  std::map<std::string, torch::Tensor> sd;
+  for (int l = 0; l < n_layers; ++l)
+    for (const auto& [name, t] : parts->stores[l].params) sd[L(l) + name] = t;
+  // Placeholders with the right sizes and no memory: these stay mapped.
+  const torch::Tensor none = torch::zeros({1});
+  sd["embed.W_E"] = none.expand({c.d_vocab, D});
+  if (!c.tied_embeddings) sd["unembed.W_U"] = none.expand({D, c.d_vocab_out});
+  auto global = [&](const std::string& name, std::vector<int64_t> shape) {
+    parts->globals[name] = sd[name] = torch::empty(shape);
+  };
+  if (c.positional_embedding == "standard") global("pos_embed.W_pos", {c.n_ctx, D});
+  if (c.final_norm) {
+    global("ln_final.w", {D});
+    if (c.normalization == "LN") global("ln_final.b", {D});
+  }
+  if (c.unembed_bias) global("unembed.b_U", {c.d_vocab_out});
+
+  MapBuilder builder(c, sd);
+  const WeightMap map = BuildWeightMap(pc.model_type, builder, *ck);
+  std::map<std::string, int> written;
+  for (const auto& s : map.specs)
+    for (const auto& t : s.targets) ++written[t];
+  for (const auto& [name, p] : sd)
+    if (written[name] != 1)
+      throw std::logic_error("hf_loader: " + pc.model_type + " mapping writes parameter '" + name + "' " +
+                             std::to_string(written[name]) + " times");
+  CheckCheckpoint(*ck, map, pc.model_type);
+
+  auto scratch = std::make_shared<std::vector<float>>();
+  auto convert = [ck, scratch](const std::string& hf, const std::function<void(const torch::Tensor&)>& assign) {
+    const Checkpoint::Where& where = ck->tensors.at(hf);
+    const io::MappedSafetensors& file = ck->files[where.file];
+    const io::MappedTensor& t = *where.tensor;
+    scratch->resize(t.numel());
+    file.ToFloat32(t, scratch->data(), scratch->size());
+    assign(torch::from_blob(scratch->data(), t.shape, torch::kFloat32));
+    file.DropPages(t);
+  };
+  // Rows of a mapped [rows, d_model] file tensor, converted on demand.
+  auto rows_of = [ck](const std::string& hf) {
+    const Checkpoint::Where& where = ck->tensors.at(hf);
+    return std::make_pair(&ck->files[where.file], where.tensor);
+  };
+  parts->fill.resize(n_layers);
+  std::set<std::string> counted;
+  for (const WeightSpec& s : map.specs) {
+    counted.insert(s.name);
+    const std::string& target = s.targets.front();
+    if (target == "embed.W_E") {
+      const auto [file, t] = rows_of(s.name);
+      parts->embed_rows = [ck, t = t, D](const int64_t* ids, int64_t n, float* out) {
+        const size_t row_bytes = size_t(D) * io::DTypeSize(t->dtype);
+        for (int64_t i = 0; i < n; ++i) io::ConvertToFloat32(t->dtype, t->data + size_t(ids[i]) * row_bytes, D, out + i * D);
+      };
+      if (c.tied_embeddings)
+        parts->unembed_rows = [ck, t = t, D](int64_t row0, int64_t n, float* out) {
+          io::ConvertToFloat32(t->dtype, t->data + size_t(row0) * D * io::DTypeSize(t->dtype), size_t(n * D), out);
+        };
+    } else if (target == "unembed.W_U") {
+      const auto [file, t] = rows_of(s.name);
+      parts->unembed_rows = [ck, t = t, D](int64_t row0, int64_t n, float* out) {
+        io::ConvertToFloat32(t->dtype, t->data + size_t(row0) * D * io::DTypeSize(t->dtype), size_t(n * D), out);
+      };
+    } else if (target.rfind("blocks.", 0) == 0) {
+      const int l = std::stoi(target.substr(7));
+      parts->fill[l].push_back([convert, name = s.name, assign = s.assign] { convert(name, assign); });
+    } else {
+      convert(s.name, s.assign);  // small globals, now
+    }
+  }
+  parts->info = BasicInfo(dir, pc, *ck);
+  parts->info.dtype_on_disk = DTypesOnDisk(*ck, [&](const std::string& n) { return counted.count(n) != 0; });
+  parts->info.n_params = CountParams(c);
+  parts->files = ck;
+  return std::make_unique<MappedModel>(std::move(parts));
 }
 
 }  // namespace hs::model

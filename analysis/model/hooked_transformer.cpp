@@ -24,11 +24,14 @@ NormImpl::NormImpl(const std::string& kind_, int64_t dim, double eps_) : kind(ki
   if (kind == "LN") b = Param(*this, "b", {dim});
 }
 
-torch::Tensor NormImpl::forward(const torch::Tensor& x) const {
+torch::Tensor NormForward(const std::string& kind, const torch::Tensor& x, const torch::Tensor& w,
+                          const torch::Tensor& b, double eps) {
   if (kind == "LN") return torch::layer_norm(x, {x.size(-1)}, w, b, eps);
   // RMSNorm as Llama/Qwen: x / sqrt(mean(x^2) + eps) * w.
   return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * w;
 }
+
+torch::Tensor NormImpl::forward(const torch::Tensor& x) const { return NormForward(kind, x, w, b, eps); }
 
 AttentionImpl::AttentionImpl(const TransformerConfig& c) {
   const int64_t kv = c.NumKVHeads();
@@ -150,7 +153,7 @@ torch::Tensor HookedTransformerImpl::forward_with_cache(const torch::Tensor& tok
   return Run(tokens, &cache, stop_after);
 }
 
-std::pair<torch::Tensor, torch::Tensor> HookedTransformerImpl::RotaryTables(int64_t n_pos) const {
+std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& m_cfg, int64_t n_pos) {
   // As Hugging Face computes them, in float32: inv_freq_i = 1 / base^(2i/dim),
   // angle = pos * inv_freq, both halves of the rotated dims share a frequency.
   const int64_t dim = m_cfg.RotaryDim();
@@ -175,7 +178,6 @@ std::pair<torch::Tensor, torch::Tensor> HookedTransformerImpl::RotaryTables(int6
   return {emb.cos(), emb.sin()};
 }
 
-namespace {
 // Rotate-half rotary on the first cos.size(-1) dims of x [batch, pos, head, d_head].
 torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   using torch::indexing::Slice;
@@ -189,13 +191,12 @@ torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos, cons
   return torch::cat({out, x.index({"...", Slice(dim, torch::indexing::None)})}, -1);
 }
 
-torch::Tensor Activation(const std::string& act_fn, const torch::Tensor& x) {
+torch::Tensor ActivationFn(const std::string& act_fn, const torch::Tensor& x) {
   if (act_fn == "relu") return Relu(x);
   if (act_fn == "gelu") return torch::gelu(x);
   if (act_fn == "silu") return torch::silu(x);
   return torch::gelu(x, "tanh");  // gelu_new
 }
-}  // namespace
 
 torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, ActivationCache* cache,
                                          const std::string& stop_after) {
@@ -225,7 +226,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   }
   const bool rotary = m_cfg.positional_embedding == "rotary";
   torch::Tensor rot_cos, rot_sin;
-  if (rotary) std::tie(rot_cos, rot_sin) = RotaryTables(n_pos);
+  if (rotary) std::tie(rot_cos, rot_sin) = RotaryTables(m_cfg, n_pos);
 
   const torch::Tensor causal_mask =
       torch::ones({n_pos, n_pos}, torch::kBool).triu(1);  // true above the diagonal: key after query
@@ -326,11 +327,11 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
       hook(b + "mlp.hook_pre", gate);
       const torch::Tensor up = linear(mlp_in, mlp.W_in, mlp.b_in);
       hook(b + "mlp.hook_pre_linear", up);
-      post = Activation(m_cfg.act_fn, gate) * up;
+      post = ActivationFn(m_cfg.act_fn, gate) * up;
     } else {
       const torch::Tensor pre = linear(mlp_in, mlp.W_in, mlp.b_in);  // [batch, pos, d_mlp]
       hook(b + "mlp.hook_pre", pre);
-      post = Activation(m_cfg.act_fn, pre);
+      post = ActivationFn(m_cfg.act_fn, pre);
     }
     hook(b + "mlp.hook_post", post);  // [batch, pos, d_mlp]
     torch::Tensor mlp_out = linear(post, mlp.W_out, mlp.b_out);

@@ -134,10 +134,22 @@ class HookedTransformerImpl : public torch::nn::Module {
 
  private:
   torch::Tensor Run(const torch::Tensor& tokens, ActivationCache* cache, const std::string& stop_after = {});
-  // cos and sin [n_pos, rotary_dim] for positions 0..n_pos-1 (rotate-half layout).
-  std::pair<torch::Tensor, torch::Tensor> RotaryTables(int64_t n_pos) const;
   TransformerConfig m_cfg;
 };
 TORCH_MODULE(HookedTransformer);
+
+// The pieces of the forward, shared with MappedModel's streaming inference
+// so that both compute exactly the same function.
+// LayerNorm (kind "LN", w and b) or RMSNorm ("RMS", w) over the last dimension.
+torch::Tensor NormForward(const std::string& kind, const torch::Tensor& x, const torch::Tensor& w,
+                          const torch::Tensor& b, double eps);
+// cos and sin [n_pos, rotary_dim] for positions 0..n_pos-1 (rotate-half
+// layout), as Hugging Face computes them in float32 (Llama 3 scaling included).
+std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& c, int64_t n_pos);
+// Rotate-half rotary on the first cos.size(-1) dims of x [batch, pos, head,
+// d_head]; cos and sin are [pos, rotary_dim].
+torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// relu, gelu, gelu_new (tanh) or silu.
+torch::Tensor ActivationFn(const std::string& act_fn, const torch::Tensor& x);
 
 }  // namespace hs::model

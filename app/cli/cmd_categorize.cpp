@@ -26,6 +26,8 @@ struct CategorizeOptions {
   std::string bos = "auto";
   bool formation = true;
   bool quiet = false;
+  int index = -1;          // one checkpoint's task only (job arrays)
+  bool list = false;       // print the checkpoints and their task state
 };
 
 void PrintProgress(const char* what, int done, int total, bool quiet) {
@@ -39,12 +41,28 @@ int RunCategorize(const CategorizeOptions& o) {
   jobs::ConfigureTorchForInference(2);
   try {
     const fs::path dir = o.model_dir;
-    const auto lm = lm::LanguageModel::Open(dir);
     lm::CategorizeOptions opt;
     opt.n_repeated = o.repeated;
     opt.seed = o.seed;
     opt.sentences_file = o.sentences;
     opt.bos = o.bos == "auto" ? -1 : o.bos == "yes" ? 1 : 0;
+    if (o.list || o.index >= 0) {  // a suite of checkpoints, one task per index
+      const auto checkpoints = lm::ListCheckpoints(dir);
+      if (checkpoints.empty()) throw std::invalid_argument((dir / "checkpoints").string() + ": no step_NNNNN checkpoint folders");
+      if (o.list) {
+        for (size_t i = 0; i < checkpoints.size(); ++i)
+          std::printf("%4zu  step %6d  %s%s\n", i, checkpoints[i].first, checkpoints[i].second.string().c_str(),
+                      fs::exists(lm::FormationTaskPath(dir, checkpoints[i].first)) ? "  (done)" : "");
+        return 0;
+      }
+      bool computed = false;
+      lm::FormationTask(dir, o.index, opt, &computed);
+      std::cout << (computed ? "wrote " : "current: ") << lm::FormationTaskPath(dir, checkpoints[o.index].first).string()
+                << " (checkpoint " << o.index << " of " << checkpoints.size() << ", step " << checkpoints[o.index].first
+                << "); run `headscope categorize " << dir.string() << "` once every index is done\n";
+      return 0;
+    }
+    const auto lm = lm::LanguageModel::Open(dir);
     std::string name = fs::absolute(dir).lexically_normal().filename().string();
     if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
     library::HeadCategories c =
@@ -109,6 +127,11 @@ void AddCategorize(CLI::App& cli) {
   sub->add_flag("!--no-formation", opt->formation,
                 "Skip role_formation.json (role scores at every checkpoint under MODEL_DIR/checkpoints)");
   sub->add_flag("--quiet", opt->quiet, "No progress output");
+  sub->add_option("--index", opt->index,
+                  "Score only checkpoint I (0-based, see --list) into MODEL_DIR/role_formation.d/, e.g. "
+                  "$SLURM_ARRAY_TASK_ID; a run without --index then reads the finished ones")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--list", opt->list, "Print the checkpoints (index, step, folder, done) and exit");
   sub->callback([opt] {
     ExitWith(RunCategorize(*opt));
   });

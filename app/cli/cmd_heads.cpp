@@ -17,6 +17,7 @@
 #include "io/npz.h"
 #include "lm/categorize.h"
 #include "lm/language_model.h"
+#include "lm/prompt_analysis.h"
 #include "jobs/thread_policy.h"
 
 namespace hs::app {
@@ -114,33 +115,51 @@ int RunHeads(const HeadsOptions& opt) {
       return 1;
     }
   }
-  io::Array patterns;
-  library::HeadCategories categories;
+  const auto& c = lm->cfg();
+  const int64_t T = int64_t(tokens.size());
+  auto model = std::make_shared<lm::LmModel>();
+  model->dir = opt.model_dir;
   try {
-    patterns = lm->Patterns(tokens);
     std::string note;
-    categories = lm::LoadOrCategorize(*lm, opt.model_dir, {}, &note);
+    model->categories = lm::LoadOrCategorize(*lm, opt.model_dir, {}, &note);
     if (!note.empty()) std::cerr << "headscope heads: " << note << "\n";
   } catch (const std::exception& e) {
     std::cerr << "headscope heads: " << e.what() << "\n";
     return 1;
   }
-  const auto& c = lm->cfg();
-  const int64_t T = int64_t(tokens.size());
-  const float* values = patterns.data<float>();  // Patterns() is float32
-  if (!opt.patterns_out.empty()) {
-    try {
-      io::WriteNpz(opt.patterns_out, {{"tokens", io::Array::I64({T}, tokens)}, {"patterns", patterns}});
-    } catch (const std::exception& e) {
-      std::cerr << "headscope heads: " << e.what() << "\n";
-      return 1;
+  // One streamed forward: the roles, the per-head summary and --patterns-out
+  // see each layer's patterns as they come; none is kept.
+  std::vector<HeadSummary> summaries(size_t(c.n_layers) * c.n_heads);
+  std::unique_ptr<io::NpyFileWriter> npy;
+  std::shared_ptr<lm::PromptAnalysis> a;
+  try {
+    if (!opt.patterns_out.empty())
+      npy = std::make_unique<io::NpyFileWriter>(io::TempPathFor(opt.patterns_out).string() + ".patterns.npy",
+                                                io::DType::F32, std::vector<int64_t>{c.n_layers, c.n_heads, T, T});
+    lm::PromptOptions po;
+    po.single_token_ok = true;
+    po.sink = [&](const lm::PatternBlock& b) {
+      if (npy) npy->Append(b.data, size_t(b.n_heads) * size_t(T) * size_t(T) * sizeof(float));
+      if (!opt.json)
+        for (int hi = 0; hi < b.n_heads; ++hi)
+          summaries[size_t(b.layer) * c.n_heads + b.head0 + hi] = Summarise(b.data + size_t(hi) * T * T, T);
+    };
+    a = lm::AnalyzePrompt(*model, *lm, opt.prompt, tokens, bos, -1, po);
+    if (!a->error.empty()) throw std::runtime_error(a->error);
+    if (npy) {
+      npy->Finish();
+      io::WriteNpz(opt.patterns_out, {{"tokens", io::Array::I64({T}, tokens)}}, {{"patterns", npy->path()}});
+      npy.reset();
     }
+  } catch (const std::exception& e) {
+    std::cerr << "headscope heads: " << e.what() << "\n";
+    return 1;
   }
   std::ostringstream table;
   table << "layer head  prev-token first-token  self  entropy\n";
   for (int l = 0; l < c.n_layers; ++l)
     for (int h = 0; h < c.n_heads; ++h) {
-      const HeadSummary s = Summarise(values + (int64_t(l) * c.n_heads + h) * T * T, T);
+      const HeadSummary& s = summaries[size_t(l) * c.n_heads + h];
       char line[128];
       std::snprintf(line, sizeof line, "%5d %4d  %10.3f %11.3f %5.3f %8.3f\n", l, h, s.previous_token, s.first_token,
                     s.self, s.entropy);
@@ -154,7 +173,7 @@ int RunHeads(const HeadsOptions& opt) {
       texts.push_back("?");
     }
   }
-  const library::PromptRoles roles = library::VerifyPrompt(categories, values, c.n_layers, c.n_heads, tokens);
+  const library::PromptRoles& roles = a->roles;
   if (opt.json) {
     std::cout << roles.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;

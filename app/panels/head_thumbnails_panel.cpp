@@ -44,9 +44,13 @@ class HeadThumbnailsPanel : public PromptPanel {
     }
     std::vector<const char*> titles;
     std::vector<const float*> values;
-    for (int i = 0; i < n; ++i) titles.push_back(m_titles[i].c_str()), values.push_back(a.Head(i / a.n_heads, i % a.n_heads));
-    ImGui::TextDisabled("Every head on your prompt (query down, key across). * = active on it. Click one to "
-                        "select it.");
+    for (int i = 0; i < n; ++i) titles.push_back(m_titles[i].c_str()), values.push_back(a.Overview(i / a.n_heads, i % a.n_heads));
+    if (a.overview_bin > 1)
+      ImGui::TextDisabled("Every head on your prompt (query down, key across), in blocks of %d x %d tokens. * = active "
+                          "on it. Click one to select it.", a.overview_bin, a.overview_bin);
+    else
+      ImGui::TextDisabled("Every head on your prompt (query down, key across). * = active on it. Click one to "
+                          "select it.");
     widgets::FacetSpec spec;
     spec.columns = a.n_heads;
     spec.titles = titles.data();
@@ -56,7 +60,7 @@ class HeadThumbnailsPanel : public PromptPanel {
     spec.heatmap.value_label = "attention";
     spec.heatmap.stale = !m.analysis_current;
     spec.heatmap.version = m_version;
-    const int clicked = widgets::FacetGrid("##thumbs", values.data(), n, a.T(), a.T(), spec);
+    const int clicked = widgets::FacetGrid("##thumbs", values.data(), n, a.overview_size, a.overview_size, spec);
     if (clicked >= 0) out.head = std::make_pair(clicked / a.n_heads, clicked % a.n_heads);
   }
 

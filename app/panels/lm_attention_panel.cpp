@@ -3,7 +3,9 @@
 // and its activation scores on this prompt above it.
 #include <imgui.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "heatmap.h"
 #include "lm_panel_common.h"
@@ -44,17 +46,65 @@ class LmAttentionPanel : public PromptPanel {
     }
     if (roles.empty()) ImGui::TextDisabled("no role: below every threshold");
     else ImGui::TextUnformatted(roles.c_str());
-    if (m_text_for != m.analysis || m_head != std::make_pair(m.layer, m.head)) {
+    const float* full = m.SelectedPattern();
+    if (!full) {
+      EmptyState(("Computing " + HeadName(m.layer, m.head) + "'s attention on this prompt...").c_str());
+      return;
+    }
+    const int T = a.T();
+    if (m_text_for != m.analysis) {
       m_labels = TokenLabels(a.token_text);
-      m_label_ptrs.clear();
-      for (const auto& s : m_labels) m_label_ptrs.push_back(s.c_str());
       m_text_for = m.analysis;
-      m_head = {m.layer, m.head};
+      m_view_of = {};
+      m_window = std::min(T, std::max(m_window, 1));
+      if (m_window <= 0 || m_window > T) m_window = std::min(T, kDefaultWindow);
+      m_row0 = std::clamp(m_row0, 0, T - m_window);
+      m_col0 = std::clamp(m_col0, 0, T - m_window);
+    }
+    // Long prompts: a window of tokens, zoomed and scrolled, so token labels stay readable.
+    if (T > kDefaultWindow) {
+      ImGui::SetNextItemWidth(fh * 8);
+      ImGui::SliderInt("tokens shown", &m_window, 8, T);
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Zoom: how many query and key tokens the map shows (%d in all).", T);
+      m_window = std::clamp(m_window, 1, T);
+      ImGui::SameLine();
+      ImGui::SetNextItemWidth(fh * 10);
+      ImGui::SliderInt("queries from", &m_row0, 0, T - m_window);
+      ImGui::SameLine();
+      ImGui::Checkbox("keys follow", &m_follow);
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show the keys at the queries' positions (the diagonal).\n"
+                                                    "Off: scroll the keys on their own (far-back attention).");
+      if (!m_follow) {
+        ImGui::SameLine();
+        ImGui::SetNextItemWidth(fh * 10);
+        ImGui::SliderInt("keys from", &m_col0, 0, T - m_window);
+      }
+      ImGui::SameLine();
+      ImGui::TextDisabled("(wheel over the map scrolls; shift+wheel scrolls keys)");
+    } else {
+      m_window = T, m_row0 = 0, m_col0 = 0;
+    }
+    if (m_follow) m_col0 = m_row0;
+    m_row0 = std::clamp(m_row0, 0, T - m_window);
+    m_col0 = std::clamp(m_col0, 0, T - m_window);
+    const std::tuple<const void*, int, int, int, int, int> view{full, T, m_window, m_row0, m_col0, m.layer * 100000 + m.head};
+    if (view != m_view_of) {
+      m_view_of = view;
+      m_cells.resize(size_t(m_window) * m_window);
+      for (int r = 0; r < m_window; ++r)
+        std::copy_n(full + size_t(m_row0 + r) * T + m_col0, m_window, m_cells.data() + size_t(r) * m_window);
+      m_row_ptrs.clear(), m_col_ptrs.clear();
+      for (int i = 0; i < m_window; ++i) m_row_ptrs.push_back(m_labels[m_row0 + i].c_str());
+      for (int i = 0; i < m_window; ++i) m_col_ptrs.push_back(m_labels[m_col0 + i].c_str());
       ++m_version;
     }
-    char title[96];
-    std::snprintf(title, sizeof title, "%s attention%s", HeadName(m.layer, m.head).c_str(),
-                  a.step >= 0 ? (" at step " + std::to_string(a.step)).c_str() : "");
+    char title[128];
+    std::snprintf(title, sizeof title, "%s attention%s%s", HeadName(m.layer, m.head).c_str(),
+                  a.step >= 0 ? (" at step " + std::to_string(a.step)).c_str() : "",
+                  m_window < T ? (": queries " + std::to_string(m_row0) + "-" + std::to_string(m_row0 + m_window - 1) +
+                                  ", keys " + std::to_string(m_col0) + "-" + std::to_string(m_col0 + m_window - 1))
+                                     .c_str()
+                               : "");
     widgets::HeatmapSpec spec;
     spec.title = title;
     spec.x_label = "key";
@@ -63,19 +113,32 @@ class LmAttentionPanel : public PromptPanel {
     spec.vmin = 0;
     spec.vmax = 1;
     spec.colormap = widgets::Colormap::Viridis;
-    spec.x_tick_labels = m_label_ptrs.data();
-    spec.y_tick_labels = m_label_ptrs.data();
+    spec.x_tick_labels = m_col_ptrs.data();
+    spec.y_tick_labels = m_row_ptrs.data();
     spec.stale = !m.analysis_current;
     spec.version = m_version;
-    widgets::Heatmap("##lm_attention", a.Head(m.layer, m.head), a.T(), a.T(), spec);
+    widgets::HeatmapState st;
+    widgets::Heatmap("##lm_attention", m_cells.data(), m_window, m_window, spec, &st);
+    if (st.hovered && m_window < T) {
+      const float wheel = ImGui::GetIO().MouseWheel;
+      if (wheel != 0) {
+        const int step = std::max(1, m_window / 8) * (wheel > 0 ? -1 : 1);
+        if (ImGui::GetIO().KeyShift) m_follow = false, m_col0 = std::clamp(m_col0 + step, 0, T - m_window);
+        else m_row0 = std::clamp(m_row0 + step, 0, T - m_window);
+      }
+    }
   }
 
  private:
+  static constexpr int kDefaultWindow = 64;
   std::shared_ptr<const lm::PromptAnalysis> m_text_for;
-  std::pair<int, int> m_head{-1, -1};
   uint64_t m_version = 0;
   std::vector<std::string> m_labels;
-  std::vector<const char*> m_label_ptrs;
+  std::vector<const char*> m_row_ptrs, m_col_ptrs;
+  int m_window = 0, m_row0 = 0, m_col0 = 0;
+  bool m_follow = true;
+  std::tuple<const void*, int, int, int, int, int> m_view_of{};
+  std::vector<float> m_cells;  // the window shown
 };
 
 const bool kLmAttentionPanelRegistered = RegisterPanel({"lm_attention", "Attention of the selected head", WorkspaceKind::LanguageModel,

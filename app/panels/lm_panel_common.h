@@ -20,7 +20,7 @@ inline bool HasPromptToShow(const ViewContext& v) {
   if (!m.error.empty()) return ErrorText(m.error), false;
   if (!m.model) return EmptyState(m.loading.empty() ? "No model open." : "Loading the model..."), false;
   if (!m.analysis) return EmptyState("Running the prompt..."), false;
-  if (!m.analysis->error.empty() || m.analysis->patterns.empty()) {
+  if (!m.analysis->ok()) {
     EmptyState(m.analysis->error.empty() ? "Type a prompt above." : m.analysis->error.c_str());
     return false;
   }

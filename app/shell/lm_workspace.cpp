@@ -9,17 +9,38 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <imgui_stdlib.h>
+#include <iterator>
+#include <stdexcept>
 
 #include "library/head_roles.h"
 
 namespace hs::app {
 namespace fs = std::filesystem;
 
+namespace {
+// A prompt file: readable, at most 4 MB (about a million tokens, far past any
+// model's context), text without NUL bytes.
+std::string ReadPromptFile(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw std::runtime_error(path.string() + ": not a file");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw std::runtime_error(path.string() + ": " + ec.message());
+  if (size > (4u << 20))
+    throw std::runtime_error(path.string() + ": " + std::to_string(size >> 20) + " MB is too long for a prompt (at most 4 MB)");
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error(path.string() + ": could not be read");
+  if (text.find('\0') != std::string::npos) throw std::runtime_error(path.string() + ": not a text file (it has NUL bytes)");
+  return text;
+}
+}  // namespace
+
 // [SECTION] Model
 LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
     : Workspace(WorkspaceKind::LanguageModel), m_opt(std::move(opt)), m_requests(requests) {
-  const std::string p = m_opt.prompt.empty() ? "The cat sat on the mat. The cat sat on the mat." : m_opt.prompt;
-  std::snprintf(m_prompt, sizeof m_prompt, "%s", p.c_str());
+  m_prompt = m_opt.prompt.empty() ? "The cat sat on the mat. The cat sat on the mat." : m_opt.prompt;
   m_wanted_step = m_opt.step;
   if (!m_opt.head.empty()) {
     int l = -1, h = -1;
@@ -64,7 +85,7 @@ void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
 
 // [SECTION] Selection
 void LmWorkspace::SetPrompt(const std::string& prompt) {
-  std::snprintf(m_prompt, sizeof m_prompt, "%s", prompt.c_str());
+  m_prompt = prompt;
   RequestPrompt();  // starts now, while the frame is still being drawn
 }
 
@@ -135,10 +156,25 @@ void LmWorkspace::RequestPrompt() {
   key.bos = m_bos;
   key.n_tokens = m_tokens.size();
   key.tokens_hash = LmPromptKey::HashTokens(m_tokens);
-  const Result<lm::PromptAnalysis> r = m_requests.LmPrompt(m_view.model, key, m_prompt, m_tokens);
+  const Result<lm::PromptAnalysis> r =
+      m_requests.LmPrompt(m_view.model, key, m_prompt, m_tokens, {m_view.layer, m_view.head});
   if (m_analysis_model != model) m_view.analysis.reset();  // never another model's result
   m_view.analysis_current = r.value != nullptr;
-  if (r.value) m_view.analysis = r.value, m_analysis_model = model;
+  m_view.prompt_status = r.pending ? r.progress.what : "";
+  m_view.prompt_fraction = r.pending ? r.progress.fraction : -1;
+  if (r.value) m_view.analysis = r.value, m_analysis_model = model, m_analysis_key = key;
+  // A head selected after the analysis ran: its pattern from the cached queries and keys.
+  const auto& a = m_view.analysis;
+  if (a && a->ok() && m_view.analysis_current && !a->Head(m_view.layer, m_view.head) &&
+      m_view.layer < a->n_layers && m_view.head < a->n_heads) {
+    const Result<LmHeadPattern> h =
+        m_requests.HeadPattern(m_view.model, m_analysis_key, a->tokens, m_view.layer, m_view.head);
+    if (h.value) {
+      m_view.other_head = std::shared_ptr<const std::vector<float>>(h.value, &h.value->pattern);
+      m_view.other_layer = h.value->layer, m_view.other_head_index = h.value->head, m_view.other_for = a;
+    }
+    if (!h.error.empty()) m_view.prompt_status = "L" + std::to_string(m_view.layer) + "H" + std::to_string(m_view.head) + ": " + h.error;
+  }
 }
 
 void LmWorkspace::RequestPlasticity() {
@@ -284,13 +320,43 @@ void LmWorkspace::DrawPromptBar() {
   ImGui::AlignTextToFramePadding();
   ImGui::TextUnformatted("Prompt");
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fh * 8);
-  ImGui::InputTextWithHint("##prompt", "Type a prompt; the panels follow as you type", m_prompt, sizeof m_prompt);
+  // Multi-line and unbounded: three lines tall, scrolling past that.
+  const float box_w = ImGui::GetContentRegionAvail().x - fh * 8;
+  const float box_h = ImGui::GetTextLineHeight() * 3 + ImGui::GetStyle().FramePadding.y * 2;
+  ImGui::InputTextMultiline("##prompt", &m_prompt, ImVec2(box_w, box_h));
+  if (m_prompt.empty()) {  // a hint, where the text would be
+    const ImVec2 min = ImGui::GetItemRectMin();
+    ImGui::GetWindowDrawList()->AddText(ImVec2(min.x + ImGui::GetStyle().FramePadding.x, min.y + ImGui::GetStyle().FramePadding.y),
+                                        ImGui::GetColorU32(ImGuiCol_TextDisabled),
+                                        "Type or paste a prompt; the panels follow as you type");
+  }
   ImGui::SameLine();
+  ImGui::BeginGroup();
   if (ImGui::Checkbox("BOS", &m_bos)) m_bos_user = true;
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("Prepend the tokenizer's beginning-of-sequence token (as TransformerLens does;\n"
                       "the demo LM was trained with it). Qwen models are used without.");
+  if (ImGui::Button("Load text...")) ImGui::OpenPopup("##load_text");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Use a text file as the prompt (a long document, a story, code).");
+  ImGui::EndGroup();
+  if (ImGui::BeginPopup("##load_text")) {
+    ImGui::TextDisabled("A UTF-8 text file to use as the prompt:");
+    ImGui::SetNextItemWidth(fh * 28);
+    const bool enter = ImGui::InputTextWithHint("##text_path", "/path/to/text.txt", m_text_path, sizeof m_text_path,
+                                                ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::SameLine();
+    if ((ImGui::Button("Load") || enter) && m_text_path[0]) {
+      try {
+        SetPrompt(ReadPromptFile(m_text_path));
+        m_text_error.clear();
+        ImGui::CloseCurrentPopup();
+      } catch (const std::exception& e) {
+        m_text_error = e.what();
+      }
+    }
+    if (!m_text_error.empty()) ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", m_text_error.c_str());
+    ImGui::EndPopup();
+  }
   ImGui::AlignTextToFramePadding();
   ImGui::TextDisabled("Try:");
   for (const auto& def : library::HeadCategoryDefs()) {
@@ -309,9 +375,18 @@ void LmWorkspace::DrawPromptBar() {
     ImGui::SameLine();
     if (!a->error.empty() && m_view.analysis_current)
       ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", a->error.c_str());
+    else if (a->reused_rows > 0)
+      ImGui::TextDisabled("%d tokens%s, %.0f ms (from token %lld on)", a->T(), a->bos ? " (BOS first)" : "",
+                          a->compute_ms, static_cast<long long>(a->reused_rows));
     else
-      ImGui::TextDisabled("%d tokens%s, %.0f ms%s", a->T(), a->bos ? " (BOS first)" : "", a->compute_ms,
-                          m_view.analysis_current ? "" : "   updating...");
+      ImGui::TextDisabled("%d tokens%s, %.0f ms", a->T(), a->bos ? " (BOS first)" : "", a->compute_ms);
+  }
+  if (!m_view.analysis_current && !m_view.prompt_status.empty()) {  // a long prompt: layers done; the next edit cancels it
+    ImGui::SameLine();
+    TextProgressBar(m_view.prompt_fraction, ("updating: " + m_view.prompt_status).c_str());
+  } else if (!m_view.analysis_current && m_view.model && a) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("updating...");
   }
 }
 

@@ -65,7 +65,10 @@ class LmWorkspace : public Workspace {
   const LmOptions m_opt;
   Requests& m_requests;
   LmView m_view;
-  char m_prompt[4096] = {};
+  std::string m_prompt;
+  LmPromptKey m_analysis_key;        // the key m_view.analysis was computed for
+  char m_text_path[1024] = {};       // "Load text" file
+  std::string m_text_error;
   bool m_bos = true, m_bos_user = false;
   int m_wanted_step = -1;
   std::pair<int, int> m_wanted_head{-1, -1};

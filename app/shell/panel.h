@@ -53,6 +53,8 @@ class Panel {
   // True while the panel lacks data it is waiting for (shot waits for it;
   // the frame log measures latency until it clears).
   virtual bool Waiting() const { return false; }
+  // The header line when it depends on what is shown ("" : PanelDef::title).
+  virtual std::string Title(const ViewContext&) const { return {}; }
   // The errors the panel showed in its last frame (shot prints them and
   // exits non-zero).
   virtual std::vector<std::string> Errors() const { return {}; }

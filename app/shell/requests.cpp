@@ -204,24 +204,38 @@ Result<lm::LmModel> Requests::LmModel(const LmModelKey& key) {
                               [dir = key.dir](const Report& report) { return lm::LoadLmModel(dir, report); });
 }
 
+const lm::LanguageModel& Requests::WeightsFor(const lm::LmModel& model, const LmPromptKey& key) {
+  if (key.step < 0) return *model.lm;
+  // A training checkpoint: its weights, kept while the slider stays there.
+  const std::string step_key = key.model.str() + "|" + std::to_string(key.step);
+  if (m_step_key != step_key) {
+    m_step_key.clear();
+    m_step_weights.reset();
+    m_step_weights = lm::OpenCheckpoint(model, key.step);
+    m_step_key = step_key;
+  }
+  return *m_step_weights;
+}
+
 Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
-                                              const std::string& prompt, const std::vector<int64_t>& tokens) {
+                                              const std::string& prompt, const std::vector<int64_t>& tokens,
+                                              std::pair<int, int> head) {
   if (!model) return {};
   return Compute<lm::PromptAnalysis>(
       "lm_prompt", key.str(), jobs::Lane::Interactive, 2,
-      [this, model, key, prompt, tokens](const Report&) -> std::shared_ptr<const lm::PromptAnalysis> {
+      [this, model, key, prompt, tokens, head](const Report& report) -> std::shared_ptr<const lm::PromptAnalysis> {
         try {
-          const lm::LanguageModel* weights = model->lm.get();
-          if (key.step >= 0) {  // a training checkpoint: its weights, kept while the slider stays there
-            const std::string step_key = key.model.str() + "|" + std::to_string(key.step);
-            if (m_step_key != step_key) {
-              m_step_weights.reset();
-              m_step_weights = lm::OpenCheckpoint(*model, key.step);
-              m_step_key = step_key;
-            }
-            weights = m_step_weights.get();
-          }
-          return lm::AnalyzePrompt(*model, *weights, prompt, tokens, key.bos, key.step);
+          const lm::LanguageModel& weights = WeightsFor(*model, key);
+          lm::PromptOptions o;
+          o.head = head;
+          o.cache = m_prompt_cache;
+          o.previous = m_last_prompt;
+          o.progress = report;
+          auto a = lm::AnalyzePrompt(*model, weights, prompt, tokens, key.bos, key.step, o);
+          if (a->ok()) m_last_prompt = a;
+          return a;
+        } catch (const jobs::Cancelled&) {
+          throw;
         } catch (const std::exception& e) {  // in words, where the prompt's result is drawn
           m_step_key.clear();
           auto a = std::make_shared<lm::PromptAnalysis>();
@@ -229,6 +243,19 @@ Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::Lm
           a->error = e.what();
           return a;
         }
+      });
+}
+
+Result<LmHeadPattern> Requests::HeadPattern(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                            const std::vector<int64_t>& tokens, int layer, int head) {
+  if (!model) return {};
+  return Compute<LmHeadPattern>(
+      "lm_head", key.str() + "|head " + std::to_string(layer) + "," + std::to_string(head), jobs::Lane::Interactive,
+      2, [this, model, key, tokens, layer, head](const Report&) {
+        auto out = std::make_shared<LmHeadPattern>();
+        out->layer = layer, out->head = head;
+        out->pattern = WeightsFor(*model, key).HeadPattern(tokens, layer, head, m_prompt_cache.get());
+        return out;
       });
 }
 

@@ -108,6 +108,10 @@ struct LmPlasticity {
   std::vector<library::plasticity::HeadResult> heads;  // empty: no saved CSVs (read)
   std::string warning;  // the CSVs could not be written (names the folder); the results are kept
 };
+struct LmHeadPattern {
+  int layer = -1, head = -1;
+  std::vector<float> pattern;  // [T, T]
+};
 using ArtifactResult = Result<io::NpzArchive>;
 using MetricsResult = Result<MetricsData>;
 
@@ -155,8 +159,15 @@ class Requests {
   // `prompt` (encoded as key's tokens) through `model` at key.step.
   // Interactive lane, slot "lm_prompt": a newer prompt replaces a queued one and cancels
   // a running one, so a burst of edits runs the last one.
+  // `head`: the selected head, whose full pattern the analysis keeps. The
+  // previous analysis's keys and values are reused for the shared prefix.
   Result<lm::PromptAnalysis> LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
-                                      const std::string& prompt, const std::vector<int64_t>& tokens);
+                                      const std::string& prompt, const std::vector<int64_t>& tokens,
+                                      std::pair<int, int> head = {-1, -1});
+  // One head's full pattern on the analysed prompt (the analysis keeps only
+  // the head selected when it ran). Slot "lm_head", interactive lane.
+  Result<LmHeadPattern> HeadPattern(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                    const std::vector<int64_t>& tokens, int layer, int head);
   // The plasticity CSVs of `model` (read on the pool), or computed over the
   // default corpus and saved (long lane). Slot "lm_plasticity".
   Result<LmPlasticity> Plasticity(const std::shared_ptr<const lm::LmModel>& model, const LmPlasticityKey& key);
@@ -231,6 +242,11 @@ class Requests {
   // (model key + step). Used only on the interactive lane's thread.
   std::string m_step_key;
   std::shared_ptr<const lm::LanguageModel> m_step_weights;
+  const lm::LanguageModel& WeightsFor(const lm::LmModel& model, const LmPromptKey& key);
+  // The prompt's keys and values and its last analysis, for the next edit
+  // (interactive lane).
+  std::shared_ptr<lm::PromptCache> m_prompt_cache = lm::NewPromptCache();
+  std::shared_ptr<const lm::PromptAnalysis> m_last_prompt;
   jobs::ArtifactStore m_store;
   // The current epoch and its prefetched neighbours (26-80 MB each at p=113).
   // Used only on the model lane's thread.

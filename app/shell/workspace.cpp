@@ -10,7 +10,8 @@ namespace fs = std::filesystem;
 void DrawPanelFrame(const PanelDef& def, Panel& panel, const ViewContext& v, PanelOutput& out, ImVec2 size,
                     ExportQueue& exports, bool export_button) {
   ImGui::BeginChild(("##panel_" + def.name).c_str(), size, true);
-  ImGui::TextUnformatted(def.title.c_str());
+  const std::string title = panel.Title(v);
+  ImGui::TextUnformatted(title.empty() ? def.title.c_str() : title.c_str());
   if (def.exportable && export_button) {
     const float w = ImGui::CalcTextSize("PNG").x + ImGui::GetStyle().FramePadding.x * 2;
     ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - w));

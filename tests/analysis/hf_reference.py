@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 BATCH, SEQ = 2, 12
+# HS_FIXTURE_LAYERS=3: deeper fixtures (the streaming-inference tests).
+LAYERS = int(os.environ.get("HS_FIXTURE_LAYERS", "0"))
 DTYPE_NAMES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.bool: "BOOL",
                torch.uint8: "U8", torch.int64: "I64"}
 
@@ -323,6 +325,7 @@ def opt_forward(sd, cfg, ids):
 
 def gpt2_fixture(seed, dtype, prefix, tied, lm_head_present, bias_dtype, shards=1):
     V, n_pos, d, n, layers = 97, 32, 64, 4, 2
+    layers = LAYERS or layers
     cfg = {
         "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
         "bos_token_id": V - 1, "embd_pdrop": 0.1, "eos_token_id": V - 1, "initializer_range": 0.02,
@@ -358,6 +361,7 @@ def gpt2_fixture(seed, dtype, prefix, tied, lm_head_present, bias_dtype, shards=
 def llama_family_fixture(seed, model_type):
     w_dtype = {"llama": torch.float16, "qwen2": torch.bfloat16, "qwen3": torch.bfloat16}[model_type]
     V, layers, n, kv, inter, n_pos = 101, 2, 4, 2, 96, 64
+    layers = LAYERS or layers
     d = 48 if model_type == "qwen3" else 64
     e = 16  # qwen3: head_dim 16 while hidden_size / heads = 12
     w = Init(seed, w_dtype)
@@ -412,6 +416,7 @@ def llama_family_fixture(seed, model_type):
 
 def neox_fixture(seed, dtype, parallel, rotary_pct):
     V, layers, d, n, n_pos = 103, 2, 64, 4, 64
+    layers = LAYERS or layers
     e = d // n
     w = Init(seed, dtype)
     cfg = {"architectures": ["GPTNeoXForCausalLM"], "bos_token_id": 0, "eos_token_id": 0,
@@ -444,6 +449,7 @@ def neox_fixture(seed, dtype, parallel, rotary_pct):
 
 def opt_fixture(seed):
     V, layers, d, n, ffn, n_pos = 89, 2, 64, 4, 128, 32
+    layers = LAYERS or layers
     w = Init(seed, torch.float16)
     cfg = {"_name_or_path": "facebook/opt-125m", "_remove_final_layer_norm": False, "activation_dropout": 0.0,
            "activation_function": "relu", "architectures": ["OPTForCausalLM"], "attention_dropout": 0.0,

@@ -104,7 +104,7 @@ TEST_CASE("30 edits typed faster than they run: fewer than 30 forwards, and the 
   app::LmWorkspace ws(app::LmOptions{Demo().string()}, requests);
   REQUIRE(Frames(ws, requests, [&] { return Ready(ws); }));
   const uint64_t before = requests.jobs().Executed("lm_prompt");
-  const std::string last = "The cat sat on the mat. The cat sat on the mat.";
+  const std::string last = "The dog ran to the park. The dog ran to the park.";  // not the default prompt: a new key
   for (int i = 1; i <= 30; ++i) {
     ws.SetPrompt(i == 30 ? last : "edit number " + std::to_string(i));
     ws.Update();  // one frame per keystroke: each asks for its prompt

@@ -1,0 +1,321 @@
+// MappedModel: streamed float32 inference over mapped weights (see mapped_model.h).
+#include "model/mapped_model.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/hooked_transformer.h"
+
+namespace hs::model {
+
+// [SECTION] memory
+int64_t AvailableMemoryBytes() {
+  int64_t avail = std::numeric_limits<int64_t>::max();
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") {
+      avail = kib * 1024;
+      break;
+    }
+  rlimit lim{};
+  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    // The address space left: the limit minus what is mapped now (VmSize).
+    std::ifstream statm("/proc/self/statm");
+    int64_t pages = 0;
+    statm >> pages;
+    const int64_t left = int64_t(lim.rlim_cur) - pages * int64_t(sysconf(_SC_PAGESIZE));
+    avail = std::min(avail, std::max<int64_t>(left, 0));
+  }
+  return avail;
+}
+
+std::string GiB(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, bytes >= 1e9 ? "%.1f GB" : "%.0f MB", bytes >= 1e9 ? bytes / 1e9 : bytes / 1e6);
+  return buf;
+}
+
+// [SECTION] layer stores
+torch::Tensor LayerStore::P(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? torch::Tensor() : it->second;
+}
+
+int64_t LayerStore::Bytes() const {
+  int64_t n = qkv_w.numel() + (qkv_b.defined() ? qkv_b.numel() : 0);
+  for (const auto& [name, t] : params)
+    if (name.rfind("attn.W_Q", 0) != 0 && name.rfind("attn.W_K", 0) != 0 && name.rfind("attn.W_V", 0) != 0 &&
+        name != "attn.b_Q" && name != "attn.b_K" && name != "attn.b_V")
+      n += t.numel();
+  return n * 4;
+}
+
+LayerStore MakeLayerStore(const TransformerConfig& c) {
+  const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head, M = c.d_mlp;
+  LayerStore s;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) { s.params[name] = torch::empty(shape); };
+  if (c.HasNorm()) {
+    add("ln1.w", {D});
+    add("ln2.w", {D});
+    if (c.normalization == "LN") add("ln1.b", {D}), add("ln2.b", {D});
+  }
+  s.qkv_w = torch::empty({D, (H + 2 * KV) * E});
+  auto heads_view = [&](int64_t col0, int64_t n) {  // [n, D, E] view of columns [col0, col0 + n E)
+    return s.qkv_w.narrow(1, col0, n * E).view({D, n, E}).permute({1, 0, 2});
+  };
+  s.params["attn.W_Q"] = heads_view(0, H);
+  s.params["attn.W_K"] = heads_view(H * E, KV);
+  s.params["attn.W_V"] = heads_view((H + KV) * E, KV);
+  if (c.attn_qkv_bias) {
+    s.qkv_b = torch::empty({(H + 2 * KV) * E});
+    s.params["attn.b_Q"] = s.qkv_b.narrow(0, 0, H * E).view({H, E});
+    s.params["attn.b_K"] = s.qkv_b.narrow(0, H * E, KV * E).view({KV, E});
+    s.params["attn.b_V"] = s.qkv_b.narrow(0, (H + KV) * E, KV * E).view({KV, E});
+  }
+  add("attn.W_O", {H, E, D});
+  if (c.attn_out_bias) add("attn.b_O", {D});
+  if (c.qk_norm) add("attn.q_norm.w", {E}), add("attn.k_norm.w", {E});
+  add("mlp.W_in", {D, M});
+  if (c.gated_mlp) add("mlp.W_gate", {D, M});
+  if (c.mlp_bias) add("mlp.b_in", {M}), add("mlp.b_out", {D});
+  add("mlp.W_out", {M, D});
+  return s;
+}
+
+// [SECTION] the model
+struct MappedModel::Impl {
+  std::unique_ptr<Parts> parts;
+  std::vector<bool> filled;  // resident layers converted
+  int slot_layer = -1;       // the layer the shared slot holds
+  std::mutex mu;             // one run at a time
+
+  const LayerStore& Layer(int l) {
+    Parts& p = *parts;
+    if (l < p.resident_layers) {
+      if (!filled[l]) {
+        for (auto& f : p.fill[l]) f();
+        filled[l] = true;
+      }
+    } else if (slot_layer != l) {
+      slot_layer = -1;  // half-filled if a conversion throws
+      for (auto& f : p.fill[l]) f();
+      slot_layer = l;
+    }
+    return p.stores[l];
+  }
+};
+
+MappedModel::MappedModel(std::unique_ptr<Parts> parts) : m(std::make_unique<Impl>()) {
+  m->parts = std::move(parts);
+  m->filled.assign(m->parts->cfg.n_layers, false);
+}
+MappedModel::~MappedModel() = default;
+
+const TransformerConfig& MappedModel::cfg() const { return m->parts->cfg; }
+const HFModelInfo& MappedModel::info() const { return m->parts->info; }
+int64_t MappedModel::LayerBytes() const { return m->parts->stores.empty() ? 0 : m->parts->stores[0].Bytes(); }
+int MappedModel::ResidentLayers() const { return m->parts->resident_layers; }
+
+int64_t MappedModel::WorkingBytes(int64_t T) const {
+  const auto& c = cfg();
+  const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head, M = c.d_mlp, L = c.n_layers;
+  int64_t floats = T * (4 * D + 2 * (H + 2 * KV) * E + 3 * M);  // residual, normed input, qkv, MLP
+  floats += L * T * (H + 2 * KV) * E;                             // the prefix cache (q, k, v per layer)
+  const int64_t chunk = std::max<int64_t>(int64_t(128) << 20, T * T * 4);  // one chunk of pattern, at least a head
+  return floats * 4 + 3 * chunk + (int64_t(64) << 20);
+}
+
+namespace {
+void CheckTokens(const TransformerConfig& c, const std::vector<int64_t>& tokens) {
+  if (tokens.empty()) throw std::invalid_argument("no tokens");
+  if (int64_t(tokens.size()) > c.n_ctx)
+    throw std::invalid_argument(std::to_string(tokens.size()) + " tokens, but the model has only " +
+                                std::to_string(c.n_ctx) + " positions");
+  for (int64_t t : tokens)
+    if (t < 0 || t >= c.d_vocab)
+      throw std::invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
+                                  std::to_string(c.d_vocab) + ")");
+}
+
+// x [rows, in] times W [in, out] plus an optional bias, as HookedTransformer::Run.
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& W, const torch::Tensor& b) {
+  return b.defined() ? torch::addmm(b, x, W) : torch::mm(x, W);
+}
+}  // namespace
+
+bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, PrefixCache* cache,
+                      torch::Tensor* logits) {
+  using torch::indexing::Slice;
+  const TransformerConfig& c = cfg();
+  CheckTokens(c, tokens);
+  std::lock_guard<std::mutex> lock(m->mu);
+  torch::NoGradGuard no_grad;
+  Parts& parts = *m->parts;
+  const int64_t T = int64_t(tokens.size());
+  const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head;
+  const int L = c.n_layers;
+  const int last = spec.last_layer < 0 ? L - 1 : std::min(spec.last_layer, L - 1);
+  const bool full = spec.last_layer < 0;
+
+  const int64_t need = WorkingBytes(T), avail = AvailableMemoryBytes();
+  if (need > avail)
+    throw DoesNotFit("a " + std::to_string(T) + "-token prompt needs " + GiB(double(need)) +
+                     " of working memory on this model, but " + GiB(double(avail)) + " is available");
+
+  // Rows shared with the cached prompt are not run again (at least one row is).
+  int64_t p = 0;
+  if (cache) {
+    if (cache->layers >= last + 1 && (!spec.keep_queries || !cache->q.empty())) {
+      const int64_t n = std::min<int64_t>(int64_t(cache->tokens.size()), T);
+      while (p < n && cache->tokens[p] == tokens[p]) ++p;
+      p = std::min({p, T - 1, std::max<int64_t>(spec.reuse_max, 0)});
+      p -= p % std::max<int64_t>(spec.reuse_align, 1);
+    }
+    if (p == 0) cache->Clear();
+    // Until this run completes the cache describes no prompt (a cancelled
+    // run leaves some layers' keys new and others old).
+    cache->tokens.clear();
+    cache->layers = 0;
+  }
+  const int64_t n = T - p;
+
+  torch::Tensor resid = torch::empty({n, D});
+  parts.embed_rows(tokens.data() + p, n, resid.data_ptr<float>());
+  if (c.positional_embedding == "standard") resid = resid + parts.globals.at("pos_embed.W_pos").narrow(0, p, n);
+  const bool rotary = c.positional_embedding == "rotary";
+  torch::Tensor rot_cos, rot_sin;
+  if (rotary) {
+    std::tie(rot_cos, rot_sin) = RotaryTables(c, T);
+    rot_cos = rot_cos.narrow(0, p, n), rot_sin = rot_sin.narrow(0, p, n);
+  }
+  // Key j is masked for new row r (position p + r) when j > p + r.
+  const torch::Tensor mask =
+      torch::arange(T, torch::kLong).unsqueeze(0) > (torch::arange(n, torch::kLong) + p).unsqueeze(1);  // [n, T]
+  const double scale = 1.0 / std::sqrt(double(E));
+  const int64_t group = H / KV;
+  const int64_t heads_per_chunk = std::clamp<int64_t>(spec.chunk_bytes / std::max<int64_t>(n * T * 4, 1), 1, H);
+  if (cache) {
+    cache->k.resize(L), cache->v.resize(L), cache->q.resize(spec.keep_queries ? L : 0);
+  }
+
+  for (int l = 0; l <= last; ++l) {
+    const LayerStore& s = m->Layer(l);
+    torch::Tensor x = resid;
+    if (c.HasNorm()) x = NormForward(c.normalization, resid, s.P("ln1.w"), s.P("ln1.b"), c.eps);
+    const torch::Tensor qkv = Linear(x, s.qkv_w, s.qkv_b).view({n, H + 2 * KV, E});
+    torch::Tensor q = qkv.narrow(1, 0, H), k = qkv.narrow(1, H, KV), v = qkv.narrow(1, H + KV, KV);
+    if (c.qk_norm) {
+      q = NormForward("RMS", q, s.P("attn.q_norm.w"), {}, c.eps);
+      k = NormForward("RMS", k, s.P("attn.k_norm.w"), {}, c.eps);
+    }
+    if (rotary) {
+      q = ApplyRotary(q.unsqueeze(0), rot_cos, rot_sin).squeeze(0);
+      k = ApplyRotary(k.unsqueeze(0), rot_cos, rot_sin).squeeze(0);
+    }
+    if (spec.on_qk) spec.on_qk(l, q, k);
+    torch::Tensor K = k, V = v, Q = q;  // every row so far: [T, heads, d_head]
+    if (p > 0) {
+      K = torch::cat({cache->k[l].narrow(0, 0, p), k});
+      V = torch::cat({cache->v[l].narrow(0, 0, p), v});
+      if (spec.keep_queries) Q = torch::cat({cache->q[l].narrow(0, 0, p), q});
+    }
+    if (cache) {
+      cache->k[l] = K.contiguous(), cache->v[l] = V.contiguous();
+      if (spec.keep_queries) cache->q[l] = Q.contiguous();
+    }
+    const torch::Tensor kh = K.permute({1, 0, 2}), vh = V.permute({1, 0, 2});  // [KV, T, E]
+    const torch::Tensor qh = q.permute({1, 0, 2});                             // [H, n, E]
+    const bool need_z = full || l < last;
+    torch::Tensor z = need_z ? torch::empty({H, n, E}) : torch::Tensor();
+    for (int64_t h0 = 0; h0 < H; h0 += heads_per_chunk) {
+      const int64_t hn = std::min(heads_per_chunk, H - h0);
+      const torch::Tensor kv_index = torch::arange(h0, h0 + hn, torch::kLong).div(group, "floor");
+      const torch::Tensor kc = group == 1 ? kh.narrow(0, h0, hn) : kh.index_select(0, kv_index);
+      torch::Tensor scores = torch::matmul(qh.narrow(0, h0, hn), kc.transpose(1, 2)) * scale;  // [hn, n, T]
+      scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
+      const torch::Tensor pattern = torch::softmax(scores, -1);
+      scores = torch::Tensor();
+      if (spec.on_pattern) spec.on_pattern(PatternChunk{l, int(h0), int(hn), p, T, pattern});
+      if (need_z) {
+        const torch::Tensor vc = group == 1 ? vh.narrow(0, h0, hn) : vh.index_select(0, kv_index);
+        z.narrow(0, h0, hn).copy_(torch::matmul(pattern, vc));
+      }
+    }
+    if (!need_z) {
+      if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
+      break;
+    }
+    const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
+    torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").view({H * E, D}));
+    if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");
+    torch::Tensor mlp_in;
+    if (c.parallel_attn_mlp) {
+      mlp_in = resid;
+    } else {
+      resid = resid + attn_out;
+      mlp_in = resid;
+    }
+    if (c.HasNorm()) mlp_in = NormForward(c.normalization, mlp_in, s.P("ln2.w"), s.P("ln2.b"), c.eps);
+    torch::Tensor post;
+    if (s.P("mlp.W_gate").defined()) {
+      const torch::Tensor gate = torch::mm(mlp_in, s.P("mlp.W_gate"));
+      post = ActivationFn(c.act_fn, gate) * Linear(mlp_in, s.P("mlp.W_in"), s.P("mlp.b_in"));
+    } else {
+      post = ActivationFn(c.act_fn, Linear(mlp_in, s.P("mlp.W_in"), s.P("mlp.b_in")));
+    }
+    const torch::Tensor mlp_out = Linear(post, s.P("mlp.W_out"), s.P("mlp.b_out"));
+    resid = c.parallel_attn_mlp ? resid + attn_out + mlp_out : resid + mlp_out;
+    if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
+  }
+  if (cache) {
+    cache->tokens = tokens;
+    cache->layers = last + 1;
+  }
+  if (full && logits) {
+    if (c.final_norm) {
+      auto it = parts.globals.find("ln_final.b");
+      resid = NormForward(c.normalization, resid, parts.globals.at("ln_final.w"),
+                          it == parts.globals.end() ? torch::Tensor() : it->second, c.eps);
+    }
+    // Through the vocabulary in chunks of rows: the unembedding stays mapped.
+    const int64_t V = c.d_vocab_out, rows = std::max<int64_t>(1, (int64_t(64) << 20) / (4 * D));
+    *logits = torch::empty({n, V});
+    torch::Tensor w = torch::empty({std::min(rows, V), D});
+    for (int64_t r0 = 0; r0 < V; r0 += rows) {
+      const int64_t rn = std::min(rows, V - r0);
+      parts.unembed_rows(r0, rn, w.data_ptr<float>());
+      logits->narrow(1, r0, rn).copy_(torch::mm(resid, w.narrow(0, 0, rn).t()));
+    }
+    auto b = parts.globals.find("unembed.b_U");
+    if (b != parts.globals.end()) *logits += b->second;
+  }
+  return true;
+}
+
+torch::Tensor MappedModel::HeadPattern(const PrefixCache& cache, int layer, int head) const {
+  const TransformerConfig& c = cfg();
+  if (layer < 0 || layer >= cache.layers || head < 0 || head >= c.n_heads || int(cache.q.size()) <= layer ||
+      !cache.q[layer].defined())
+    return {};
+  torch::NoGradGuard no_grad;
+  const int64_t T = cache.q[layer].size(0), group = c.n_heads / c.NumKVHeads();
+  const torch::Tensor q = cache.q[layer].select(1, head), k = cache.k[layer].select(1, head / group);  // [T, E]
+  torch::Tensor scores = torch::mm(q, k.t()) * (1.0 / std::sqrt(double(c.d_head)));
+  scores.masked_fill_(torch::ones({T, T}, torch::kBool).triu(1), -std::numeric_limits<float>::infinity());
+  return torch::softmax(scores, -1);
+}
+
+}  // namespace hs::model
