@@ -196,6 +196,16 @@ void MappedSafetensors::ToFloat32(const MappedTensor& t, float* out, size_t out_
   ConvertToFloat32(t.dtype, t.data, out_count, out);
 }
 
+void MappedSafetensors::Prefetch(const MappedTensor& t) const {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+  if (!m_base || t.nbytes == 0) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = uintptr_t(t.data) & ~(page - 1), end = uintptr_t(t.data) + t.nbytes;
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+}
+
 void MappedSafetensors::DropPages(const MappedTensor& t) const {
   if (!m_base || t.nbytes == 0) return;
   // Whole pages around the tensor: a neighbour that shares a boundary page

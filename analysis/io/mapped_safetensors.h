@@ -71,6 +71,9 @@ class MappedSafetensors {
   // large file tensor by tensor keeps only the tensor at hand resident. The
   // data stays readable: a later access maps the pages in again.
   void DropPages(const MappedTensor& t) const;
+  // Faults the tensor's pages in with one call (MADV_POPULATE_READ) before a
+  // pass over it, instead of one fault per page; a hint, errors ignored.
+  void Prefetch(const MappedTensor& t) const;
 
  private:
   void Release() noexcept;

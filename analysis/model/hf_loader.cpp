@@ -970,13 +970,25 @@ std::unique_ptr<MappedModel> OpenHFModelMapped(const fs::path& dir, const Mapped
   CheckCheckpoint(*ck, map, pc.model_type);
 
   auto scratch = std::make_shared<std::vector<float>>();
+  // One pass from the mapped file into the store: copy_ converts F16/BF16 to
+  // float32 as it copies (the store has the file's layout, so it is a
+  // straight vectorised run); other dtypes go through a float32 scratch.
   auto convert = [ck, scratch](const std::string& hf, const std::function<void(const torch::Tensor&)>& assign) {
     const Checkpoint::Where& where = ck->tensors.at(hf);
     const io::MappedSafetensors& file = ck->files[where.file];
     const io::MappedTensor& t = *where.tensor;
-    scratch->resize(t.numel());
-    file.ToFloat32(t, scratch->data(), scratch->size());
-    assign(torch::from_blob(scratch->data(), t.shape, torch::kFloat32));
+    file.Prefetch(t);
+    const torch::ScalarType type = t.dtype == io::DType::BF16  ? torch::kBFloat16
+                                   : t.dtype == io::DType::F16 ? torch::kHalf
+                                   : t.dtype == io::DType::F32 ? torch::kFloat
+                                                               : torch::kByte;
+    if (type != torch::kByte) {
+      assign(torch::from_blob(const_cast<uint8_t*>(t.data), t.shape, type));
+    } else {
+      scratch->resize(t.numel());
+      file.ToFloat32(t, scratch->data(), scratch->size());
+      assign(torch::from_blob(scratch->data(), t.shape, torch::kFloat32));
+    }
     file.DropPages(t);
   };
   // Rows of a mapped [rows, d_model] file tensor, converted on demand.

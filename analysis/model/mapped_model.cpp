@@ -1,6 +1,7 @@
 // MappedModel: streamed float32 inference over mapped weights (see mapped_model.h).
 #include "model/mapped_model.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -54,44 +55,86 @@ torch::Tensor LayerStore::P(const std::string& name) const {
   return it == params.end() ? torch::Tensor() : it->second;
 }
 
-int64_t LayerStore::Bytes() const {
-  int64_t n = qkv_w.numel() + (qkv_b.defined() ? qkv_b.numel() : 0);
-  for (const auto& [name, t] : params)
-    if (name.rfind("attn.W_Q", 0) != 0 && name.rfind("attn.W_K", 0) != 0 && name.rfind("attn.W_V", 0) != 0 &&
-        name != "attn.b_Q" && name != "attn.b_K" && name != "attn.b_V")
-      n += t.numel();
-  return n * 4;
+int64_t LayerStore::Bytes() const { return block.defined() ? block.numel() * 4 : 0; }
+
+namespace {
+// One layer's weights in one block of memory on transparent huge pages:
+// converting a layer then faults 2 MB pages, not 4 KB ones (this VM charges
+// a lot per fault).
+torch::Tensor HugeBlock(int64_t floats) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t bytes = (size_t(floats) * sizeof(float) + kHuge - 1) / kHuge * kHuge;
+  void* p = nullptr;
+  if (posix_memalign(&p, kHuge, bytes) != 0) throw std::bad_alloc();
+  ::madvise(p, bytes, MADV_HUGEPAGE);
+  return torch::from_blob(p, {floats}, [](void* q) { std::free(q); }, torch::kFloat);
 }
+}  // namespace
 
 LayerStore MakeLayerStore(const TransformerConfig& c) {
   const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head, M = c.d_mlp;
-  LayerStore s;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) { s.params[name] = torch::empty(shape); };
-  if (c.HasNorm()) {
-    add("ln1.w", {D});
-    add("ln2.w", {D});
-    if (c.normalization == "LN") add("ln1.b", {D}), add("ln2.b", {D});
-  }
-  s.qkv_w = torch::empty({D, (H + 2 * KV) * E});
-  auto heads_view = [&](int64_t col0, int64_t n) {  // [n, D, E] view of columns [col0, col0 + n E)
-    return s.qkv_w.narrow(1, col0, n * E).view({D, n, E}).permute({1, 0, 2});
+  // Matrices are stored as the file stores them, so that converting a layer
+  // is a straight copy: [out, in] (nn.Linear) for every architecture but
+  // GPT-2, whose Conv1D stores [in, out]. The GEMMs take either (a
+  // transposed operand costs BLAS nothing).
+  const bool out_in = c.original_architecture != "gpt2";
+  const int64_t QKV = (H + 2 * KV) * E;
+  int64_t total = 0;
+  torch::Tensor block;
+  auto carve = [&](std::vector<int64_t> shape) {  // the next piece of the block (64-byte aligned)
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    const int64_t at = total;
+    total += (n + 15) / 16 * 16;
+    return block.defined() ? block.narrow(0, at, n).view(shape) : torch::Tensor();
   };
-  s.params["attn.W_Q"] = heads_view(0, H);
-  s.params["attn.W_K"] = heads_view(H * E, KV);
-  s.params["attn.W_V"] = heads_view((H + KV) * E, KV);
-  if (c.attn_qkv_bias) {
-    s.qkv_b = torch::empty({(H + 2 * KV) * E});
-    s.params["attn.b_Q"] = s.qkv_b.narrow(0, 0, H * E).view({H, E});
-    s.params["attn.b_K"] = s.qkv_b.narrow(0, H * E, KV * E).view({KV, E});
-    s.params["attn.b_V"] = s.qkv_b.narrow(0, (H + KV) * E, KV * E).view({KV, E});
+  LayerStore s;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) block = HugeBlock(total), total = 0;
+    s = LayerStore{};
+    auto add = [&](const std::string& name, std::vector<int64_t> shape) { s.params[name] = carve(shape); };
+    if (c.HasNorm()) {
+      add("ln1.w", {D});
+      add("ln2.w", {D});
+      if (c.normalization == "LN") add("ln1.b", {D}), add("ln2.b", {D});
+    }
+    const torch::Tensor qkv = carve(out_in ? std::vector<int64_t>{QKV, D} : std::vector<int64_t>{D, QKV});
+    if (pass == 1) {
+      s.qkv_w = out_in ? qkv.t() : qkv;  // [D, QKV] either way
+      auto heads_view = [&](int64_t col0, int64_t n) {  // [n, D, E]: the projection of heads col0 / E ...
+        return out_in ? qkv.narrow(0, col0, n * E).view({n, E, D}).permute({0, 2, 1})
+                      : qkv.narrow(1, col0, n * E).view({D, n, E}).permute({1, 0, 2});
+      };
+      s.params["attn.W_Q"] = heads_view(0, H);
+      s.params["attn.W_K"] = heads_view(H * E, KV);
+      s.params["attn.W_V"] = heads_view((H + KV) * E, KV);
+    }
+    if (c.attn_qkv_bias) {
+      s.qkv_b = carve({QKV});
+      if (pass == 1) {
+        s.params["attn.b_Q"] = s.qkv_b.narrow(0, 0, H * E).view({H, E});
+        s.params["attn.b_K"] = s.qkv_b.narrow(0, H * E, KV * E).view({KV, E});
+        s.params["attn.b_V"] = s.qkv_b.narrow(0, (H + KV) * E, KV * E).view({KV, E});
+      }
+    }
+    if (out_in) {  // o_proj [D, H E] as TL's [H, E, D]
+      const torch::Tensor o = carve({D, H * E});
+      if (pass == 1) s.params["attn.W_O"] = o.view({D, H, E}).permute({1, 2, 0});
+    } else {
+      add("attn.W_O", {H, E, D});
+    }
+    if (c.attn_out_bias) add("attn.b_O", {D});
+    if (c.qk_norm) add("attn.q_norm.w", {E}), add("attn.k_norm.w", {E});
+    auto matrix = [&](const std::string& name, int64_t in, int64_t out) {  // TL [in, out]
+      const torch::Tensor m = carve(out_in ? std::vector<int64_t>{out, in} : std::vector<int64_t>{in, out});
+      s.params[name] = out_in && m.defined() ? m.t() : m;
+    };
+    matrix("mlp.W_in", D, M);
+    if (c.gated_mlp) matrix("mlp.W_gate", D, M);
+    if (c.mlp_bias) add("mlp.b_in", {M}), add("mlp.b_out", {D});
+    matrix("mlp.W_out", M, D);
   }
-  add("attn.W_O", {H, E, D});
-  if (c.attn_out_bias) add("attn.b_O", {D});
-  if (c.qk_norm) add("attn.q_norm.w", {E}), add("attn.k_norm.w", {E});
-  add("mlp.W_in", {D, M});
-  if (c.gated_mlp) add("mlp.W_gate", {D, M});
-  if (c.mlp_bias) add("mlp.b_in", {M}), add("mlp.b_out", {D});
-  add("mlp.W_out", {M, D});
+  s.block = block;
   return s;
 }
 
@@ -259,7 +302,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
       break;
     }
     const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
-    torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").view({H * E, D}));
+    torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").reshape({H * E, D}));  // a view for either layout
     if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");
     torch::Tensor mlp_in;
     if (c.parallel_attn_mlp) {

@@ -142,8 +142,10 @@ namespace hs::model {
 // One layer's float32 weights. params holds TransformerLens names within a
 // block ("ln1.w", "attn.W_Q", "mlp.W_in", ...); W_Q, W_K, W_V (and their
 // biases) are views into qkv_w [d_model, (n_heads + 2 n_kv) d_head] (qkv_b),
-// so filling them packs the projection for one GEMM.
+// so filling them packs the projection for one GEMM. Every tensor is a view
+// into `block`.
 struct LayerStore {
+  torch::Tensor block;  // all of the layer's floats, one allocation
   torch::Tensor qkv_w, qkv_b;
   std::map<std::string, torch::Tensor> params;
   torch::Tensor P(const std::string& name) const;  // undefined when the config has no such weight

@@ -32,6 +32,8 @@ void AddShot(CLI::App& cli) {
       ->delimiter(',');
   shot_cmd->add_option("--pair", shot->pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
   shot_cmd->add_option("--out", shot->screenshot, "PNG file to write")->required();
+  shot_cmd->add_option("--after", shot->capture_after_s,
+                       "Capture after this many seconds even while panels still compute (shows progress)");
   shot_cmd->add_option("--width", shot->width, "Window width in pixels")->capture_default_str();
   shot_cmd->add_option("--height", shot->height, "Window height in pixels")->capture_default_str();
   shot_cmd->callback([shot, panels] {

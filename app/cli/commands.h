@@ -75,6 +75,7 @@ struct ExplorerOptions {
   std::string pair;            // position pair for the head grid, "Q,K" (e.g. "2,0")
   std::vector<std::string> compare;  // runs the Variants panel compares with the open one
   bool wait_ready = false;     // with --frames: keep rendering until every panel has its data
+  double capture_after_s = -1; // >= 0: capture at this many seconds even while panels compute (progress shots)
   std::vector<int> script_epochs;  // scripted slider moves, one per frame after load (tests)
   bool script_wait = false;        // advance the script only once the panels show the current epoch
   std::string frame_log;       // write per-frame timings (CSV) here (bench)

@@ -56,7 +56,6 @@ class LmAttentionPanel : public PromptPanel {
       m_labels = TokenLabels(a.token_text);
       m_text_for = m.analysis;
       m_view_of = {};
-      m_window = std::min(T, std::max(m_window, 1));
       if (m_window <= 0 || m_window > T) m_window = std::min(T, kDefaultWindow);
       m_row0 = std::clamp(m_row0, 0, T - m_window);
       m_col0 = std::clamp(m_col0, 0, T - m_window);

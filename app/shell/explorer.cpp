@@ -194,7 +194,7 @@ class Shell {
     if (m_opt.wait_ready) {  // scripts (shot) learn when a panel could not draw its data
       for (const auto& e : m_active->Errors()) std::cerr << "headscope shot: " << e << "\n", rc = 1;
       for (const auto& w : m_active->Warnings()) std::cerr << "headscope shot: warning: " << w << "\n";
-      if (m_active->Waiting() && g_quit == 0) {
+      if (m_active->Waiting() && g_quit == 0 && m_opt.capture_after_s < 0) {
         std::cerr << "headscope shot: gave up after 60 s: a panel is still waiting for its data\n";
         rc = 1;
       }
@@ -217,6 +217,7 @@ class Shell {
   // row (every panel has its data), for at most a minute (ten while a
   // script runs).
   bool StillWaiting() const {
+    if (m_opt.capture_after_s >= 0) return Clock::now() - m_start < std::chrono::duration<double>(m_opt.capture_after_s);
     if ((m_driver.Active() || m_prompts.Active()) && Clock::now() - m_start < std::chrono::minutes(10)) return true;
     return m_opt.wait_ready && m_ready_frames < 2 && Clock::now() - m_start < std::chrono::seconds(60);
   }
