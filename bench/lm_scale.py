@@ -18,6 +18,7 @@ recorded as "not run: projected > N min" instead (--no-skip runs it anyway).
 
 Prints a Markdown table and writes every result as JSON (rewritten after each
 run, so an interrupted benchmark keeps what it measured) and the table as .md.
+`python3 bench/lm_scale.py --render RESULTS.json` rewrites the .md of a results file.
 If the binary's JSON has a "timing" object (or it accepts --timing), that is
 kept per run too. Python 3 standard library only.
 """
@@ -29,6 +30,7 @@ import math
 import os
 import platform
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -52,6 +54,7 @@ def parse_args():
     ap.add_argument("--as-limit", type=int, default=22_000_000_000, help="address-space limit in bytes (prlimit --as)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random token ids")
     ap.add_argument("--no-categorize", action="store_true", help="skip the categorize run if head_categories.json exists")
+    ap.add_argument("--inproc", help="bench_lm_scale: also time load, prompt, GEMMs alone and prefix reuse in one process")
     ap.add_argument("--no-skip", action="store_true", help="run every T even when projected past the timeout")
     return ap.parse_args()
 
@@ -198,8 +201,14 @@ def markdown(results):
                  (results["headscope"], results["headscope_sha256"][:12], m["cpu"], m["cpus"], m["mem_gib"],
                   results["as_limit_bytes"] / 1e9, results["timeout_s"], results["date"]))
     lines.append("")
-    lines.append("| shape | T | wall s | peak RSS GiB | status |")
-    lines.append("|---|---:|---:|---:|---|")
+    inproc = any(r.get("inproc") for s in results["shapes"] for r in s["runs"])
+    if inproc:
+        lines.append("| shape | T | wall s | peak RSS GiB | status | other CPU s | in one process: load s | first prompt s "
+                     "| prompt s | GEMMs alone s | prompt / GEMMs | T-th token typed s | peak RSS GiB |")
+        lines.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    else:
+        lines.append("| shape | T | wall s | peak RSS GiB | status | other CPU s |")
+        lines.append("|---|---:|---:|---:|---|---:|")
     for s in results["shapes"]:
         rows = []
         if s.get("load"):
@@ -209,8 +218,25 @@ def markdown(results):
             wall = "%.1f" % r["wall_s"] if r.get("wall_s") is not None else "-"
             status = r["status"]
             if r.get("stderr_last_line") and r["status"] not in ("ok",) and not status.startswith(("n/a", "not run")):
-                status += ": " + r["stderr_last_line"][:170].replace("|", "\\|")
-            lines.append("| %s | %s | %s | %s | %s |" % (s["shape"], t, wall, fmt_rss(r.get("peak_rss_mib")), status))
+                why = r["stderr_last_line"]
+                big = re.search(r"you tried to allocate (\d+) bytes", why)
+                if big:
+                    why = "allocating %.2f GiB failed" % (int(big.group(1)) / 2**30)
+                status += ": " + why[:170].replace("|", "\\|")
+            other = "%.0f" % r["other_cpu_s"] if r.get("other_cpu_s") is not None else "-"
+            row = "| %s | %s | %s | %s | %s | %s |" % (s["shape"], t, wall, fmt_rss(r.get("peak_rss_mib")), status, other)
+            if inproc:
+                ip = r.get("inproc") or {}
+                if "warm_s" in ip:
+                    row += " %.3f | %.2f | %.2f | %.2f | %.2f | %s | %.2f |" % (
+                        ip["load_s"], ip["first_s"], ip["warm_s"], ip["gemm_s"], ip["ratio"],
+                        "%.3f" % ip["append_s"] if ip.get("append_s") is not None else "-", ip["peak_rss_gb"])
+                else:
+                    row += " %s | | | | | | |" % (ip.get("error", "-")[:80].replace("|", "\\|") if ip else "-")
+            lines.append(row)
+    lines.append("")
+    lines.append("*other CPU s*: CPU seconds the rest of the machine used during the run (2 cores: up to 2 x wall); "
+                 "well above 0, the wall time is contended.")
     lines.append("")
     for s in results["shapes"]:
         c = s.get("categorize")
@@ -224,6 +250,14 @@ def markdown(results):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":  # rewrite the .md of an existing results JSON
+        path = sys.argv[2]
+        with open(path) as f:
+            text = markdown(json.load(f))
+        with open(os.path.splitext(path)[0] + ".md", "w") as f:
+            f.write(text)
+        print(text)
+        return 0
     a = parse_args()
     shapes = [s for s in a.shapes.split(",") if s]
     tokens = [int(t) for t in a.tokens.split(",") if t]
@@ -319,6 +353,12 @@ def main():
                         continue
             print("== %s: heads T=%d" % (shape, n), flush=True)
             res = heads(model_dir, n)
+            if a.inproc:
+                ip, out, _ = run_measured([a.inproc, model_dir, str(n)], a.timeout, a.as_limit)
+                try:
+                    res["inproc"] = json.loads(last_line(out))
+                except ValueError:
+                    res["inproc"] = {"error": ip["status"] + ": " + ip.get("stderr_last_line", "")}
             entry["runs"].append(res)
             print("   %s" % json.dumps(res), flush=True)
             save()

@@ -303,8 +303,11 @@ int FacetGrid(const char* id, const float* const* values, int n, int rows, int c
     ImGui::PopID();
   }
   ImGui::SetCursorScreenPos(ImVec2(origin.x + ncol * fw, origin.y + ImGui::GetFontSize() * 1.3f));
-  ColorBar("##shared_cb", hs.colormap, hs.vmin, hs.vmax, ImVec2(cb, std::min(fh * nrow, fh) - ImGui::GetFontSize() * 4),
-           spec.heatmap.value_label);
+  // As tall as the grid's visible part (at least 8 lines: small facets
+  // squashed their ticks together).
+  const float cb_h = std::max(std::min(fh * nrow, std::max(fh, avail.y)) - ImGui::GetFontSize() * 4,
+                              ImGui::GetFontSize() * 8);
+  ColorBar("##shared_cb", hs.colormap, hs.vmin, hs.vmax, ImVec2(cb, cb_h), spec.heatmap.value_label);
   ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + nrow * fh));
   ImGui::Dummy(ImVec2(0, 0));
   ImGui::PopID();
