@@ -1,7 +1,7 @@
 // One model folder at one prompt length, in one process: where the time of a
 // prompt goes against the model's own GEMMs, and the peak memory.
 //
-//   bench_lm_scale MODEL_DIR T [--repeat 2]
+//   bench_lm_scale MODEL_DIR T [--repeat 2] [--no-categories]
 //
 // Prints one JSON line:
 //   load_s        LanguageModel::Open (map, validate, tokenizer)
@@ -83,8 +83,11 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   const int T = std::stoi(argv[2]);
   int repeat = 2;
-  for (int i = 3; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--repeat") == 0) repeat = std::stoi(argv[i + 1]);
+  bool categories = true;
+  for (int i = 3; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--no-categories") == 0) categories = false;  // (an 8B model: no 70-prompt categorisation)
+  }
   jobs::ConfigureTorchForInference(2);
   try {
     auto t0 = Clock::now();
@@ -100,7 +103,7 @@ int main(int argc, char** argv) {
     const double first_s = Since(t0);
     if (!first->error.empty()) throw std::runtime_error(first->error);
     std::string note;
-    model.categories = lm::LoadOrCategorize(*lm, dir, {}, &note);
+    if (categories) model.categories = lm::LoadOrCategorize(*lm, dir, {}, &note);
     double warm_s = 1e30, gemm_s = 1e30, append_s = 1e30;
     for (int r = 0; r < repeat; ++r) {  // alternated, best of each
       t0 = Clock::now();

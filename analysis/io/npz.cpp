@@ -73,10 +73,8 @@ NpyFileWriter::NpyFileWriter(fs::path path, DType dtype, std::vector<int64_t> sh
 
 NpyFileWriter::~NpyFileWriter() {
   if (m_file) std::fclose(m_file);
-  if (!m_done) {
-    std::error_code ec;
-    fs::remove(m_path, ec);
-  }
+  std::error_code ec;
+  fs::remove(m_path, ec);  // a temporary: the archive holds the copy
 }
 
 void NpyFileWriter::Append(const void* data, size_t bytes) {

@@ -35,7 +35,8 @@ void WriteZip(const std::filesystem::path& path, const std::vector<std::pair<std
               const NpzWriteOptions& opt = {});
 // A large array written to its own .npy file piece by piece, in C order, so
 // that it never needs to be in memory at once (`heads --patterns-out` streams
-// every layer's patterns this way). The file is removed unless Finish() ran.
+// every layer's patterns this way). The file is a temporary: Finish() makes it
+// complete for WriteNpz, and the destructor removes it.
 class NpyFileWriter {
  public:
   NpyFileWriter(std::filesystem::path path, DType dtype, std::vector<int64_t> shape);  // IoError naming the file

@@ -226,8 +226,8 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
         const int w = watch_index[size_t(b.layer) * H + b.head0 + hi];
         if (w < 0) continue;
         double* st = a->row_stats.data() + size_t(w) * T * kRowStats;
-        const torch::Tensor pd = p[hi].to(torch::kDouble);
-        const torch::Tensor ent = torch::xlogy(pd, pd).sum(-1).neg().contiguous();  // [rows]
+        // Terms in float, summed in double.
+        const torch::Tensor ent = torch::xlogy(p[hi], p[hi]).sum(-1, false, torch::kDouble).neg().contiguous();  // [rows]
         const double* e = ent.data_ptr<double>();
         for (int64_t i = std::max<int64_t>(row0, 1); i < T; ++i) {
           const float* row = b.Row(hi, i);

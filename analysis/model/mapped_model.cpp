@@ -287,7 +287,9 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
       const int64_t hn = std::min(heads_per_chunk, H - h0);
       const torch::Tensor kv_index = torch::arange(h0, h0 + hn, torch::kLong).div(group, "floor");
       const torch::Tensor kc = group == 1 ? kh.narrow(0, h0, hn) : kh.index_select(0, kv_index);
-      torch::Tensor scores = torch::matmul(qh.narrow(0, h0, hn), kc.transpose(1, 2)) * scale;  // [hn, n, T]
+      // Scaled inside the GEMM (alpha): one pass over the T x T scores fewer.
+      torch::Tensor scores = torch::empty({hn, n, T});
+      scores = torch::baddbmm(scores, qh.narrow(0, h0, hn), kc.transpose(1, 2), /*beta=*/0, /*alpha=*/scale);
       scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
       const torch::Tensor pattern = torch::softmax(scores, -1);
       scores = torch::Tensor();

@@ -188,6 +188,9 @@ TEST_CASE("streamed role and activation scores and --patterns-out equal the full
     REQUIRE(a->error.empty());
     npy->Finish();
     io::WriteNpz(out.path / "patterns.npz", {{"tokens", io::Array::I64({T}, tokens)}}, {{"patterns", npy->path()}});
+    const fs::path tmp = npy->path();
+    npy.reset();
+    CHECK_FALSE(fs::exists(tmp));  // the streamed .npy was a temporary
     INFO(name);
     CompareRoles(a->roles, full, 1e-6, &worst_roles);
     const io::NpzArchive z = io::ReadNpz(out.path / "patterns.npz");
