@@ -153,7 +153,9 @@ class Shell {
   int Loop(Window& window) {
     int rc = 0;
     while (!window.ShouldClose() && g_quit == 0) {
-      if (m_opt.frames > 0 && m_frame >= m_opt.frames && !StillWaiting()) break;
+      if (m_opt.frames > 0 && m_frame >= m_opt.frames && !StillWaiting() &&
+          (m_opt.screenshot.empty() || m_shot_written))
+        break;
       WaitForWork();
       const auto t_frame = Clock::now();
       glfwPollEvents();
@@ -180,6 +182,7 @@ class Shell {
       if (!m_opt.screenshot.empty() && m_opt.frames > 0 && m_frame >= m_opt.frames && !StillWaiting()) {
         std::string err;
         if (!WriteFramebufferPng(m_opt.screenshot, w, h, &err)) std::cerr << "headscope: " << err << "\n", rc = 1;
+        m_shot_written = true;
       }
       window.Swap();
       if (m_opt.wait_ready && !ready && m_opt.frames > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -216,6 +219,7 @@ class Shell {
   // With --frames and wait_ready: keep going until two quiet frames in a
   // row (every panel has its data), for at most a minute (ten while a
   // script runs).
+  bool m_shot_written = false;  // the screenshot of a scripted run is on disk
   bool StillWaiting() const {
     if (m_opt.capture_after_s >= 0) return Clock::now() - m_start < std::chrono::duration<double>(m_opt.capture_after_s);
     if ((m_driver.Active() || m_prompts.Active()) && Clock::now() - m_start < std::chrono::minutes(10)) return true;
