@@ -159,10 +159,10 @@ void WriteZipFrom(const fs::path& path, const std::vector<std::pair<std::string,
   int err = 0;
   std::unique_ptr<zip_t, ZipCloser> z(zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
   if (!z) throw IoError("cannot create " + path.string() + " (libzip error " + std::to_string(err) + ")");
-  for (const auto& [name, p] : members) {  // the caller's bytes outlive zip_close
-    zip_source_t* src = zip_source_buffer(z.get(), p.data(), p.size(), 0);
-    if (!src) throw IoError("cannot add " + name + " to " + path.string());
-    zip_int64_t idx = zip_file_add(z.get(), name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+  // Adds `src` as member `name` with the archive's compression.
+  auto add = [&](const std::string& name, zip_source_t* src, const std::string& what) {
+    if (!src) throw IoError("cannot add " + what + " to " + path.string() + ": " + zip_strerror(z.get()));
+    const zip_int64_t idx = zip_file_add(z.get(), name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
     if (idx < 0) {
       zip_source_free(src);
       throw IoError("cannot add " + name + " to " + path.string() + ": " + zip_strerror(z.get()));
@@ -170,19 +170,11 @@ void WriteZipFrom(const fs::path& path, const std::vector<std::pair<std::string,
     if (zip_set_file_compression(z.get(), idx, opt.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
                                  opt.deflate ? zip_uint32_t(std::clamp(opt.level, 1, 9)) : 0) != 0)
       throw IoError("cannot set compression for " + name + " in " + path.string() + ": " + zip_strerror(z.get()));
-  }
-  for (const auto& [name, file] : files) {  // read by libzip at zip_close, in pieces
-    zip_source_t* src = zip_source_file(z.get(), file.c_str(), 0, -1);
-    if (!src) throw IoError("cannot add " + file.string() + " to " + path.string() + ": " + zip_strerror(z.get()));
-    zip_int64_t idx = zip_file_add(z.get(), name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
-    if (idx < 0) {
-      zip_source_free(src);
-      throw IoError("cannot add " + name + " to " + path.string() + ": " + zip_strerror(z.get()));
-    }
-    if (zip_set_file_compression(z.get(), idx, opt.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                 opt.deflate ? zip_uint32_t(std::clamp(opt.level, 1, 9)) : 0) != 0)
-      throw IoError("cannot set compression for " + name + " in " + path.string() + ": " + zip_strerror(z.get()));
-  }
+  };
+  for (const auto& [name, p] : members)  // the caller's bytes outlive zip_close
+    add(name, zip_source_buffer(z.get(), p.data(), p.size(), 0), name);
+  for (const auto& [name, file] : files)  // read by libzip at zip_close, in pieces
+    add(name, zip_source_file(z.get(), file.c_str(), 0, -1), file.string());
   zip_t* raw = z.release();
   if (zip_close(raw) != 0) {
     std::string msg = zip_strerror(raw);
