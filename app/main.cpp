@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   cli.add_option("--runs", ex.runs, "Folder holding runs/<family>/<variant>")->capture_default_str();
   cli.add_option("--run", ex.run, "Open this run folder instead of the default run");
   cli.add_flag("!--no-train", ex.train_if_missing, "Do not start training when the default run is missing");
-  cli.add_option("--model", ex.model, "Open the language-model workspace on this Hugging Face model folder");
+  cli.add_option("--model", ex.model,
+                 "Open the language-model workspace on this Hugging Face model folder or cached hub id (gpt2, ORG/NAME@REV)")
+      ->transform(ModelArg());
   cli.add_flag("--lm", ex.lm_first, "Start in the language-model workspace (the demo LM unless --model)");
   cli.add_option("--prompt", ex.prompt, "The language-model workspace's prompt");
   // Scripted use (tests, benchmarks, screenshots): hidden from --help.

@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "io/atomic_file.h"
+#include "io/hub_cache.h"
 #include "io/json_text.h"
 #include "lm/head_categories_file.h"
 
@@ -105,12 +106,20 @@ std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, c
   if (bos && !lm.tokenizer().BosId()) throw std::invalid_argument("this tokenizer has no BOS token");
   const int half = std::max(1, std::min(opt.half_length, (c.n_ctx - (bos ? 1 : 0)) / 2));
   const fs::path sentences_file = opt.sentences_file.empty() ? ShippedSentencesFile() : opt.sentences_file;
-  const std::vector<std::string> sentences = ReadSentences(sentences_file);
   std::vector<std::vector<int64_t>> natural;
-  for (const auto& s : sentences) {
-    std::vector<int64_t> ids = lm.Encode(s, bos);
-    if (int64_t(ids.size()) > c.n_ctx) ids.resize(c.n_ctx);
-    if (ids.size() >= 2) natural.push_back(std::move(ids));
+  std::string prompts_label = sentences_file.filename().string();
+  if (lm.tokenizer().Kind() == "ids") {
+    // No tokenizer files: the sentence roles are scored on random token
+    // sequences of sentence length (the first halves of repeated prompts).
+    for (const auto& p : RepeatedTokenPrompts(lm, 64, std::min(24, c.n_ctx), false, opt.seed + 1))
+      natural.emplace_back(p.begin(), p.begin() + p.size() / 2);
+    prompts_label = "random token ids (the folder has no tokenizer)";
+  } else {
+    for (const auto& s : ReadSentences(sentences_file)) {
+      std::vector<int64_t> ids = lm.Encode(s, bos);
+      if (int64_t(ids.size()) > c.n_ctx) ids.resize(c.n_ctx);
+      if (ids.size() >= 2) natural.push_back(std::move(ids));
+    }
   }
   if (natural.empty()) throw io::IoError(sentences_file.string() + ": no sentence has two tokens or more");
   const auto repeated = RepeatedTokenPrompts(lm, opt.n_repeated, half, bos, opt.seed);
@@ -120,7 +129,7 @@ std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, c
     method->n_sentences = int(natural.size());
     method->bos = bos;
     method->seed = opt.seed;
-    method->prompts_file = sentences_file.filename().string();
+    method->prompts_file = prompts_label;
   }
 
   const int L = c.n_layers, H = c.n_heads, total = int(repeated.size() + natural.size());
@@ -201,8 +210,29 @@ std::string WeightsHash(const fs::path& model_dir) {
   return out;
 }
 
-fs::path CategoriesPath(const fs::path& model_dir) { return model_dir / "head_categories.json"; }
-fs::path FormationPath(const fs::path& model_dir) { return model_dir / "role_formation.json"; }
+fs::path DerivedDir(const fs::path& model_dir) {
+  io::HubRef ref;
+  if (!io::HubModelOf(model_dir, &ref)) return model_dir;
+  // fnv1a64 over "file -> blob" of the weight files, in name order.
+  std::string key;
+  std::error_code ec;
+  for (const auto& f : WeightFiles(model_dir)) {
+    const fs::path target = fs::is_symlink(f, ec) ? fs::read_symlink(f, ec) : fs::path();
+    key += f.filename().string() + ">" + (target.empty() ? std::to_string(fs::file_size(f, ec)) : target.filename().string()) + ";";
+  }
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : key) h = (h ^ ch) * 1099511628211ull;
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::string repo = "models--" + ref.repo_id;
+  for (size_t i = repo.find('/'); i != std::string::npos; i = repo.find('/')) repo.replace(i, 1, "--");
+  const fs::path dir = io::HeadscopeCacheDir() / repo / hex;
+  fs::create_directories(dir, ec);
+  return dir;
+}
+
+fs::path CategoriesPath(const fs::path& model_dir) { return DerivedDir(model_dir) / "head_categories.json"; }
+fs::path FormationPath(const fs::path& model_dir) { return DerivedDir(model_dir) / "role_formation.json"; }
 
 // [SECTION] roles over training
 double RoleFormation::Best(int i, HeadRole role, int* layer, int* head) const {
@@ -259,7 +289,7 @@ void ReadTrainingLosses(const fs::path& model_dir, std::map<int, double>* train,
 fs::path FormationTaskPath(const fs::path& model_dir, int step) {
   char name[32];
   std::snprintf(name, sizeof name, "step_%05d.json", step);
-  return model_dir / "role_formation.d" / name;
+  return DerivedDir(model_dir) / "role_formation.d" / name;
 }
 
 namespace {

@@ -65,8 +65,18 @@ std::string WeightsHash(const std::filesystem::path& model_dir);
 // signature matches is not hashed again.
 std::string WeightsSignature(const std::filesystem::path& model_dir);
 
-std::filesystem::path CategoriesPath(const std::filesystem::path& model_dir);  // dir/head_categories.json
-std::filesystem::path FormationPath(const std::filesystem::path& model_dir);   // dir/role_formation.json
+// Where headscope writes the files it derives from a model (categories, roles
+// over training, plasticity CSVs): the model folder itself, except for a
+// Hugging Face hub snapshot (.../models--ORG--NAME/snapshots/COMMIT), which
+// is the hub client's, not the user's: then
+//   HeadscopeCacheDir()/models--ORG--NAME/<16 hex digits>/
+// keyed by the weights (the blob names the snapshot's .safetensors files link
+// to: the files' sha256), so two revisions with the same weights share it.
+// Created when it is the cache folder.
+std::filesystem::path DerivedDir(const std::filesystem::path& model_dir);
+
+std::filesystem::path CategoriesPath(const std::filesystem::path& model_dir);  // DerivedDir/head_categories.json
+std::filesystem::path FormationPath(const std::filesystem::path& model_dir);   // DerivedDir/role_formation.json
 
 // --- roles over training -----------------------------------------------------
 
@@ -94,7 +104,7 @@ std::vector<std::pair<int, std::filesystem::path>> ListCheckpoints(const std::fi
 // runs one per index): its scores go to FormationTaskPath, keyed by the
 // checkpoint's WeightsSignature, and ComputeFormation reads the current ones
 // instead of computing them again.
-std::filesystem::path FormationTaskPath(const std::filesystem::path& model_dir, int step);  // dir/role_formation.d/step_NNNNN.json
+std::filesystem::path FormationTaskPath(const std::filesystem::path& model_dir, int step);  // DerivedDir/role_formation.d/step_NNNNN.json
 // Checkpoint `index` (of ListCheckpoints): read when its task file is current,
 // else computed and written (atomically). *computed says which.
 std::array<library::LayerHeadScores, library::kNumHeadRoles> FormationTask(const std::filesystem::path& model_dir,

@@ -35,8 +35,11 @@ LanguageModel::~LanguageModel() = default;
 
 std::unique_ptr<LanguageModel> LanguageModel::Open(const std::filesystem::path& dir) {
   std::unique_ptr<LanguageModel> lm(new LanguageModel());
-  lm->m->tokenizer = tok::LoadTokenizer(dir);
+  // A folder with config.json and weights only runs on token ids.
+  const bool has_tokenizer = tok::HasTokenizerFiles(dir);
+  if (has_tokenizer) lm->m->tokenizer = tok::LoadTokenizer(dir);
   lm->m->model = model::OpenHFModelMapped(dir);
+  if (!has_tokenizer) lm->m->tokenizer = tok::IdsOnlyTokenizer(lm->m->model->cfg().d_vocab, dir);
   return lm;
 }
 
@@ -151,6 +154,28 @@ std::filesystem::path DemoLmDir() {
   std::error_code ec;
   for (const fs::path& p : {fs::path("assets/demo_lm"), fs::path(HS_SOURCE_DIR) / "assets/demo_lm"})
     if (fs::exists(p / "config.json", ec)) return p;
+  return {};
+}
+
+std::string ModelFolderProblem(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  try {
+    model::ReadHFConfig(dir);
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    const std::string prefix = (dir / "config.json").string() + ": ";
+    if (why.rfind(prefix, 0) == 0) why = "config.json: " + why.substr(prefix.size());
+    return why;
+  }
+  std::error_code ec;
+  bool safetensors = false, bin = false;
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    safetensors |= f.path().extension() == ".safetensors";
+    bin |= f.path().extension() == ".bin";
+  }
+  if (!safetensors)
+    return bin ? "pytorch_model.bin weights only (headscope reads safetensors; convert once, see the README)"
+               : "no .safetensors weights";
   return {};
 }
 

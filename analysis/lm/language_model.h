@@ -27,7 +27,8 @@ namespace hs::lm {
 
 // Attention probabilities of heads [head0, head0 + n_heads) of one layer for
 // query rows [row0, T): data is [n_heads, T - row0, T] float32, row-major,
-// zero above the diagonal. Valid during the callback only.
+// zero above the diagonal (and left of the window on sliding-window layers).
+// Valid during the callback only.
 struct PatternBlock {
   int layer = 0, head0 = 0, n_heads = 0;
   int64_t row0 = 0, T = 0;
@@ -55,6 +56,8 @@ class LanguageModel {
  public:
   // Maps the weights and loads the tokenizer; io::IoError naming the file on
   // any problem, model::DoesNotFit (one line) for a model too big for memory.
+  // A folder without tokenizer files gets tok::IdsOnlyTokenizer: prompts are
+  // token ids and tokens are labelled "#id".
   static std::unique_ptr<LanguageModel> Open(const std::filesystem::path& dir);
   ~LanguageModel();
 
@@ -102,5 +105,10 @@ class LanguageModel {
 // The demo LM shipped under assets/ (source tree or next to the binary);
 // empty when not found.
 std::filesystem::path DemoLmDir();
+
+// Why `dir` cannot be opened as a language model, from its config.json and
+// file names only (cheap: for listing many folders); "" when it looks
+// loadable. Says e.g. "model_type \"t5\" is not supported (supported: ...)".
+std::string ModelFolderProblem(const std::filesystem::path& dir);
 
 }  // namespace hs::lm

@@ -175,9 +175,46 @@ void ReadRope(const ConfigReader& r, TransformerConfig& c, const char* theta_key
     if (!(c.rope_scaling_factor > 0) || !(c.rope_high_freq_factor > c.rope_low_freq_factor) ||
         c.rope_original_max_position <= 0)
       r.Bad(key, "a llama3 rope scaling with factor > 0, high_freq_factor > low_freq_factor and a positive context");
+  } else if (type == "longrope" || type == "su") {  // "su": Phi-3's first name for it
+    // transformers' _compute_longrope_parameters: the original context is the
+    // top-level original_max_position_embeddings (then factor = max positions
+    // / original), else the one in the rope object, else max positions.
+    const char* key = r.Has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+    auto factors = [&](const char* name) {
+      std::vector<double> f;
+      auto it = p.find(name);
+      if (it == p.end() || !it->is_array())
+        r.Bad(key, std::string("a longrope scaling with a \"") + name + "\" list of numbers");
+      for (const auto& v : *it) {
+        if (!v.is_number() || !(v.get<double>() > 0))
+          r.Bad(key, std::string("a longrope scaling whose \"") + name + "\" holds positive numbers");
+        f.push_back(v.get<double>());
+      }
+      if (f.size() != size_t(c.RotaryDim() / 2))
+        r.Bad(key, std::string("a longrope scaling with rotary_dim / 2 = ") + std::to_string(c.RotaryDim() / 2) +
+                       " values in \"" + name + "\" (found " + std::to_string(f.size()) + ")");
+      return f;
+    };
+    c.rope_long_factor = factors("long_factor");
+    c.rope_short_factor = factors("short_factor");
+    const double max_pos = r.Num("max_position_embeddings", 4096);
+    double original = max_pos, factor = pnum("factor", 1.0);
+    if (r.Has("original_max_position_embeddings")) {
+      original = r.Num("original_max_position_embeddings", max_pos);
+      factor = max_pos / original;
+    } else if (p.contains("original_max_position_embeddings")) {
+      original = pnum("original_max_position_embeddings", max_pos);
+      factor = max_pos / original;
+    }
+    if (!(original >= 1 && original <= (1 << 28)))
+      r.Bad("original_max_position_embeddings", "a positive integer (at most 2^28)");
+    c.rope_original_max_position = static_cast<int>(original);
+    c.rope_attention_factor =
+        pnum("attention_factor", factor <= 1.0 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(original)));
+    if (!(c.rope_attention_factor > 0)) r.Bad(key, "a longrope scaling with a positive attention_factor");
   } else if (type != "default") {
     r.Refuse(r.Has("rope_parameters") ? "rope_parameters" : "rope_scaling",
-             "rope type '" + type + "' (headscope implements the default rotary and llama3 scaling)");
+             "rope type '" + type + "' (headscope implements the default rotary, llama3 and longrope scaling)");
   }
 }
 
@@ -223,6 +260,8 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
     r.Bad("num_key_value_heads", "a divisor of num_attention_heads (" + std::to_string(c.n_heads) + ")");
   if (type == "qwen3") {
     c.d_head = r.SizeOr("head_dim", 128);
+  } else if (type == "gemma" || type == "gemma2") {
+    c.d_head = r.SizeOr("head_dim", 256);
   } else {
     if (!r.Has("head_dim") && c.d_model % c.n_heads != 0)
       r.Bad("num_attention_heads", "a divisor of hidden_size (or give head_dim)");
@@ -230,16 +269,48 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
   }
   c.d_mlp = r.Size("intermediate_size");
   c.d_vocab = c.d_vocab_out = r.Size("vocab_size");
-  c.n_ctx = r.SizeOr("max_position_embeddings", type == "llama" ? 2048 : 32768);
-  c.act_fn = MapActivation(r, "hidden_act", "silu");
+  const bool gemma = type == "gemma" || type == "gemma2";
+  c.n_ctx = r.SizeOr("max_position_embeddings", type == "llama" ? 2048 : type == "phi3" ? 4096 : gemma ? 8192 : 32768);
+  // Gemma's MLP uses hidden_activation (the tanh GELU when absent), whatever hidden_act says.
+  c.act_fn = gemma ? MapActivation(r, "hidden_activation", "gelu_pytorch_tanh") : MapActivation(r, "hidden_act", "silu");
   c.normalization = "RMS";
   c.eps = r.Num("rms_norm_eps", 1e-6);
   c.positional_embedding = "rotary";
   ReadRope(r, c, "rope_theta", 1.0, "partial_rotary_factor");
   c.gated_mlp = true;
   c.final_norm = true;
-  c.tied_embeddings = r.Bool("tie_word_embeddings", false);
+  c.tied_embeddings = r.Bool("tie_word_embeddings", gemma);
   c.mlp_bias = false;
+  if (gemma) {
+    // The embeddings times sqrt(hidden_size) rounded to the activation dtype
+    // (float32 here), as transformers' normalizer tensor.
+    c.embed_scale = double(float(std::sqrt(double(c.d_model))));
+  }
+  if (type == "gemma2") {
+    c.post_norms = true;
+    c.attn_softcap = r.Num("attn_logit_softcapping", 50.0);
+    c.final_softcap = r.Num("final_logit_softcapping", 30.0);
+    if (c.attn_softcap < 0) r.Bad("attn_logit_softcapping", "a positive number or null");
+    if (c.final_softcap < 0) r.Bad("final_logit_softcapping", "a positive number or null");
+    const double pre = r.Num("query_pre_attn_scalar", 256);
+    if (!(pre > 0)) r.Bad("query_pre_attn_scalar", "a positive number");
+    c.attn_scale = 1.0 / std::sqrt(pre);
+    // Sliding-window layers alternate with global ones, the first sliding.
+    c.sliding_window_period = 2;
+    if (const json* types = r.Get("layer_types")) {
+      bool alternating = types->is_array() && int(types->size()) == c.n_layers;
+      for (int l = 0; alternating && l < c.n_layers; ++l)
+        alternating = (*types)[l] == (l % 2 == 0 ? "sliding_attention" : "full_attention");
+      r.Require(alternating, "layer_types",
+                "headscope implements Gemma 2's alternation (sliding_attention on even layers, full_attention on odd)");
+    }
+  }
+  if (type == "mistral" || type == "phi3" || type == "gemma2") {
+    // null: none (Mistral v0.2 on); Gemma 2 without the key: 4096.
+    const int64_t window = r.OptInt("sliding_window").value_or(type == "gemma2" && !r.j.contains("sliding_window") ? 4096 : 0);
+    if (window < 0 || window > (1 << 28)) r.Bad("sliding_window", "a positive integer or null");
+    c.sliding_window = int(window);
+  }
   if (type == "qwen2") {
     c.attn_qkv_bias = true;  // Qwen2: q, k, v biases; o_proj has none
     c.attn_out_bias = false;
@@ -248,8 +319,10 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
   }
   c.qk_norm = type == "qwen3";
   r.Require(!r.Bool("mlp_bias", false), "mlp_bias", "headscope's gated MLP has no gate bias");
-  r.Require(!r.Bool("use_sliding_window", false), "use_sliding_window",
-            "headscope implements full causal attention only");
+  if (type == "qwen2" || type == "qwen3")
+    r.Require(!r.Bool("use_sliding_window", false), "use_sliding_window",
+              "headscope implements Qwen's full causal attention only (windows are implemented for mistral, "
+              "gemma2 and phi3)");
   return c;
 }
 
@@ -312,8 +385,10 @@ struct Architecture {
   TransformerConfig (*config)(const ConfigReader&);
 };
 const Architecture kArchitectures[] = {
-    {"gpt2", Gpt2Config},         {"llama", LlamaFamilyConfig}, {"qwen2", LlamaFamilyConfig},
-    {"qwen3", LlamaFamilyConfig}, {"gpt_neox", GptNeoXConfig},  {"opt", OptConfig},
+    {"gpt2", Gpt2Config},           {"llama", LlamaFamilyConfig},  {"qwen2", LlamaFamilyConfig},
+    {"qwen3", LlamaFamilyConfig},   {"mistral", LlamaFamilyConfig}, {"gemma", LlamaFamilyConfig},
+    {"gemma2", LlamaFamilyConfig},  {"phi3", LlamaFamilyConfig},   {"gpt_neox", GptNeoXConfig},
+    {"opt", OptConfig},
 };
 
 struct ParsedConfig {
@@ -355,7 +430,7 @@ ParsedConfig ParseConfig(const fs::path& dir) {
 double CountParamsApprox(const TransformerConfig& c) {
   const double d = c.d_model, h = c.n_heads, kv = c.NumKVHeads(), e = c.d_head, m = c.d_mlp;
   const double norm = c.normalization == "LN" ? 2 * d : c.normalization == "RMS" ? d : 0;
-  double layer = 2 * norm + h * d * e + 2 * kv * d * e + h * e * d;
+  double layer = (c.post_norms ? 4 : 2) * norm + h * d * e + 2 * kv * d * e + h * e * d;
   if (c.attn_qkv_bias) layer += h * e + 2 * kv * e;
   if (c.attn_out_bias) layer += d;
   if (c.qk_norm) layer += 2 * e;
@@ -530,6 +605,12 @@ class MapBuilder {
     Add(
         hf, shape, {tl}, [p](const torch::Tensor& w) mutable { p.copy_(w.reshape(p.sizes())); }, p);
   }
+  // Gemma's RMSNorm scales by (1 + w): stored as 1 + w, as TransformerLens
+  // does (exact in float32 for F16/BF16 weights).
+  void NormPlusOne(const std::string& hf, const std::string& tl) {
+    torch::Tensor p = P(tl);
+    Add(hf, {p.size(0)}, {tl}, [p](const torch::Tensor& w) mutable { p.copy_(w.to(torch::kFloat32) + 1.0); });
+  }
   // Linear weight [out, in] -> TL [in, out].
   void Transposed(const std::string& hf, const std::string& tl) {
     torch::Tensor p = P(tl);
@@ -616,14 +697,47 @@ WeightMap Gpt2Weights(MapBuilder& b, const Checkpoint& ck) {
   return std::move(b.out);
 }
 
-WeightMap LlamaFamilyWeights(MapBuilder& b, const Checkpoint& ck) {
+// llama, qwen2, qwen3, mistral, gemma, gemma2 and phi3: one naming scheme.
+// Gemma's norms are (1 + w); Gemma 2 adds post-attention and post-MLP norms
+// (its post_attention_layernorm is the norm on the attention output, and
+// pre_feedforward_layernorm the MLP's input norm); Phi-3 fuses q, k, v into
+// qkv_proj and gate, up into gate_up_proj.
+WeightMap LlamaFamilyWeights(MapBuilder& b, const Checkpoint& ck, const std::string& type) {
   const auto& c = b.c;
   const std::string m = DetectPrefix(ck, {"model.", ""}, "embed_tokens.weight");
+  const bool gemma = type == "gemma" || type == "gemma2", phi3 = type == "phi3";
+  auto norm = [&](const std::string& hf, const std::string& tl) { gemma ? b.NormPlusOne(hf, tl) : b.Same(hf, tl); };
+  const int64_t H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head, D = c.d_model, M = c.d_mlp;
   b.Same(m + "embed_tokens.weight", "embed.W_E");
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string h = m + "layers." + std::to_string(l) + ".", B = L(l);
-    b.Same(h + "input_layernorm.weight", B + "ln1.w");
-    b.Same(h + "post_attention_layernorm.weight", B + "ln2.w");
+    norm(h + "input_layernorm.weight", B + "ln1.w");
+    if (type == "gemma2") {
+      norm(h + "post_attention_layernorm.weight", B + "ln1_post.w");
+      norm(h + "pre_feedforward_layernorm.weight", B + "ln2.w");
+      norm(h + "post_feedforward_layernorm.weight", B + "ln2_post.w");
+    } else {
+      norm(h + "post_attention_layernorm.weight", B + "ln2.w");
+    }
+    if (phi3) {  // qkv_proj [(H + 2 KV) E, D]: the q rows, then k, then v
+      torch::Tensor W[3] = {b.P(B + "attn.W_Q"), b.P(B + "attn.W_K"), b.P(B + "attn.W_V")};
+      b.Add(h + "self_attn.qkv_proj.weight", {(H + 2 * KV) * E, D}, {B + "attn.W_Q", B + "attn.W_K", B + "attn.W_V"},
+            [W, H, KV, E, D](const torch::Tensor& w) mutable {
+              const int64_t rows[3] = {0, H * E, (H + KV) * E}, heads[3] = {H, KV, KV};
+              for (int i = 0; i < 3; ++i)
+                W[i].copy_(w.narrow(0, rows[i], heads[i] * E).view({heads[i], E, D}).permute({0, 2, 1}));
+            });
+      b.HeadsOut(h + "self_attn.o_proj.weight", B + "attn.W_O");
+      // gate_up_proj [2 M, D]: the gate's rows first (Phi3MLP: gate, up = chunk(2)).
+      torch::Tensor gate = b.P(B + "mlp.W_gate"), up = b.P(B + "mlp.W_in");
+      b.Add(h + "mlp.gate_up_proj.weight", {2 * M, D}, {B + "mlp.W_gate", B + "mlp.W_in"},
+            [gate, up, M](const torch::Tensor& w) mutable {
+              gate.copy_(w.narrow(0, 0, M).t());
+              up.copy_(w.narrow(0, M, M).t());
+            });
+      b.Transposed(h + "mlp.down_proj.weight", B + "mlp.W_out");
+      continue;
+    }
     b.HeadsIn(h + "self_attn.q_proj.weight", B + "attn.W_Q");
     b.HeadsIn(h + "self_attn.k_proj.weight", B + "attn.W_K");
     b.HeadsIn(h + "self_attn.v_proj.weight", B + "attn.W_V");
@@ -642,7 +756,7 @@ WeightMap LlamaFamilyWeights(MapBuilder& b, const Checkpoint& ck) {
     b.Transposed(h + "mlp.up_proj.weight", B + "mlp.W_in");
     b.Transposed(h + "mlp.down_proj.weight", B + "mlp.W_out");
   }
-  b.Same(m + "norm.weight", "ln_final.w");
+  norm(m + "norm.weight", "ln_final.w");
   if (!c.tied_embeddings) b.Transposed("lm_head.weight", "unembed.W_U");
   std::string re = "(model\\.)?(layers\\.[0-9]+\\.self_attn\\.)?rotary_emb\\.inv_freq";
   if (c.tied_embeddings) re += "|lm_head\\.weight";
@@ -736,7 +850,7 @@ WeightMap BuildWeightMap(const std::string& model_type, MapBuilder& b, const Che
   if (model_type == "gpt2") return Gpt2Weights(b, ck);
   if (model_type == "gpt_neox") return GptNeoXWeights(b, ck);
   if (model_type == "opt") return OptWeights(b, ck);
-  return LlamaFamilyWeights(b, ck);  // llama, qwen2, qwen3
+  return LlamaFamilyWeights(b, ck, model_type);  // llama, qwen2, qwen3, mistral, gemma, gemma2, phi3
 }
 
 // Every check before any weight is converted: all expected tensors present,

@@ -82,6 +82,10 @@ TransformerBlockImpl::TransformerBlockImpl(const TransformerConfig& c) {
   if (c.HasNorm()) ln2 = register_module("ln2", Norm(c.normalization, c.d_model, c.eps));
   attn = register_module("attn", Attention(c));
   mlp = register_module("mlp", MLP(c));
+  if (c.post_norms) {
+    ln1_post = register_module("ln1_post", Norm(c.normalization, c.d_model, c.eps));
+    ln2_post = register_module("ln2_post", Norm(c.normalization, c.d_model, c.eps));
+  }
 }
 
 UnembedImpl::UnembedImpl(const TransformerConfig& c) {
@@ -157,9 +161,22 @@ std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& m_
   // As Hugging Face computes them, in float32: inv_freq_i = 1 / base^(2i/dim),
   // angle = pos * inv_freq, both halves of the rotated dims share a frequency.
   const int64_t dim = m_cfg.RotaryDim();
-  torch::Tensor inv_freq =
-      1.0 / torch::pow(m_cfg.rotary_base, torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat32) / double(dim));
-  if (m_cfg.rope_scaling_factor > 0) {
+  const torch::Tensor exponent = torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat32) / double(dim);
+  torch::Tensor inv_freq;
+  double attention_factor = 1.0;
+  if (m_cfg.LongRope()) {
+    // Phi-3 longrope (transformers' _compute_longrope_parameters and its
+    // dynamic update): the long factors for a sequence longer than the
+    // original context, for all of its positions; the short ones otherwise.
+    const bool is_long = n_pos > m_cfg.rope_original_max_position;
+    const auto& f = is_long ? m_cfg.rope_long_factor : m_cfg.rope_short_factor;
+    const torch::Tensor ext = torch::tensor(std::vector<float>(f.begin(), f.end()));
+    inv_freq = 1.0 / (ext * torch::pow(m_cfg.rotary_base, exponent));
+    attention_factor = m_cfg.rope_attention_factor;
+  } else {
+    inv_freq = 1.0 / torch::pow(m_cfg.rotary_base, exponent);
+  }
+  if (m_cfg.rope_scaling_factor > 0 && !m_cfg.LongRope()) {
     // Llama 3: long wavelengths divided by `factor`, short ones kept, a smooth
     // blend between (transformers' _compute_llama3_parameters).
     const double factor = m_cfg.rope_scaling_factor, lo = m_cfg.rope_low_freq_factor, hi = m_cfg.rope_high_freq_factor;
@@ -175,7 +192,24 @@ std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& m_
   const torch::Tensor pos = torch::arange(n_pos, torch::kLong).to(torch::kFloat32);
   const torch::Tensor freqs = torch::outer(pos, inv_freq);   // [n_pos, dim/2]
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);  // [n_pos, dim]
+  if (attention_factor != 1.0) return {emb.cos() * attention_factor, emb.sin() * attention_factor};
   return {emb.cos(), emb.sin()};
+}
+
+torch::Tensor AttentionMask(int64_t row0, int64_t n, int64_t T, int window) {
+  const torch::Tensor key = torch::arange(T, torch::kLong).unsqueeze(0);             // [1, T]
+  const torch::Tensor query = (torch::arange(n, torch::kLong) + row0).unsqueeze(1);  // [n, 1]
+  torch::Tensor masked = key > query;
+  if (window > 0) masked.logical_or_(key <= query - window);
+  return masked;
+}
+
+void SoftcapInPlace(torch::Tensor& x, double cap) {
+  if (!(cap > 0)) return;
+  if (torch::GradMode::is_enabled() && x.requires_grad())
+    x = torch::tanh(x / cap) * cap;
+  else
+    x.div_(cap).tanh_().mul_(cap);
 }
 
 // Rotate-half rotary on the first cos.size(-1) dims of x [batch, pos, head, d_head].
@@ -216,7 +250,8 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   auto stop = [&] { return !stop_after.empty() && cache && cache->Contains(stop_after); };
 
   const int64_t H = m_cfg.n_heads, KV = m_cfg.NumKVHeads(), E = m_cfg.d_head, D = m_cfg.d_model;
-  const torch::Tensor emb = embed->W_E.index_select(0, tokens.reshape(-1)).view({batch, n_pos, D});
+  torch::Tensor emb = embed->W_E.index_select(0, tokens.reshape(-1)).view({batch, n_pos, D});
+  if (m_cfg.embed_scale > 0) emb = emb * m_cfg.embed_scale;  // Gemma: float32 sqrt(d_model)
   hook("hook_embed", emb);  // [batch, pos, d_model]
   torch::Tensor resid = emb;
   if (pos_embed) {
@@ -228,9 +263,8 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   torch::Tensor rot_cos, rot_sin;
   if (rotary) std::tie(rot_cos, rot_sin) = RotaryTables(m_cfg, n_pos);
 
-  const torch::Tensor causal_mask =
-      torch::ones({n_pos, n_pos}, torch::kBool).triu(1);  // true above the diagonal: key after query
-  const double scale = 1.0 / std::sqrt(double(E));
+  const torch::Tensor causal_mask = AttentionMask(0, n_pos, n_pos, 0);  // true above the diagonal: key after query
+  const double scale = m_cfg.AttnScale();
   for (int l = 0; l < m_cfg.n_layers; ++l) {
     const std::string b = "blocks." + std::to_string(l) + ".";
     auto& blk = block(l);
@@ -287,7 +321,10 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     torch::Tensor scores = (short_ctx ? (q.unsqueeze(2) * k.unsqueeze(1)).sum(-1).permute({0, 3, 1, 2})
                                       : torch::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1}))) *
                            scale;  // [batch, head, query_pos, key_pos]
-    scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
+    SoftcapInPlace(scores, m_cfg.attn_softcap);
+    const int window = m_cfg.Window(l);
+    scores = scores.masked_fill(window > 0 ? AttentionMask(0, n_pos, n_pos, window) : causal_mask,
+                                -std::numeric_limits<float>::infinity());
     hook(b + "attn.hook_attn_scores", scores);
     torch::Tensor pattern = torch::softmax(scores, -1);  // [batch, head, query_pos, key_pos]
     hook(b + "attn.hook_pattern", pattern);
@@ -300,6 +337,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     torch::Tensor attn_out =
         torch::matmul(z.reshape({batch, n_pos, H * E}), attn.W_O.reshape({H * E, D}));  // [batch, pos, d_model]
     if (attn.b_O.defined()) attn_out = attn_out + attn.b_O;
+    if (blk.ln1_post) attn_out = blk.ln1_post->forward(attn_out);  // Gemma 2: normed before the residual
     hook(b + "hook_attn_out", attn_out);
 
     // The MLP reads the residual after attention, or (parallel) the same
@@ -335,6 +373,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
     }
     hook(b + "mlp.hook_post", post);  // [batch, pos, d_mlp]
     torch::Tensor mlp_out = linear(post, mlp.W_out, mlp.b_out);
+    if (blk.ln2_post) mlp_out = blk.ln2_post->forward(mlp_out);
     hook(b + "hook_mlp_out", mlp_out);
     resid = m_cfg.parallel_attn_mlp ? resid + attn_out + mlp_out : resid + mlp_out;
     hook(b + "hook_resid_post", resid);
@@ -346,6 +385,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   }
   torch::Tensor logits = torch::matmul(resid, UnembedMatrix());  // [batch, pos, d_vocab_out]
   if (unembed->b_U.defined()) logits = logits + unembed->b_U;
+  SoftcapInPlace(logits, m_cfg.final_softcap);  // Gemma 2
   return logits;
 }
 

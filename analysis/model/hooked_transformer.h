@@ -83,6 +83,7 @@ TORCH_MODULE(MLP);
 struct TransformerBlockImpl : torch::nn::Module {
   explicit TransformerBlockImpl(const TransformerConfig& c);
   Norm ln1{nullptr}, ln2{nullptr};  // normalization != none
+  Norm ln1_post{nullptr}, ln2_post{nullptr};  // post_norms: on the attention and MLP outputs
   Attention attn{nullptr};
   MLP mlp{nullptr};
 };
@@ -146,6 +147,11 @@ torch::Tensor NormForward(const std::string& kind, const torch::Tensor& x, const
 // cos and sin [n_pos, rotary_dim] for positions 0..n_pos-1 (rotate-half
 // layout), as Hugging Face computes them in float32 (Llama 3 scaling included).
 std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& c, int64_t n_pos);
+// Rows [row0, row0 + n) of a T-key attention mask: true where query i may not
+// see key j (j > i, or j <= i - window when window > 0). [n, T] bool.
+torch::Tensor AttentionMask(int64_t row0, int64_t n, int64_t T, int window);
+// cap * tanh(x / cap), in place; nothing when cap is 0.
+void SoftcapInPlace(torch::Tensor& x, double cap);
 // Rotate-half rotary on the first cos.size(-1) dims of x [batch, pos, head,
 // d_head]; cos and sin are [pos, rotary_dim].
 torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);

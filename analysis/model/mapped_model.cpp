@@ -97,6 +97,10 @@ LayerStore MakeLayerStore(const TransformerConfig& c) {
       add("ln1.w", {D});
       add("ln2.w", {D});
       if (c.normalization == "LN") add("ln1.b", {D}), add("ln2.b", {D});
+      if (c.post_norms) {
+        add("ln1_post.w", {D}), add("ln2_post.w", {D});
+        if (c.normalization == "LN") add("ln1_post.b", {D}), add("ln2_post.b", {D});
+      }
     }
     const torch::Tensor qkv = carve(out_in ? std::vector<int64_t>{QKV, D} : std::vector<int64_t>{D, QKV});
     if (pass == 1) {
@@ -219,9 +223,13 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
                      " of working memory on this model, but " + GiB(double(avail)) + " is available");
 
   // Rows shared with the cached prompt are not run again (at least one row is).
+  // Longrope rotates every position by the long factors once the prompt is
+  // longer than the original context, so crossing it recomputes all rows.
   int64_t p = 0;
   if (cache) {
-    if (cache->layers >= last + 1 && (!spec.keep_queries || !cache->q.empty())) {
+    const int64_t orig = c.rope_original_max_position;
+    const bool same_rope = !c.LongRope() || (int64_t(cache->tokens.size()) > orig) == (T > orig);
+    if (same_rope && cache->layers >= last + 1 && (!spec.keep_queries || !cache->q.empty())) {
       const int64_t n = std::min<int64_t>(int64_t(cache->tokens.size()), T);
       while (p < n && cache->tokens[p] == tokens[p]) ++p;
       p = std::min({p, T - 1, std::max<int64_t>(spec.reuse_max, 0)});
@@ -237,6 +245,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
 
   torch::Tensor resid = torch::empty({n, D});
   parts.embed_rows(tokens.data() + p, n, resid.data_ptr<float>());
+  if (c.embed_scale > 0) resid.mul_(c.embed_scale);  // Gemma: float32 sqrt(d_model)
   if (c.positional_embedding == "standard") resid = resid + parts.globals.at("pos_embed.W_pos").narrow(0, p, n);
   const bool rotary = c.positional_embedding == "rotary";
   torch::Tensor rot_cos, rot_sin;
@@ -244,10 +253,10 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     std::tie(rot_cos, rot_sin) = RotaryTables(c, T);
     rot_cos = rot_cos.narrow(0, p, n), rot_sin = rot_sin.narrow(0, p, n);
   }
-  // Key j is masked for new row r (position p + r) when j > p + r.
-  const torch::Tensor mask =
-      torch::arange(T, torch::kLong).unsqueeze(0) > (torch::arange(n, torch::kLong) + p).unsqueeze(1);  // [n, T]
-  const double scale = 1.0 / std::sqrt(double(E));
+  // Key j is masked for new row r (position p + r) when j > p + r (and, on
+  // windowed layers, when j <= p + r - window).
+  const torch::Tensor causal_mask = AttentionMask(p, n, T, 0);  // [n, T]
+  const double scale = c.AttnScale();
   const int64_t group = H / KV;
   const int64_t heads_per_chunk = std::clamp<int64_t>(spec.chunk_bytes / std::max<int64_t>(n * T * 4, 1), 1, H);
   if (cache) {
@@ -282,6 +291,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     const torch::Tensor kh = K.permute({1, 0, 2}), vh = V.permute({1, 0, 2});  // [KV, T, E]
     const torch::Tensor qh = q.permute({1, 0, 2});                             // [H, n, E]
     const bool need_z = full || l < last;
+    const torch::Tensor mask = c.Window(l) > 0 ? AttentionMask(p, n, T, c.Window(l)) : causal_mask;
     torch::Tensor z = need_z ? torch::empty({H, n, E}) : torch::Tensor();
     for (int64_t h0 = 0; h0 < H; h0 += heads_per_chunk) {
       const int64_t hn = std::min(heads_per_chunk, H - h0);
@@ -290,6 +300,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
       // Scaled inside the GEMM (alpha): one pass over the T x T scores fewer.
       torch::Tensor scores = torch::empty({hn, n, T});
       scores = torch::baddbmm(scores, qh.narrow(0, h0, hn), kc.transpose(1, 2), /*beta=*/0, /*alpha=*/scale);
+      SoftcapInPlace(scores, c.attn_softcap);
       scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
       const torch::Tensor pattern = torch::softmax(scores, -1);
       scores = torch::Tensor();
@@ -306,6 +317,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
     torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").reshape({H * E, D}));  // a view for either layout
     if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");
+    if (c.post_norms) attn_out = NormForward(c.normalization, attn_out, s.P("ln1_post.w"), s.P("ln1_post.b"), c.eps);
     torch::Tensor mlp_in;
     if (c.parallel_attn_mlp) {
       mlp_in = resid;
@@ -321,7 +333,8 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     } else {
       post = ActivationFn(c.act_fn, Linear(mlp_in, s.P("mlp.W_in"), s.P("mlp.b_in")));
     }
-    const torch::Tensor mlp_out = Linear(post, s.P("mlp.W_out"), s.P("mlp.b_out"));
+    torch::Tensor mlp_out = Linear(post, s.P("mlp.W_out"), s.P("mlp.b_out"));
+    if (c.post_norms) mlp_out = NormForward(c.normalization, mlp_out, s.P("ln2_post.w"), s.P("ln2_post.b"), c.eps);
     resid = c.parallel_attn_mlp ? resid + attn_out + mlp_out : resid + mlp_out;
     if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
   }
@@ -346,6 +359,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     }
     auto b = parts.globals.find("unembed.b_U");
     if (b != parts.globals.end()) *logits += b->second;
+    SoftcapInPlace(*logits, c.final_softcap);  // Gemma 2
   }
   return true;
 }
@@ -358,8 +372,9 @@ torch::Tensor MappedModel::HeadPattern(const PrefixCache& cache, int layer, int 
   torch::NoGradGuard no_grad;
   const int64_t T = cache.q[layer].size(0), group = c.n_heads / c.NumKVHeads();
   const torch::Tensor q = cache.q[layer].select(1, head), k = cache.k[layer].select(1, head / group);  // [T, E]
-  torch::Tensor scores = torch::mm(q, k.t()) * (1.0 / std::sqrt(double(c.d_head)));
-  scores.masked_fill_(torch::ones({T, T}, torch::kBool).triu(1), -std::numeric_limits<float>::infinity());
+  torch::Tensor scores = torch::mm(q, k.t()) * c.AttnScale();
+  SoftcapInPlace(scores, c.attn_softcap);
+  scores.masked_fill_(AttentionMask(0, T, T, c.Window(layer)), -std::numeric_limits<float>::infinity());
   return torch::softmax(scores, -1);
 }
 

@@ -53,7 +53,8 @@ class DoesNotFit : public std::runtime_error {
 
 // Attention probabilities of heads [head0, head0 + n_heads) of one layer for
 // query rows [row0, T): pattern is [n_heads, T - row0, T] float32, contiguous,
-// zero above the diagonal. Valid during the callback only.
+// zero above the diagonal (and left of the window on sliding-window layers).
+// Valid during the callback only.
 struct PatternChunk {
   int layer = 0, head0 = 0, n_heads = 0;
   int64_t row0 = 0, T = 0;

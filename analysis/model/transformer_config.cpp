@@ -35,6 +35,21 @@ void TransformerConfig::Validate() const {
   if (tied_embeddings && d_vocab != d_vocab_out)
     throw std::invalid_argument("tied embeddings need d_vocab == d_vocab_out");
   if (final_norm && !HasNorm()) throw std::invalid_argument("final_norm needs a normalization type");
+  if (post_norms && !HasNorm()) throw std::invalid_argument("post_norms needs a normalization type");
+  if (sliding_window < 0 || sliding_window_period < 1)
+    throw std::invalid_argument("sliding_window must be >= 0 and sliding_window_period >= 1");
+  if (!(attn_scale >= 0) || !(attn_softcap >= 0) || !(final_softcap >= 0) || !(embed_scale >= 0))
+    throw std::invalid_argument("attn_scale, attn_softcap, final_softcap and embed_scale must be >= 0");
+  if (LongRope() && (rope_long_factor.size() != size_t(RotaryDim() / 2) ||
+                     rope_short_factor.size() != size_t(RotaryDim() / 2)))
+    throw std::invalid_argument("longrope needs rotary_dim / 2 = " + std::to_string(RotaryDim() / 2) +
+                                " long and short factors, got " + std::to_string(rope_long_factor.size()) + " and " +
+                                std::to_string(rope_short_factor.size()));
+  for (const auto* f : {&rope_long_factor, &rope_short_factor})
+    for (double v : *f)
+      if (!(v > 0)) throw std::invalid_argument("longrope factors must be positive");
+  if (LongRope() && (!(rope_attention_factor > 0) || rope_original_max_position <= 0))
+    throw std::invalid_argument("longrope needs a positive attention factor and original context");
 }
 
 TransformerConfig ModAddConfig(int p) {
@@ -72,6 +87,19 @@ void to_json(nlohmann::json& j, const TransformerConfig& c) {
   if (c.final_norm) j["final_norm"] = true;
   if (c.qk_norm) j["qk_norm"] = true;
   if (c.tied_embeddings) j["tied_embeddings"] = true;
+  if (c.LongRope()) {
+    j["rope_long_factor"] = c.rope_long_factor;
+    j["rope_short_factor"] = c.rope_short_factor;
+    j["rope_attention_factor"] = c.rope_attention_factor;
+    j["rope_original_max_position"] = c.rope_original_max_position;
+  }
+  if (c.sliding_window) j["sliding_window"] = c.sliding_window;
+  if (c.sliding_window_period != d.sliding_window_period) j["sliding_window_period"] = c.sliding_window_period;
+  if (c.attn_scale) j["attn_scale"] = c.attn_scale;
+  if (c.attn_softcap) j["attn_softcap"] = c.attn_softcap;
+  if (c.final_softcap) j["final_softcap"] = c.final_softcap;
+  if (c.embed_scale) j["embed_scale"] = c.embed_scale;
+  if (c.post_norms) j["post_norms"] = true;
   if (!c.original_architecture.empty()) j["original_architecture"] = c.original_architecture;
 }
 
@@ -107,6 +135,16 @@ void from_json(const nlohmann::json& j, TransformerConfig& c) {
   c.final_norm = j.value("final_norm", d.final_norm);
   c.qk_norm = j.value("qk_norm", d.qk_norm);
   c.tied_embeddings = j.value("tied_embeddings", d.tied_embeddings);
+  c.rope_long_factor = j.value("rope_long_factor", d.rope_long_factor);
+  c.rope_short_factor = j.value("rope_short_factor", d.rope_short_factor);
+  c.rope_attention_factor = j.value("rope_attention_factor", d.rope_attention_factor);
+  c.sliding_window = j.value("sliding_window", d.sliding_window);
+  c.sliding_window_period = j.value("sliding_window_period", d.sliding_window_period);
+  c.attn_scale = j.value("attn_scale", d.attn_scale);
+  c.attn_softcap = j.value("attn_softcap", d.attn_softcap);
+  c.final_softcap = j.value("final_softcap", d.final_softcap);
+  c.embed_scale = j.value("embed_scale", d.embed_scale);
+  c.post_norms = j.value("post_norms", d.post_norms);
   c.original_architecture = j.value("original_architecture", std::string());
 }
 

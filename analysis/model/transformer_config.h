@@ -2,7 +2,8 @@
 // UI and the file layer can read and show them.
 //
 // One config covers the grokking model and the Hugging Face causal LMs
-// headscope loads (gpt2, llama, qwen2, qwen3, gpt_neox, opt). The defaults are
+// headscope loads (gpt2, llama, qwen2, qwen3, mistral, gemma, gemma2, phi3,
+// gpt_neox, opt). The defaults are
 // the grokking model of Nanda et al. (2023): no normalisation, learned
 // positions, ReLU, MLP biases only, separate unembedding. Names follow
 // TransformerLens's HookedTransformerConfig where TL has the field.
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace hs::model {
 
@@ -39,7 +41,13 @@ struct TransformerConfig {
   double rope_scaling_factor = 0.0;
   double rope_low_freq_factor = 1.0;
   double rope_high_freq_factor = 4.0;
-  int rope_original_max_position = 8192;
+  int rope_original_max_position = 8192;  // llama3 and longrope
+  // Phi-3 "longrope": per-frequency divisors, the long ones when the sequence
+  // is longer than rope_original_max_position (for every position of it), the
+  // short ones otherwise; cos and sin are multiplied by rope_attention_factor.
+  // Empty: no longrope.
+  std::vector<double> rope_long_factor, rope_short_factor;
+  double rope_attention_factor = 1.0;
   int n_key_value_heads = 0;       // grouped-query attention; 0 = n_heads
   bool parallel_attn_mlp = false;  // GPT-NeoX: resid + attn(ln1 x) + mlp(ln2 x)
   bool gated_mlp = false;          // SiLU-gated (Llama): W_out(act(x W_gate) * (x W_in))
@@ -50,6 +58,16 @@ struct TransformerConfig {
   bool final_norm = false;         // ln_final before the unembedding (when normalization != none)
   bool qk_norm = false;            // Qwen3: RMSNorm over d_head of each q and k head, before rotary
   bool tied_embeddings = false;    // W_U = W_E^T (no separate unembed.W_U)
+  // Sliding-window attention (Mistral, Phi-3, Gemma 2): on windowed layers
+  // query i sees keys i - sliding_window < j <= i. Layer l is windowed when
+  // l % sliding_window_period == 0 (1: every layer; Gemma 2: 2, the even layers).
+  int sliding_window = 0;  // 0: none
+  int sliding_window_period = 1;
+  double attn_scale = 0;     // scores = q.k * attn_scale; 0: 1/sqrt(d_head) (Gemma 2: query_pre_attn_scalar^-1/2)
+  double attn_softcap = 0;   // Gemma 2: scores = cap * tanh(scores / cap) before the mask; 0: none
+  double final_softcap = 0;  // Gemma 2: logits = cap * tanh(logits / cap); 0: none
+  double embed_scale = 0;    // Gemma: embeddings times this (float32 sqrt(d_model)); 0: none
+  bool post_norms = false;   // Gemma 2: ln1_post on the attention output, ln2_post on the MLP output
   // Where the model came from (gpt2, llama, ...; "" for headscope's own).
   std::string original_architecture;
 
@@ -57,6 +75,10 @@ struct TransformerConfig {
   int NumKVHeads() const { return n_key_value_heads > 0 ? n_key_value_heads : n_heads; }
   int RotaryDim() const { return rotary_dim > 0 ? rotary_dim : d_head; }
   bool HasNorm() const { return normalization != "none"; }
+  bool LongRope() const { return !rope_long_factor.empty(); }
+  // Keys a query of layer l sees before it: 0 = all (causal only).
+  int Window(int l) const { return sliding_window > 0 && l % sliding_window_period == 0 ? sliding_window : 0; }
+  double AttnScale() const { return attn_scale > 0 ? attn_scale : 1.0 / std::sqrt(double(d_head)); }
   // Throws std::invalid_argument naming the field that is out of range.
   void Validate() const;
 };

@@ -46,6 +46,65 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const fs::path& model_dir) {
                     hint);
 }
 
+bool HasTokenizerFiles(const fs::path& model_dir) {
+  std::error_code ec;
+  const auto has = [&](const char* name) { return fs::is_regular_file(model_dir / name, ec); };
+  return has("tokenizer.json") || (has("vocab.json") && has("merges.txt")) || has("tokenizer.model") ||
+         has("headscope_tokenizer.json");
+}
+
+namespace {
+class IdsTokenizer : public Tokenizer {
+ public:
+  IdsTokenizer(int64_t vocab, fs::path dir) : m_vocab(vocab), m_dir(std::move(dir)) {}
+
+  std::vector<int64_t> Encode(std::string_view text) const override {
+    std::vector<int64_t> ids;
+    size_t i = 0;
+    auto sep = [](char c) { return c == ' ' || c == ',' || c == '\n' || c == '\t' || c == '\r'; };
+    while (i < text.size()) {
+      if (sep(text[i])) {
+        ++i;
+        continue;
+      }
+      int64_t v = 0;
+      size_t j = i;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9' && v <= m_vocab) v = v * 10 + (text[j++] - '0');
+      if (j == i || (j < text.size() && !sep(text[j])))
+        throw std::invalid_argument(m_dir.string() +
+                                    " has no tokenizer files (tokenizer.json, vocab.json + merges.txt, "
+                                    "tokenizer.model): give token ids separated by spaces, e.g. \"464 3290 318\"");
+      if (v >= m_vocab)
+        throw std::invalid_argument("token id " + std::string(text.substr(i, j - i)) + " is outside the vocabulary [0, " +
+                                    std::to_string(m_vocab) + ")");
+      ids.push_back(v);
+      i = j;
+    }
+    return ids;
+  }
+  std::string Decode(const std::vector<int64_t>& ids) const override {
+    std::string s;
+    for (int64_t id : ids) s += (s.empty() ? "" : " ") + TokenText(id);
+    return s;
+  }
+  std::string TokenText(int64_t id) const override {
+    if (id < 0 || id >= m_vocab) throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+    return "#" + std::to_string(id);
+  }
+  int64_t VocabSize() const override { return m_vocab; }
+  std::optional<int64_t> BosId() const override { return std::nullopt; }
+  std::string Kind() const override { return "ids"; }
+
+ private:
+  int64_t m_vocab;
+  fs::path m_dir;
+};
+}  // namespace
+
+std::unique_ptr<Tokenizer> IdsOnlyTokenizer(int64_t vocab_size, const fs::path& model_dir) {
+  return std::make_unique<IdsTokenizer>(vocab_size, model_dir);
+}
+
 std::vector<int64_t> EncodeText(const Tokenizer& tok, std::string_view utf8, const EncodeOptions& opt) {
   std::vector<int64_t> ids;
   if (opt.add_bos) {

@@ -44,7 +44,7 @@ class Tokenizer {
   // The token a BOS would be, if the format defines one. It is only prepended when asked for
   // (EncodeOptions::add_bos): GPT-2 files add none, TransformerLens adds one, Qwen has none.
   virtual std::optional<int64_t> BosId() const = 0;
-  // "hf_bpe", "gpt2_bpe", "sentencepiece" or "bytes".
+  // "hf_bpe", "gpt2_bpe", "sentencepiece", "bytes" or "ids" (IdsOnlyTokenizer).
   virtual std::string Kind() const = 0;
 };
 
@@ -53,6 +53,15 @@ class Tokenizer {
 // what is wrong (missing, malformed JSON, a merge naming an unknown token, an unsupported model
 // type or pre-tokenizer, ...).
 std::unique_ptr<Tokenizer> LoadTokenizer(const std::filesystem::path& model_dir);
+
+// True when `model_dir` holds files LoadTokenizer reads.
+bool HasTokenizerFiles(const std::filesystem::path& model_dir);
+
+// For a model folder with only config.json and weights: "text" is token ids
+// separated by spaces or commas ("464 3290 318"), each below vocab_size;
+// anything else throws std::invalid_argument saying the folder has no
+// tokenizer. Tokens are labelled by id ("#464"). Kind() is "ids".
+std::unique_ptr<Tokenizer> IdsOnlyTokenizer(int64_t vocab_size, const std::filesystem::path& model_dir);
 
 // The BOS setting, recorded explicitly wherever token ids are made (never implied by the format).
 struct EncodeOptions {

@@ -117,7 +117,9 @@ void AddCategorize(CLI::App& cli) {
   auto* sub = cli.add_subcommand("categorize",
                                  "Categorise every attention head of a language model (previous-token, induction, "
                                  "duplicate-token, first-token, diffuse, other); writes head_categories.json");
-  sub->add_option("model_dir", opt->model_dir, "Hugging Face model folder (or assets/demo_lm)")->required();
+  sub->add_option("model_dir", opt->model_dir, "Hugging Face model folder, or a hub id cached locally (gpt2, ORG/NAME@REV)")
+      ->required()
+      ->transform(ModelArg());
   sub->add_option("--out", opt->out, "Output file (default MODEL_DIR/head_categories.json)");
   sub->add_option("--sentences", opt->sentences,
                   "Natural sentences, one per line (default assets/prompts/natural_sentences.txt)");

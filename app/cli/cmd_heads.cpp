@@ -208,7 +208,9 @@ void AddHeads(CLI::App& cli) {
   auto hd = std::make_shared<HeadsOptions>();
   auto tokens_text = std::make_shared<std::string>();  // parsed by ParseTokenIds: CLI11 would read "" and "1,,2" as ids 0
   auto* heads = cli.add_subcommand("heads", "Run a language model on a prompt; per-head attention summary");
-  heads->add_option("model_dir", hd->model_dir, "Hugging Face model folder (or assets/demo_lm)")->required();
+  heads->add_option("model_dir", hd->model_dir, "Hugging Face model folder, or a hub id cached locally (gpt2, Qwen/Qwen2.5-0.5B@main)")
+      ->required()
+      ->transform(ModelArg());
   auto* prompt_opt = heads->add_option("--prompt", hd->prompt, "Text to run");
   auto* tokens_opt = heads->add_option("--tokens", *tokens_text, "Token ids instead of text, e.g. 1,2,3");
   prompt_opt->excludes(tokens_opt);

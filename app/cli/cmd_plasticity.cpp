@@ -16,6 +16,7 @@
 #include "io/json_text.h"
 #include "lm/qk_capture.h"
 #include "jobs/thread_policy.h"
+#include "lm/categorize.h"
 #include "lm/plasticity_files.h"
 
 namespace hs::app {
@@ -56,7 +57,7 @@ int RunPlasticity(const PlasticityOptions& o) {
       return true;
     });
     const auto& results = run.results;
-    const fs::path out = o.out.empty() ? fs::path(o.model_dir) / "plasticity" : fs::path(o.out);
+    const fs::path out = o.out.empty() ? lm::DerivedDir(o.model_dir) / "plasticity" : fs::path(o.out);
     lm::WritePlasticityRun(out, cfg, run, o.model_dir, o.corpus);
     std::printf("%d heads, %d tokens from %s: capture %.1f s, analysis %.1f s; wrote %s/{%s,%s,%s}\n",
                 int(results.size()), run.tokens, o.corpus.c_str(), run.capture_seconds, run.analysis_seconds,
@@ -86,7 +87,8 @@ void AddPlasticity(CLI::App& cli) {
   auto* sub = cli.add_subcommand("plasticity",
                                  "Attention plasticity of every head over a corpus: how much key content rather than "
                                  "position decides attention; writes three CSVs");
-  sub->add_option("model_dir", opt->model_dir, "Hugging Face model folder (or assets/demo_lm)");
+  sub->add_option("model_dir", opt->model_dir, "Hugging Face model folder, or a hub id cached locally (gpt2, ORG/NAME@REV)")
+      ->transform(ModelArg());
   sub->add_option("--corpus", opt->corpus, "Text file or folder of text files")->capture_default_str();
   sub->add_option("--config", opt->config, "JSON settings (see --print-config for every key and its default)");
   sub->add_option("--out", opt->out, "Output folder (default MODEL_DIR/plasticity)");

@@ -21,7 +21,8 @@ void AddShot(CLI::App& cli) {
   shot_cmd->add_option("--run", shot->run, "Run folder (grokking panels)");
   shot_cmd->add_option("--runs", shot->runs, "Folder of runs (for --panel compare)")->capture_default_str();
   shot_cmd->add_option("--epoch", shot->epoch, "Checkpoint epoch (the nearest checkpoint at or after it)");
-  shot_cmd->add_option("--model", shot->model, "Language-model folder (LM panels; e.g. assets/demo_lm)");
+  shot_cmd->add_option("--model", shot->model, "Language-model folder or cached hub id (LM panels; e.g. assets/demo_lm)")
+      ->transform(ModelArg());
   shot_cmd->add_option("--prompt", shot->prompt, "Prompt for the LM panels");
   shot_cmd->add_option("--head", shot->head, "Selected head as LAYER,HEAD (LM panels)");
   shot_cmd->add_option("--step", shot->step, "Training checkpoint step of the LM (default: final weights)");

@@ -41,8 +41,10 @@ namespace {
 void AddTokenize(CLI::App& cli) {
   auto opt = std::make_shared<TokenizeOptions>();
   auto* sub = cli.add_subcommand("tokenize", "Print the token ids of a text as one JSON array");
-  sub->add_option("model_dir", opt->model_dir, "Model folder (tokenizer.json, vocab.json + merges.txt, ...)")
-      ->required();
+  sub->add_option("model_dir", opt->model_dir,
+                  "Model folder (tokenizer.json, vocab.json + merges.txt, ...) or a cached hub id")
+      ->required()
+      ->transform(ModelArg());
   auto* text = sub->add_option("text", opt->text, "The text to encode");
   sub->add_option("--file", opt->file, "Encode the contents of this file instead")->excludes(text);
   sub->add_flag("--bos", opt->bos, "Prepend the tokenizer's BOS token (never added otherwise)");

@@ -1,12 +1,31 @@
 // The subcommand registry (see commands.h).
 #include "commands.h"
 
+#include "io/hub_cache.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 
 namespace hs::app {
+
+CLI::Validator ModelArg() {
+  return CLI::Validator(
+      [](std::string& arg) -> std::string {
+        std::error_code ec;
+        io::HubRef ref;
+        if (arg.empty() || std::filesystem::exists(arg, ec) || !io::ParseHubId(arg, &ref)) return {};
+        try {
+          arg = io::ResolveModelArg(arg).string();
+          return {};
+        } catch (const std::exception& e) {
+          return "'" + arg + "' is not a folder, and as a Hugging Face hub id: " + e.what();
+        }
+      },
+      "FOLDER|ORG/NAME[@REV]", "model");
+}
+
 
 namespace {
 std::atomic<int> g_stop_signals{0};

@@ -24,9 +24,16 @@
 #include "train/lm_trainer.h"
 #include "train/train_config.h"
 
-namespace CLI { class App; }
+namespace CLI { class App; class Validator; }
 
 namespace hs::app {
+
+// A model argument as CLI11 transform: an existing folder stays as given; a
+// hub id (gpt2, Qwen/Qwen2.5-0.5B, NAME@REVISION) that is not a folder
+// becomes its snapshot in the local Hugging Face cache (io::ResolveModelArg),
+// or the option fails with the resolver's message (where it looked, the
+// download command). Anything else is left for the command's own checks.
+CLI::Validator ModelArg();
 
 struct TrainOptions {
   train::TrainConfig cfg;

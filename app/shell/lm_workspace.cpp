@@ -14,6 +14,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "io/hub_cache.h"
 #include "library/head_roles.h"
 
 namespace hs::app {
@@ -241,28 +242,103 @@ nlohmann::json LmWorkspace::SaveState() const {
 }
 
 // [SECTION] Top bar
+void LmWorkspace::ListCache() {
+  m_cached.clear();
+  const fs::path cache = io::HubCacheDir(&m_cache_how);
+  m_cache_dir = cache.string();
+  for (const io::CachedModel& c : io::ListHubModels(cache)) {
+    CachedEntry e;
+    e.repo_id = c.repo_id;
+    e.revision = c.revision;
+    e.snapshot = c.snapshot;
+    char size[32];
+    std::snprintf(size, sizeof size, c.bytes >= 1e9 ? "%.1f GB" : "%.0f MB", c.bytes >= 1e9 ? c.bytes / 1e9 : c.bytes / 1e6);
+    e.size = size;
+    e.problem = c.problem.empty() ? lm::ModelFolderProblem(c.snapshot) : c.problem;
+    m_cached.push_back(std::move(e));
+  }
+  m_cache_listed = true;
+}
+
 void LmWorkspace::DrawTopBar() {
   const float fh = ImGui::GetFontSize();
   ImGui::SetNextItemWidth(fh * 16);
-  if (ImGui::BeginCombo("model", m_view.model_dir.empty() ? "(none)" : ShortName(m_view.model_dir).c_str())) {
+  if (ImGui::BeginCombo("model", m_view.model_dir.empty() ? "(none)" : ShortName(m_view.model_dir).c_str(),
+                        ImGuiComboFlags_HeightLargest)) {
+    if (!m_cache_listed) ListCache();
+    ImGui::TextDisabled("Opened this session");
     for (const auto& r : m_recent)
       if (ImGui::Selectable(ShortName(r).c_str(), r == m_view.model_dir)) OpenModel(r);
     ImGui::Separator();
-    ImGui::TextDisabled("Any Hugging Face folder (config.json, *.safetensors, tokenizer):");
+    ImGui::TextDisabled("Hugging Face cache: %s (%s)", m_cache_dir.c_str(), m_cache_how.c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Refresh")) ListCache();
+    if (m_cached.empty())
+      ImGui::TextDisabled("  no models cached here (hf download ORG/NAME puts one here)");
+    if (!m_cached.empty() && ImGui::BeginTable("##cached", 3, ImGuiTableFlags_SizingFixedFit)) {
+      for (size_t i = 0; i < m_cached.size(); ++i) {
+        const CachedEntry& e = m_cached[i];
+        ImGui::PushID(int(i));
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        const std::string label = e.repo_id + (e.revision == "main" ? "" : "@" + e.revision);
+        if (e.problem.empty()) {
+          if (ImGui::Selectable(label.c_str(), e.snapshot == m_view.model_dir, ImGuiSelectableFlags_SpanAllColumns)) {
+            OpenModel(e.snapshot);
+            ImGui::CloseCurrentPopup();
+          }
+        } else {
+          ImGui::TextDisabled("%s", label.c_str());
+        }
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", e.snapshot.string().c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextDisabled("%s", e.size.c_str());
+        ImGui::TableNextColumn();
+        if (e.problem.empty()) {
+          ImGui::TextColored(ImVec4(0.1f, 0.5f, 0.1f, 1), "loads");
+        } else {
+          const std::string brief = e.problem.size() > 60 ? e.problem.substr(0, 57) + "..." : e.problem;
+          ImGui::TextColored(ImVec4(0.6f, 0.35f, 0.0f, 1), "cannot load: %s", brief.c_str());
+          if (ImGui::IsItemHovered()) {
+            ImGui::BeginTooltip();
+            ImGui::PushTextWrapPos(fh * 36);
+            ImGui::TextUnformatted(e.problem.c_str());
+            ImGui::PopTextWrapPos();
+            ImGui::EndTooltip();
+          }
+        }
+        ImGui::PopID();
+      }
+      ImGui::EndTable();
+    }
+    ImGui::Separator();
+    ImGui::TextDisabled("A folder (config.json, *.safetensors, tokenizer) or a cached hub id (Qwen/Qwen2.5-0.5B@main):");
     ImGui::SetNextItemWidth(fh * 24);
-    const bool enter = ImGui::InputTextWithHint("##path", "/path/to/model folder", m_path_input, sizeof m_path_input,
-                                                ImGuiInputTextFlags_EnterReturnsTrue);
+    const bool enter = ImGui::InputTextWithHint("##path", "/path/to/model folder or ORG/NAME", m_path_input,
+                                                sizeof m_path_input, ImGuiInputTextFlags_EnterReturnsTrue);
     ImGui::SameLine();
     if ((ImGui::Button("Open") || enter) && m_path_input[0]) {
-      OpenModel(m_path_input);
+      try {
+        OpenModel(io::ResolveModelArg(m_path_input));
+        m_open_error.clear();
+      } catch (const std::exception& e) {
+        m_open_error = e.what();  // the model open now stays
+      }
       ImGui::CloseCurrentPopup();
     }
     ImGui::EndCombo();
   }
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("%s\nThe demo LM ships with headscope; open any GPT-2, Llama, Qwen2/3, GPT-NeoX or OPT folder.",
+    ImGui::SetTooltip("%s\nThe demo LM ships with headscope; open a GPT-2, Llama, Qwen2/3, Mistral, Gemma, Gemma 2, "
+                      "Phi-3, GPT-NeoX or OPT folder, or a model from the Hugging Face cache.",
                       m_view.model_dir.string().c_str());
   ImGui::SameLine();
+  if (!m_open_error.empty()) {
+    ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "cannot open: %s", m_open_error.c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("x")) m_open_error.clear();
+    return;
+  }
   if (!m_view.loading.empty()) {
     TextProgressBar(m_view.loading_fraction, m_view.loading.c_str());
     return;

@@ -75,6 +75,17 @@ class LmWorkspace : public Workspace {
   char m_path_input[1024] = {};
   std::filesystem::path m_start_model;
   std::vector<std::filesystem::path> m_recent;
+  // The Hugging Face cache as the picker lists it (read when the picker first
+  // opens, and on Refresh): each model, its size and whether it loads.
+  struct CachedEntry {
+    std::string repo_id, revision, size, problem;
+    std::filesystem::path snapshot;
+  };
+  std::vector<CachedEntry> m_cached;
+  std::string m_cache_dir, m_cache_how;
+  bool m_cache_listed = false;
+  std::string m_open_error;  // a folder or hub id typed in the picker that did not resolve
+  void ListCache();
   LmModelKey m_model_key;             // the model asked for
   // The prompt as encoded for the request key: re-encoded when the text,
   // BOS or model changes (a tokenizer pass, ~1 ms per KB of text).

@@ -7,6 +7,7 @@
 
 #include "io/run_dir.h"
 #include "library/frequency_stats.h"
+#include "lm/categorize.h"
 #include "lm/plasticity_files.h"
 #include "lm/qk_capture.h"
 
@@ -266,7 +267,7 @@ Result<LmPlasticity> Requests::Plasticity(const std::shared_ptr<const lm::LmMode
       "lm_plasticity", key.str(), key.compute ? jobs::Lane::Long : jobs::Lane::Pool, 2,
       [model, compute = key.compute](const Report& report) {
         auto out = std::make_shared<LmPlasticity>();
-        const fs::path dir = model->dir / "plasticity";
+        const fs::path dir = lm::DerivedDir(model->dir) / "plasticity";
         const pl::Config cfg;
         if (!compute) {  // the saved CSVs, if there are any
           if (fs::exists(dir / cfg.output_csv)) out->heads = lm::ReadPlasticityCsvs(dir);

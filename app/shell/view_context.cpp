@@ -3,6 +3,8 @@
 
 #include <imgui.h>
 
+#include "io/hub_cache.h"
+
 namespace hs::app {
 
 const io::NpzArchive* PanelArtifact::Fetch(const ViewContext& v, PanelStatus& status) {
@@ -92,6 +94,8 @@ void WarningText(const std::string& text) {
 }
 
 std::string ShortName(const std::filesystem::path& dir) {
+  io::HubRef ref;  // a hub snapshot: ORG/NAME@commit
+  if (io::HubModelOf(dir, &ref)) return ref.repo_id + "@" + ref.revision.substr(0, 7);
   const std::filesystem::path n = dir.lexically_normal();
   return n.has_filename() ? n.parent_path().filename().string() + "/" + n.filename().string() : n.string();
 }

@@ -29,9 +29,12 @@ namespace {
 
 using test::Python;
 
-// Writes the named fixtures (see hf_reference.py) under `dir`.
-void MakeFixtures(const fs::path& dir, const std::vector<std::string>& names) {
-  std::string cmd = Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/hf_reference.py " + dir.string();
+// Writes the named fixtures (see hf_reference.py) under `dir`; with `broken`,
+// also each one's reference_broken.npz (the reference with one deliberate
+// mistake, described in reference_broken.txt).
+void MakeFixtures(const fs::path& dir, const std::vector<std::string>& names, bool broken = false) {
+  std::string cmd = Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/hf_reference.py " +
+                    (broken ? "--broken " : "") + dir.string();
   for (const auto& n : names) cmd += " " + n;
   const fs::path log = dir / "hf_reference.log";
   cmd += " > " + log.string() + " 2>&1";
@@ -66,9 +69,32 @@ struct FixtureErrors {
   double logits = 0, pattern = 0, qk = 0;
 };
 
-// Loads fixture `name` and checks it against reference.npz; returns the worst
-// relative errors it saw.
-FixtureErrors CheckAgainstReference(const fs::path& folder, double tol = 1e-4) {
+// The relative error against the reference with a deliberate mistake (a
+// missing window, w for 1 + w, ...) must be far above the tolerance: the
+// comparison can tell the architecture's details apart.
+void CheckCatchesBroken(const fs::path& folder, const torch::Tensor& logits, model::ActivationCache& cache,
+                        int n_layers, double tol) {
+  const io::NpzArchive broken = io::ReadNpz(folder / "reference_broken.npz");
+  double worst = 0;
+  std::string where = "logits";
+  auto see = [&](const torch::Tensor& got, const std::string& key) {
+    const Diff d = Compare(got, model::FromArray(broken.at(key)));
+    if (d.rel > worst) worst = d.rel, where = key;
+  };
+  see(logits, "logits");
+  for (int l = 0; l < n_layers; ++l) see(cache["blocks." + std::to_string(l) + ".attn.hook_pattern"], "pattern_" + std::to_string(l));
+  std::string what = io::ReadFile(folder / "reference_broken.txt");
+  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+  INFO(folder.filename().string() << ": broken reference (" << what << ")");
+  CHECK(worst > 1000 * tol);
+  std::printf("hf %-20s catches the broken reference \"%s\": %.1e in %s\n", folder.filename().string().c_str(),
+              what.c_str(), worst, where.c_str());
+}
+
+// Loads fixture `name` and checks it against reference.npz (and, when the
+// folder has one, that reference_broken.npz is told apart); returns the
+// worst relative errors it saw.
+FixtureErrors CheckAgainstReference(const fs::path& folder, double tol = 1e-6) {
   const io::NpzArchive ref = io::ReadNpz(folder / "reference.npz");
   model::LoadedModel lm = model::LoadHFModel(folder);
   model::HookedTransformer net(lm.model);
@@ -93,6 +119,7 @@ FixtureErrors CheckAgainstReference(const fs::path& folder, double tol = 1e-4) {
   }
   std::printf("hf %-20s logits %.1e  patterns %.1e  q/k %.1e (max |diff| / max |ref|)\n",
               folder.filename().string().c_str(), err.logits, err.pattern, err.qk);
+  if (fs::exists(folder / "reference_broken.npz")) CheckCatchesBroken(folder, logits, cache, lm.cfg.n_layers, tol);
   // The torch-free views agree with the loaded model.
   const model::HFModelInfo info = model::ReadHFModelInfo(folder);
   CHECK(info.n_params == lm.info.n_params);
@@ -355,6 +382,108 @@ TEST_CASE("HF opt folder (positions offset by 2, ReLU, pre-LN, tied) matches the
   CHECK(torch::equal(m.model->pos_embed->W_pos, file_pos.narrow(0, 2, 32)));
 }
 
+TEST_CASE("HF mistral folders (sliding window 5 < 12 tokens, GQA, head_dim key, BF16; sliding_window null, F16) "
+          "match the reference",
+          "[model][hf]") {
+  test::TempDir dir("hf_mistral");
+  MakeFixtures(dir.path, {"mistral", "mistral_nowindow"}, true);
+  CheckAgainstReference(dir.path / "mistral");
+  CheckAgainstReference(dir.path / "mistral_nowindow");
+  const model::TransformerConfig c = model::ReadHFConfig(dir.path / "mistral");
+  CHECK(c.sliding_window == 5);
+  CHECK(c.Window(0) == 5);
+  CHECK(c.Window(1) == 5);
+  CHECK(c.n_key_value_heads == 2);
+  CHECK(c.d_head == 16);
+  CHECK_FALSE(c.tied_embeddings);
+  CHECK(model::ReadHFConfig(dir.path / "mistral_nowindow").sliding_window == 0);
+  CHECK(model::ReadHFModelInfo(dir.path / "mistral").dtype_on_disk == "BF16");
+  // The window masks: row 11 of every layer's pattern has no weight on keys 0..6.
+  model::LoadedModel m = model::LoadHFModel(dir.path / "mistral");
+  torch::NoGradGuard no_grad;
+  model::ActivationCache cache;
+  m.model->forward_with_cache(model::FromArray(io::ReadNpz(dir.path / "mistral" / "reference.npz").at("tokens")), cache);
+  const torch::Tensor row = cache["blocks.1.attn.hook_pattern"].select(2, 11);  // [batch, head, key]
+  CHECK(row.narrow(-1, 0, 7).abs().max().item<double>() == 0.0);
+  CHECK(row.sum(-1).sub(1).abs().max().item<double>() < 1e-6);
+}
+
+TEST_CASE("HF gemma folder (sqrt(d) embedding scale, (1 + w) norms, tanh GeGLU, head_dim 16, MQA, tied, BF16) "
+          "matches the reference",
+          "[model][hf]") {
+  test::TempDir dir("hf_gemma");
+  MakeFixtures(dir.path, {"gemma"}, true);
+  CheckAgainstReference(dir.path / "gemma");
+  const model::TransformerConfig c = model::ReadHFConfig(dir.path / "gemma");
+  CHECK(c.act_fn == "gelu_new");  // hidden_activation gelu_pytorch_tanh, not hidden_act gelu
+  CHECK(c.d_head == 16);
+  CHECK(c.d_model == 48);
+  CHECK(c.NumKVHeads() == 1);
+  CHECK(c.tied_embeddings);
+  CHECK(c.embed_scale == double(float(std::sqrt(48.0))));
+  CHECK(c.sliding_window == 0);
+}
+
+TEST_CASE("HF gemma2 folder (pre and post norms, attention and final soft-capping, query_pre_attn_scalar, "
+          "alternating windows) matches the reference",
+          "[model][hf]") {
+  test::TempDir dir("hf_gemma2");
+  MakeFixtures(dir.path, {"gemma2"}, true);
+  CheckAgainstReference(dir.path / "gemma2");
+  const model::TransformerConfig c = model::ReadHFConfig(dir.path / "gemma2");
+  CHECK(c.post_norms);
+  CHECK(c.attn_softcap > 0);
+  CHECK(c.final_softcap > 0);
+  CHECK(c.attn_scale != 1.0 / std::sqrt(double(c.d_head)));
+  CHECK(c.Window(0) > 0);
+  CHECK(c.Window(1) == 0);
+  // Soft-capped logits stay inside the cap, and patterns are probabilities.
+  model::LoadedModel m = model::LoadHFModel(dir.path / "gemma2");
+  torch::NoGradGuard no_grad;
+  model::ActivationCache cache;
+  const torch::Tensor logits = m.model->forward_with_cache(
+      model::FromArray(io::ReadNpz(dir.path / "gemma2" / "reference.npz").at("tokens")), cache);
+  CHECK(logits.abs().max().item<double>() < c.final_softcap);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const torch::Tensor p = cache("pattern", l);
+    CHECK(p.min().item<double>() >= 0);
+    CHECK(p.sum(-1).sub(1).abs().max().item<double>() < 1e-6);
+  }
+  // A layer_types list other than the alternation is refused, by name.
+  json j = ReadJson(dir.path / "gemma2" / "config.json");
+  j["layer_types"] = std::vector<std::string>(c.n_layers, "full_attention");
+  const fs::path d = CopyFolder(dir.path / "gemma2", dir.path / "gemma2_types");
+  WriteText(d / "config.json", j.dump());
+  ExpectLoadError(d, {"config.json", "layer_types", "not supported"});
+}
+
+TEST_CASE("HF phi3 folders (fused qkv_proj and gate_up_proj, sliding window; longrope with partial rotary) match "
+          "the reference",
+          "[model][hf]") {
+  test::TempDir dir("hf_phi3");
+  MakeFixtures(dir.path, {"phi3", "phi3_longrope"}, true);
+  CheckAgainstReference(dir.path / "phi3");
+  CheckAgainstReference(dir.path / "phi3_longrope");
+  const model::TransformerConfig c = model::ReadHFConfig(dir.path / "phi3");
+  CHECK(c.sliding_window > 0);
+  CHECK_FALSE(c.LongRope());
+  const model::TransformerConfig lr = model::ReadHFConfig(dir.path / "phi3_longrope");
+  CHECK(lr.LongRope());
+  CHECK(lr.rope_original_max_position == 8);
+  CHECK(lr.RotaryDim() < lr.d_head);
+  CHECK(lr.rope_attention_factor > 1);
+  // Rope types headscope does not implement are refused by name.
+  json j = ReadJson(dir.path / "phi3_longrope" / "config.json");
+  j["rope_scaling"]["type"] = "yarn";
+  const fs::path d = CopyFolder(dir.path / "phi3_longrope", dir.path / "phi3_yarn");
+  WriteText(d / "config.json", j.dump());
+  ExpectLoadError(d, {"config.json", "rope_scaling", "yarn", "longrope"});
+  j = ReadJson(dir.path / "phi3_longrope" / "config.json");
+  j["rope_scaling"]["long_factor"].erase(0);
+  WriteText(d / "config.json", j.dump());
+  ExpectLoadError(d, {"config.json", "long_factor", "rotary_dim / 2"});
+}
+
 // [SECTION] broken folders
 
 TEST_CASE("HF loader: broken folders give errors naming the file, the tensor, the expected and the found",
@@ -396,7 +525,7 @@ TEST_CASE("HF loader: broken folders give errors naming the file, the tensor, th
     json c = ReadJson(d / "config.json");
     c["model_type"] = "bloom";
     WriteText(d / "config.json", c.dump());
-    ExpectLoadError(d, {"config.json", "\"bloom\"", "gpt2, llama, qwen2, qwen3, gpt_neox, opt"});
+    ExpectLoadError(d, {"config.json", "\"bloom\"", "gpt2, llama, qwen2, qwen3, mistral, gemma, gemma2, phi3, gpt_neox, opt"});
     CHECK_THROWS_WITH(model::ReadHFConfig(d), Catch::Contains("bloom"));
   }
   SECTION("bad JSON") {
