@@ -136,6 +136,44 @@ file(WRITE ${WORK}/empty.txt "# only a comment\n")
 run_expect(ARGS categorize ${WORK}/demo_copy --sentences ${WORK}/empty.txt CODE 1 ERR "empty.txt: no sentences")
 file(WRITE ${WORK}/demo_copy/head_categories.json "{\"x\": 1")
 run_expect(ARGS heads ${WORK}/demo_copy --prompt hi CODE 0 ERR "head_categories.json: not valid JSON")
+# A model in a Hugging Face cache, by hub id: revision main is the demo LM,
+# revision v1 the same weights without tokenizer files (runs on ids, labelled
+# "#id"). Derived files go to $XDG_CACHE_HOME/headscope, never into the hub
+# cache; an uncached id says where it looked and how to download it.
+file(MAKE_DIRECTORY ${WORK}/demo_ids)
+file(COPY ${DEMO}/config.json ${DEMO}/model.safetensors DESTINATION ${WORK}/demo_ids)
+execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/tests/analysis/hub_cache_tree.py ${WORK}/hf ${WORK}/demo_ids ${DEMO} hs-test/demo
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "hub_cache_tree.py: ${err}")
+endif()
+file(GLOB_RECURSE hub_before LIST_DIRECTORIES true ${WORK}/hf/*)
+set(HUB_ENV ${CMAKE_COMMAND} -E env HF_HOME=${WORK}/hf XDG_CACHE_HOME=${WORK}/xdg --unset=HF_HUB_CACHE)
+execute_process(COMMAND ${HUB_ENV} ${HEADSCOPE} heads hs-test/demo --prompt "The cat sat on the mat. The cat sat on the mat."
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "models--hs-test--demo/snapshots/" OR NOT out MATCHES "\\[c\\]\\[a\\]\\[t\\]")
+  message(FATAL_ERROR "heads hs-test/demo: ${rc}\n${out}\n${err}")
+endif()
+execute_process(COMMAND ${HUB_ENV} ${HEADSCOPE} heads hs-test/demo@v1 --tokens 72,101,108,108,111,72,101,108,108,111
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\\[#72\\]\\[#101\\]")
+  message(FATAL_ERROR "heads hs-test/demo@v1 --tokens (no tokenizer files): ${rc}\n${out}\n${err}")
+endif()
+run_expect(ARGS heads ${WORK}/demo_ids --prompt "hello" CODE 1 ERR "has no tokenizer files")
+file(GLOB_RECURSE hub_after LIST_DIRECTORIES true ${WORK}/hf/*)
+if(NOT hub_before STREQUAL hub_after)
+  message(FATAL_ERROR "headscope wrote into the hub cache:\nbefore ${hub_before}\nafter ${hub_after}")
+endif()
+file(GLOB derived ${WORK}/xdg/headscope/models--hs-test--demo/*/head_categories.json)
+list(LENGTH derived n_derived)
+if(NOT n_derived EQUAL 1)  # main and v1 link the same weights blob: one folder, keyed by it
+  message(FATAL_ERROR "expected one head_categories.json under ${WORK}/xdg/headscope/models--hs-test--demo/, found: ${derived}")
+endif()
+execute_process(COMMAND ${HUB_ENV} ${HEADSCOPE} heads nobody/nothing --prompt hi
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "hf download nobody/nothing" OR NOT err MATCHES "${WORK}/hf/hub")
+  message(FATAL_ERROR "heads nobody/nothing: ${rc}\n${err}")
+endif()
 # Attention plasticity: the settings in effect, a config with an unknown key
 # names the file and the key, a missing model folder is named.
 execute_process(COMMAND ${HEADSCOPE} plasticity --print-config RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
