@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   cli.add_option("--script-shots", ex.script_shots, "")->group("");
   cli.add_option("--script-prompts", ex.script_prompts, "")->group("");
   cli.add_flag("--train-scripted", ex.train_scripted, "")->group("");
+  cli.add_flag("--open-model-picker", ex.open_model_picker, "")->group("");
   cli.add_option("--width", ex.width, "")->group("");
   cli.add_option("--height", ex.height, "")->group("");
 

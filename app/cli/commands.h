@@ -89,6 +89,7 @@ struct ExplorerOptions {
   std::string script_shots;    // write DIR/step_<i>.png once each scripted step is fully drawn (tests)
   // Language-model workspace:
   std::string model;           // open the LM workspace on this model folder (empty: the demo LM, when shown)
+  bool open_model_picker = false;  // the LM workspace's model picker drawn open (screenshots)
   std::string prompt;          // its prompt (empty: a prompt with repetition)
   std::string head;            // selected head "LAYER,HEAD" (default: the best induction head)
   int step = -1;               // training checkpoint step (-1: final weights)

@@ -127,7 +127,7 @@ class Shell {
         // free), so the trainer keeps its headless speed and panels fill its gaps.
         m_requests(size_t(768) << 20, 1, 19),
         m_grokking(GrokkingOptions{opt.runs, opt.compare}, m_requests),
-        m_lm(LmOptions{opt.model, opt.prompt, opt.head, opt.step}, m_requests),
+        m_lm(LmOptions{opt.model, opt.prompt, opt.head, opt.step, opt.open_model_picker}, m_requests),
         m_driver(opt),
         m_prompts(opt) {
     const RememberedView& r = start.remembered;

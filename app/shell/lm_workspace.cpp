@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <imgui_internal.h>
 #include <imgui_stdlib.h>
 #include <iterator>
 #include <stdexcept>
@@ -252,8 +253,15 @@ void LmWorkspace::ListCache() {
     e.revision = c.revision;
     e.snapshot = c.snapshot;
     char size[32];
-    std::snprintf(size, sizeof size, c.bytes >= 1e9 ? "%.1f GB" : "%.0f MB", c.bytes >= 1e9 ? c.bytes / 1e9 : c.bytes / 1e6);
+    const double b = double(c.bytes);
+    if (b >= 1e9)
+      std::snprintf(size, sizeof size, "%.1f GB", b / 1e9);
+    else if (b >= 1e6)
+      std::snprintf(size, sizeof size, "%.0f MB", b / 1e6);
+    else
+      std::snprintf(size, sizeof size, "%.0f KB", b / 1e3);
     e.size = size;
+    e.model_type = c.model_type;
     e.problem = c.problem.empty() ? lm::ModelFolderProblem(c.snapshot) : c.problem;
     m_cached.push_back(std::move(e));
   }
@@ -263,6 +271,8 @@ void LmWorkspace::ListCache() {
 void LmWorkspace::DrawTopBar() {
   const float fh = ImGui::GetFontSize();
   ImGui::SetNextItemWidth(fh * 16);
+  if (m_opt.open_picker && !ImGui::IsPopupOpen(ImHashStr("##ComboPopup", 0, ImGui::GetID("model")), 0))
+    ImGui::OpenPopupEx(ImHashStr("##ComboPopup", 0, ImGui::GetID("model")));  // as BeginCombo names its popup
   if (ImGui::BeginCombo("model", m_view.model_dir.empty() ? "(none)" : ShortName(m_view.model_dir).c_str(),
                         ImGuiComboFlags_HeightLargest)) {
     if (!m_cache_listed) ListCache();
@@ -275,7 +285,7 @@ void LmWorkspace::DrawTopBar() {
     if (ImGui::SmallButton("Refresh")) ListCache();
     if (m_cached.empty())
       ImGui::TextDisabled("  no models cached here (hf download ORG/NAME puts one here)");
-    if (!m_cached.empty() && ImGui::BeginTable("##cached", 3, ImGuiTableFlags_SizingFixedFit)) {
+    if (!m_cached.empty() && ImGui::BeginTable("##cached", 4, ImGuiTableFlags_SizingFixedFit)) {
       for (size_t i = 0; i < m_cached.size(); ++i) {
         const CachedEntry& e = m_cached[i];
         ImGui::PushID(int(i));
@@ -292,12 +302,14 @@ void LmWorkspace::DrawTopBar() {
         }
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", e.snapshot.string().c_str());
         ImGui::TableNextColumn();
+        ImGui::TextDisabled("%s", e.model_type.c_str());
+        ImGui::TableNextColumn();
         ImGui::TextDisabled("%s", e.size.c_str());
         ImGui::TableNextColumn();
         if (e.problem.empty()) {
           ImGui::TextColored(ImVec4(0.1f, 0.5f, 0.1f, 1), "loads");
         } else {
-          const std::string brief = e.problem.size() > 60 ? e.problem.substr(0, 57) + "..." : e.problem;
+          const std::string brief = e.problem.size() > 72 ? e.problem.substr(0, 69) + "..." : e.problem;
           ImGui::TextColored(ImVec4(0.6f, 0.35f, 0.0f, 1), "cannot load: %s", brief.c_str());
           if (ImGui::IsItemHovered()) {
             ImGui::BeginTooltip();

@@ -24,6 +24,7 @@ struct LmOptions {
   std::string prompt;  // the prompt (empty: a prompt with repetition)
   std::string head;    // selected head "LAYER,HEAD" (default: the best induction head)
   int step = -1;       // training checkpoint step (-1: final weights)
+  bool open_picker = false;  // draw the model picker open (screenshots of it)
 };
 
 class LmWorkspace : public Workspace {
@@ -78,7 +79,7 @@ class LmWorkspace : public Workspace {
   // The Hugging Face cache as the picker lists it (read when the picker first
   // opens, and on Refresh): each model, its size and whether it loads.
   struct CachedEntry {
-    std::string repo_id, revision, size, problem;
+    std::string repo_id, revision, model_type, size, problem;
     std::filesystem::path snapshot;
   };
   std::vector<CachedEntry> m_cached;

@@ -18,6 +18,8 @@
 
 #include "io/atomic_file.h"
 #include "io/hub_cache.h"
+#include "lm/categorize.h"
+#include "lm/language_model.h"
 #include "io/json_text.h"
 #include "io/npz.h"
 #include "model/hf_loader.h"
@@ -414,4 +416,37 @@ TEST_CASE("hub cache listing: sizes of distinct blobs, model_type, broken repos 
   CHECK(list[2].problem.empty());
 
   CHECK(io::ListHubModels(dir.path / "no-such-cache").empty());
+}
+
+TEST_CASE("what the model picker says of cached folders, and where derived files of a snapshot go", "[hub]") {
+  test::TempDir dir("hub_picker");
+  hub_test::MakeHubFixtures(dir.path, {"gpt2", "gpt2_prefix"});
+  hub_test::EnvGuard env;
+  hub_test::UseHfHome(&env, dir.path / "hf_home");
+  env.Set("XDG_CACHE_HOME", (dir.path / "xdg").string());
+  const hub_test::HubTree tree =
+      hub_test::MakeHubTree(dir.path / "hf_home", dir.path / "gpt2_prefix", dir.path / "gpt2", "hs-test/tiny-gpt2");
+  const fs::path snap_a = tree.repo / "snapshots" / tree.commit_a, snap_b = tree.repo / "snapshots" / tree.commit_b;
+
+  CHECK(lm::ModelFolderProblem(snap_b).empty());
+  const fs::path t5 = dir.path / "t5", bin = dir.path / "bin";
+  fs::create_directories(t5), fs::create_directories(bin);
+  hub_test::WriteText(t5 / "config.json", "{\"model_type\": \"t5\"}");
+  fs::copy_file(dir.path / "gpt2" / "config.json", bin / "config.json");
+  hub_test::WriteText(bin / "pytorch_model.bin", "x");
+  const std::string t5_why = lm::ModelFolderProblem(t5), bin_why = lm::ModelFolderProblem(bin);
+  INFO(t5_why << "\n" << bin_why);
+  CHECK(hub_test::Has(t5_why, "model_type \"t5\" is not supported"));
+  CHECK(hub_test::Has(t5_why, "gemma2"));
+  CHECK(hub_test::Has(bin_why, "pytorch_model.bin"));
+
+  // A plain folder keeps its derived files; a snapshot's go to
+  // $XDG_CACHE_HOME/headscope/models--ORG--NAME/<key of the weight blobs>.
+  CHECK(lm::DerivedDir(dir.path / "gpt2") == dir.path / "gpt2");
+  const fs::path da = lm::DerivedDir(snap_a), db = lm::DerivedDir(snap_b);
+  CHECK(da.parent_path() == dir.path / "xdg" / "headscope" / "models--hs-test--tiny-gpt2");
+  CHECK(fs::is_directory(db));
+  CHECK(da != db);  // other weights, another folder
+  CHECK(lm::CategoriesPath(snap_b) == db / "head_categories.json");
+  CHECK(lm::FormationTaskPath(snap_b, 7).parent_path() == db / "role_formation.d");
 }
