@@ -174,7 +174,7 @@ std::string ModelFolderProblem(const std::filesystem::path& dir) {
     bin |= f.path().extension() == ".bin";
   }
   if (!safetensors)
-    return bin ? "pytorch_model.bin weights only (headscope reads safetensors; convert once, see the README)"
+    return bin ? "pytorch_model.bin weights only (headscope reads safetensors; opening it prints how to convert them once)"
                : "no .safetensors weights";
   return {};
 }

@@ -20,7 +20,7 @@ CLI::Validator ModelArg() {
           arg = io::ResolveModelArg(arg).string();
           return {};
         } catch (const std::exception& e) {
-          return "'" + arg + "' is not a folder, and as a Hugging Face hub id: " + e.what();
+          return e.what();  // "ORG/NAME: no such folder, and not in the Hugging Face cache ..." 
         }
       },
       "FOLDER|ORG/NAME[@REV]", "model");

@@ -275,7 +275,7 @@ TEST_CASE("mapped safetensors: missing, truncated and malformed files name the f
 TEST_CASE("HF gpt2 folders (no prefix, transformer. prefix with a tied lm_head, 3 shards untied) match the reference",
           "[model][hf]") {
   test::TempDir dir("hf_gpt2");
-  MakeFixtures(dir.path, {"gpt2", "gpt2_prefix", "gpt2_sharded"});
+  MakeFixtures(dir.path, {"gpt2", "gpt2_prefix", "gpt2_sharded"}, true);
   CheckAgainstReference(dir.path / "gpt2");
   CheckAgainstReference(dir.path / "gpt2_prefix");
   CheckAgainstReference(dir.path / "gpt2_sharded");
@@ -309,7 +309,7 @@ TEST_CASE("HF gpt2 folders (no prefix, transformer. prefix with a tied lm_head, 
 
 TEST_CASE("HF llama folder (GQA, llama3 rope scaling, F16, tied) matches the reference", "[model][hf]") {
   test::TempDir dir("hf_llama");
-  MakeFixtures(dir.path, {"llama"});
+  MakeFixtures(dir.path, {"llama"}, true);
   CheckAgainstReference(dir.path / "llama");
   const model::TransformerConfig c = model::ReadHFConfig(dir.path / "llama");
   CHECK(c.n_key_value_heads == 2);
@@ -328,7 +328,7 @@ TEST_CASE("HF llama folder (GQA, llama3 rope scaling, F16, tied) matches the ref
 
 TEST_CASE("HF qwen2 folder (q/k/v biases, BF16, tied) matches the reference", "[model][hf]") {
   test::TempDir dir("hf_qwen2");
-  MakeFixtures(dir.path, {"qwen2"});
+  MakeFixtures(dir.path, {"qwen2"}, true);
   CheckAgainstReference(dir.path / "qwen2");
   const model::TransformerConfig c = model::ReadHFConfig(dir.path / "qwen2");
   CHECK(c.attn_qkv_bias);
@@ -339,7 +339,7 @@ TEST_CASE("HF qwen2 folder (q/k/v biases, BF16, tied) matches the reference", "[
 
 TEST_CASE("HF qwen3 folder (q/k norms, head_dim != hidden/heads, BF16, untied) matches the reference", "[model][hf]") {
   test::TempDir dir("hf_qwen3");
-  MakeFixtures(dir.path, {"qwen3"});
+  MakeFixtures(dir.path, {"qwen3"}, true);
   CheckAgainstReference(dir.path / "qwen3");
   const model::TransformerConfig c = model::ReadHFConfig(dir.path / "qwen3");
   CHECK(c.d_head == 16);
@@ -352,7 +352,7 @@ TEST_CASE("HF qwen3 folder (q/k norms, head_dim != hidden/heads, BF16, untied) m
 TEST_CASE("HF gpt_neox folders (rotary_pct 0.25 parallel F16, rotary_pct 0.5 sequential F32) match the reference",
           "[model][hf]") {
   test::TempDir dir("hf_neox");
-  MakeFixtures(dir.path, {"gpt_neox", "gpt_neox_sequential"});
+  MakeFixtures(dir.path, {"gpt_neox", "gpt_neox_sequential"}, true);
   CheckAgainstReference(dir.path / "gpt_neox");
   CheckAgainstReference(dir.path / "gpt_neox_sequential");
   const model::TransformerConfig c = model::ReadHFConfig(dir.path / "gpt_neox");
@@ -367,7 +367,7 @@ TEST_CASE("HF gpt_neox folders (rotary_pct 0.25 parallel F16, rotary_pct 0.5 seq
 
 TEST_CASE("HF opt folder (positions offset by 2, ReLU, pre-LN, tied) matches the reference", "[model][hf]") {
   test::TempDir dir("hf_opt");
-  MakeFixtures(dir.path, {"opt"});
+  MakeFixtures(dir.path, {"opt"}, true);
   CheckAgainstReference(dir.path / "opt");
   const model::LoadedModel m = model::LoadHFModel(dir.path / "opt");
   CHECK(m.cfg.n_ctx == 32);

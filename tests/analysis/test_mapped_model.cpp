@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 
 namespace stream_test {
 
-const std::vector<std::string> kFixtures = {"gpt2", "gpt2_sharded", "llama", "qwen2", "qwen3",
+const std::vector<std::string> kFixtures = {"gpt2",    "gpt2_sharded", "llama",  "qwen2", "qwen3",
+                                            "mistral", "gemma",        "gemma2", "phi3",  "phi3_longrope",
                                             "gpt_neox", "gpt_neox_sequential", "opt"};
 
 // 3-layer fixtures of every architecture, each with the demo LM's tokenizer
@@ -219,7 +220,9 @@ TEST_CASE("typing reuses the prefix: an edit recomputes from its first changed t
           "[lm][hf][stream]") {
   // The demo LM's 128 positions make the overview's blocks 2 tokens wide:
   // rows are then reused from a block boundary.
-  for (const auto& [name, T] : std::vector<std::pair<std::string, int>>{{"gpt2", 24}, {"llama", 24}, {"gpt_neox", 24}, {"demo", 120}}) {
+  // mistral and gemma2: rows reused across sliding windows and soft-capped scores.
+  for (const auto& [name, T] : std::vector<std::pair<std::string, int>>{
+           {"gpt2", 24}, {"llama", 24}, {"mistral", 24}, {"gemma2", 24}, {"gpt_neox", 24}, {"demo", 120}}) {
     const fs::path folder = name == "demo" ? lm::DemoLmDir() : Fixtures() / name;
     auto lm = std::shared_ptr<const lm::LanguageModel>(lm::LanguageModel::Open(folder));
     const int L = lm->cfg().n_layers, H = lm->cfg().n_heads;
@@ -262,5 +265,32 @@ TEST_CASE("typing reuses the prefix: an edit recomputes from its first changed t
         CHECK(std::abs(inc->head_pattern[i] - fresh->head_pattern[i]) <= 1e-5);
       prev = inc;
     }
+  }
+}
+
+TEST_CASE("longrope: a prompt growing past the original context recomputes every row; within one regime rows are reused",
+          "[model][hf][stream]") {
+  const fs::path folder = Fixtures() / "phi3_longrope";
+  auto m = model::OpenHFModelMapped(folder);
+  const int64_t orig = m->cfg().rope_original_max_position;
+  REQUIRE(m->cfg().LongRope());
+  const std::vector<int64_t> tokens = Prompt(int(orig) + 6, 3);
+  const Reference ref = FullForward(folder, tokens);  // long factors for every position
+  auto run = [&](const std::vector<int64_t>& t, model::MappedModel::PrefixCache* cache, int64_t* row0) {
+    model::MappedModel::RunSpec spec;
+    spec.on_pattern = [&](const model::PatternChunk& c) { *row0 = c.row0; };
+    torch::Tensor logits;
+    REQUIRE(m->Run(t, spec, cache, &logits));
+    return logits;
+  };
+  for (int64_t first : {orig - 2, orig + 2}) {  // short then long: recomputed; long then long: reused
+    model::MappedModel::PrefixCache cache;
+    int64_t row0 = -1;
+    run(std::vector<int64_t>(tokens.begin(), tokens.begin() + first), &cache, &row0);
+    const torch::Tensor logits = run(tokens, &cache, &row0);
+    INFO("first run " << first << " tokens, original context " << orig);
+    CHECK(row0 == (first > orig ? first : 0));
+    const torch::Tensor want = ref.logits.narrow(0, row0, int64_t(tokens.size()) - row0);
+    CHECK(MaxDiff(logits, want) / want.abs().max().item<double>() <= 1e-6);
   }
 }
