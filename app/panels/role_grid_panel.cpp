@@ -32,8 +32,10 @@ class RoleGridPanel : public Panel {
       m_for = m.model;
       ++m_version;  // textures are keyed by data pointer and version
     }
-    ImGui::TextDisabled("Offline scores over %d random repeated sequences and %d sentences (head_categories.json).",
-                        cats.method.n_repeated, cats.method.n_sentences);
+    const bool no_tokenizer = cats.method.prompts_file.rfind("random token ids", 0) == 0;
+    ImGui::TextDisabled("Offline scores over %d random repeated sequences and %d %s (head_categories.json).",
+                        cats.method.n_repeated, cats.method.n_sentences,
+                        no_tokenizer ? "random token sequences (the model has no tokenizer)" : "sentences");
     const float fh = ImGui::GetFontSize();
     const int n = int(m_values.size());
     const ImVec2 avail = ImGui::GetContentRegionAvail();
