@@ -112,6 +112,8 @@ std::string HubShort(const std::string& commit) { return commit.substr(0, kHubSh
 std::string HubReadRef(const fs::path& ref_file) {
   std::error_code ec;
   if (!fs::is_regular_file(ref_file, ec)) return "";
+  const std::uintmax_t size = fs::file_size(ref_file, ec);
+  if (ec || size > 4096) return "";  // a commit hash is 40 bytes; never read a huge file
   try {
     const std::string commit = HubTrim(ReadFile(ref_file));
     return HubIsHex(commit) ? commit : "";
