@@ -31,7 +31,11 @@ std::string HubEnv(const char* name) {
 fs::path HubUserHome() {
   const std::string home = HubEnv("HOME");
   if (!home.empty()) return home;
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir && *pw->pw_dir) return pw->pw_dir;
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found && pw.pw_dir && *pw.pw_dir)
+    return pw.pw_dir;
   return ".";
 }
 
@@ -419,10 +423,8 @@ std::vector<CachedModel> ListHubModels(const fs::path& cache) {
   return models;
 }
 
-bool HubModelOf(const fs::path& dir, HubRef* out, fs::path* repo_root) {
-  std::error_code ec;
-  fs::path p = fs::absolute(dir, ec);
-  if (ec) return false;
+namespace {
+bool HubSnapshotPath(fs::path p, HubRef* out, fs::path* repo_root) {
   p = p.lexically_normal();
   if (!p.has_filename()) p = p.parent_path();  // "…/<commit>/"
   const std::string commit = p.filename().string();
@@ -435,6 +437,18 @@ bool HubModelOf(const fs::path& dir, HubRef* out, fs::path* repo_root) {
   if (out) *out = HubRef{repo_id, commit};
   if (repo_root) *repo_root = repo;
   return true;
+}
+}  // namespace
+
+bool HubModelOf(const fs::path& dir, HubRef* out, fs::path* repo_root) {
+  std::error_code ec;
+  const fs::path p = fs::absolute(dir, ec);
+  if (ec) return false;
+  if (HubSnapshotPath(p, out, repo_root)) return true;
+  // A link to a snapshot (models/gemma -> .../snapshots/<commit>): the
+  // snapshot folder itself is a real folder, so its canonical path names it.
+  const fs::path real = fs::canonical(p, ec);
+  return !ec && real != p && HubSnapshotPath(real, out, repo_root);
 }
 
 }  // namespace hs::io

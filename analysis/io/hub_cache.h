@@ -85,9 +85,9 @@ struct CachedModel {
 std::vector<CachedModel> ListHubModels(const std::filesystem::path& cache);
 
 // True when `dir` is a snapshot folder .../models--ORG--NAME/snapshots/<commit>
-// of a hub cache. Compared lexically after making `dir` absolute (the files
-// inside a snapshot are symlinks, the folder itself is not: resolving links
-// would lose the repo). Fills out->repo_id and out->revision = the commit, and
+// of a hub cache: compared lexically after making `dir` absolute, else (a
+// link to a snapshot, models/gemma -> .../snapshots/<commit>) on its
+// canonical path; the snapshot folder itself is a real folder. Fills out->repo_id and out->revision = the commit, and
 // `repo_root` (.../models--ORG--NAME) when given.
 bool HubModelOf(const std::filesystem::path& dir, HubRef* out, std::filesystem::path* repo_root = nullptr);
 

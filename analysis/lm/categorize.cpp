@@ -76,13 +76,15 @@ std::vector<std::vector<int64_t>> RepeatedTokenPrompts(const LanguageModel& lm, 
   const int64_t vocab = std::min<int64_t>(tok.VocabSize(), lm.cfg().d_vocab);
   std::vector<int64_t> pool;
   if (tok.Kind() == "bytes") {
-    for (int64_t b = 32; b < 127; ++b) pool.push_back(b);
+    for (int64_t b = 32; b < std::min<int64_t>(127, vocab); ++b) pool.push_back(b);
   } else {
     const auto b = tok.BosId();
     for (int64_t id = 0; id < vocab; ++id)
       if (!b || id != *b) pool.push_back(id);
   }
   std::mt19937_64 rng(seed);
+  if (pool.empty()) throw std::invalid_argument("no token ids to draw repeated sequences from (vocabulary of " +
+                                                std::to_string(vocab) + ")");
   std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
   std::vector<std::vector<int64_t>> out;
   for (int i = 0; i < n; ++i) {
@@ -210,13 +212,27 @@ std::string WeightsHash(const fs::path& model_dir) {
   return out;
 }
 
+std::string ModelName(const fs::path& dir) {
+  io::HubRef ref;
+  if (io::HubModelOf(dir, &ref)) return ref.repo_id + "@" + ref.revision.substr(0, 10);
+  std::string name = fs::absolute(dir).lexically_normal().filename().string();
+  if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  return name;
+}
+
 fs::path DerivedDir(const fs::path& model_dir) {
   io::HubRef ref;
   if (!io::HubModelOf(model_dir, &ref)) return model_dir;
-  // fnv1a64 over "file -> blob" of the weight files, in name order.
+  // fnv1a64 over "file -> blob" of the weight files, in name order, then of
+  // config.json and the tokenizer files (a revision that changes the config
+  // or the tokenizer gets its own categories).
   std::string key;
   std::error_code ec;
-  for (const auto& f : WeightFiles(model_dir)) {
+  std::vector<fs::path> files = WeightFiles(model_dir);
+  for (const char* name : {"config.json", "tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt",
+                           "tokenizer_config.json", "special_tokens_map.json", "headscope_tokenizer.json"})
+    if (fs::exists(model_dir / name, ec)) files.push_back(model_dir / name);
+  for (const auto& f : files) {
     const fs::path target = fs::is_symlink(f, ec) ? fs::read_symlink(f, ec) : fs::path();
     key += f.filename().string() + ">" + (target.empty() ? std::to_string(fs::file_size(f, ec)) : target.filename().string()) + ";";
   }
@@ -498,9 +514,7 @@ library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const fs::path
     }
   }
   if (hash.empty()) hash = WeightsHash(dir);
-  std::string name = fs::absolute(dir).lexically_normal().filename().string();
-  if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
-  library::HeadCategories c = Categorize(lm, name, {}, progress);
+  library::HeadCategories c = Categorize(lm, ModelName(dir), {}, progress);
   c.weights_hash = hash;
   c.weights_signature = signature;
   try {

@@ -71,9 +71,14 @@ std::string WeightsSignature(const std::filesystem::path& model_dir);
 // is the hub client's, not the user's: then
 //   HeadscopeCacheDir()/models--ORG--NAME/<16 hex digits>/
 // keyed by the weights (the blob names the snapshot's .safetensors files link
-// to: the files' sha256), so two revisions with the same weights share it.
+// to: the files' sha256), config.json and the tokenizer files, so two
+// revisions with the same files share it.
 // Created when it is the cache folder.
 std::filesystem::path DerivedDir(const std::filesystem::path& model_dir);
+
+// The name head_categories.json records: ORG/NAME@<commit> for a hub
+// snapshot, else the folder's name.
+std::string ModelName(const std::filesystem::path& dir);
 
 std::filesystem::path CategoriesPath(const std::filesystem::path& model_dir);  // DerivedDir/head_categories.json
 std::filesystem::path FormationPath(const std::filesystem::path& model_dir);   // DerivedDir/role_formation.json

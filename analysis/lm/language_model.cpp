@@ -50,7 +50,8 @@ int LanguageModel::ResidentLayers() const { return m->model->ResidentLayers(); }
 
 bool LanguageModel::DefaultBos() const {
   const std::string& type = info().model_type;
-  return m->tokenizer->BosId().has_value() && type != "qwen2" && type != "qwen3";
+  const auto bos = m->tokenizer->BosId();  // a BOS the model cannot embed is never prepended
+  return bos.has_value() && *bos < cfg().d_vocab && type != "qwen2" && type != "qwen3";
 }
 
 std::vector<int64_t> LanguageModel::Encode(const std::string& text, bool bos) const {
@@ -169,9 +170,9 @@ std::string ModelFolderProblem(const std::filesystem::path& dir) {
   }
   std::error_code ec;
   bool safetensors = false, bin = false;
-  for (const auto& f : fs::directory_iterator(dir, ec)) {
-    safetensors |= f.path().extension() == ".safetensors";
-    bin |= f.path().extension() == ".bin";
+  for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    safetensors |= it->path().extension() == ".safetensors";
+    bin |= it->path().extension() == ".bin";
   }
   if (!safetensors)
     return bin ? "pytorch_model.bin weights only (headscope reads safetensors; opening it prints how to convert them once)"

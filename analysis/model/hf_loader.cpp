@@ -211,7 +211,8 @@ void ReadRope(const ConfigReader& r, TransformerConfig& c, const char* theta_key
     c.rope_original_max_position = static_cast<int>(original);
     c.rope_attention_factor =
         pnum("attention_factor", factor <= 1.0 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(original)));
-    if (!(c.rope_attention_factor > 0)) r.Bad(key, "a longrope scaling with a positive attention_factor");
+    if (!(c.rope_attention_factor > 0) || !std::isfinite(c.rope_attention_factor))
+      r.Bad(key, "a longrope scaling with a positive, finite attention_factor (original_max_position_embeddings > 1)");
   } else if (type != "default") {
     r.Refuse(r.Has("rope_parameters") ? "rope_parameters" : "rope_scaling",
              "rope type '" + type + "' (headscope implements the default rotary, llama3 and longrope scaling)");
@@ -288,8 +289,10 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
   }
   if (type == "gemma2") {
     c.post_norms = true;
-    c.attn_softcap = r.Num("attn_logit_softcapping", 50.0);
-    c.final_softcap = r.Num("final_logit_softcapping", 30.0);
+    // Absent: Gemma2Config's defaults; null: no soft-cap (as transformers' None).
+    auto cap = [&](const char* key, double def) { return r.j.contains(key) && r.j[key].is_null() ? 0.0 : r.Num(key, def); };
+    c.attn_softcap = cap("attn_logit_softcapping", 50.0);
+    c.final_softcap = cap("final_logit_softcapping", 30.0);
     if (c.attn_softcap < 0) r.Bad("attn_logit_softcapping", "a positive number or null");
     if (c.final_softcap < 0) r.Bad("final_logit_softcapping", "a positive number or null");
     const double pre = r.Num("query_pre_attn_scalar", 256);
@@ -306,8 +309,9 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
     }
   }
   if (type == "mistral" || type == "phi3" || type == "gemma2") {
-    // null: none (Mistral v0.2 on); Gemma 2 without the key: 4096.
-    const int64_t window = r.OptInt("sliding_window").value_or(type == "gemma2" && !r.j.contains("sliding_window") ? 4096 : 0);
+    // null: none (Mistral v0.2 on); without the key: the config class's default (Mistral, Gemma 2: 4096).
+    const bool default_4096 = (type == "gemma2" || type == "mistral") && !r.j.contains("sliding_window");
+    const int64_t window = r.OptInt("sliding_window").value_or(default_4096 ? 4096 : 0);
     if (window < 0 || window > (1 << 28)) r.Bad("sliding_window", "a positive integer or null");
     c.sliding_window = int(window);
   }
@@ -319,6 +323,11 @@ TransformerConfig LlamaFamilyConfig(const ConfigReader& r) {
   }
   c.qk_norm = type == "qwen3";
   r.Require(!r.Bool("mlp_bias", false), "mlp_bias", "headscope's gated MLP has no gate bias");
+  if (type == "phi3")
+    r.Require(!r.Bool("attention_bias", false), "attention_bias", "headscope's Phi-3 mapping has no q/k/v biases");
+  if (gemma)
+    r.Require(!r.Bool("use_bidirectional_attention", false), "use_bidirectional_attention",
+              "headscope implements causal attention only");
   if (type == "qwen2" || type == "qwen3")
     r.Require(!r.Bool("use_sliding_window", false), "use_sliding_window",
               "headscope implements Qwen's full causal attention only (windows are implemented for mistral, "

@@ -264,6 +264,8 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
   if (rotary) std::tie(rot_cos, rot_sin) = RotaryTables(m_cfg, n_pos);
 
   const torch::Tensor causal_mask = AttentionMask(0, n_pos, n_pos, 0);  // true above the diagonal: key after query
+  const torch::Tensor window_mask =
+      m_cfg.sliding_window > 0 ? AttentionMask(0, n_pos, n_pos, m_cfg.sliding_window) : torch::Tensor();
   const double scale = m_cfg.AttnScale();
   for (int l = 0; l < m_cfg.n_layers; ++l) {
     const std::string b = "blocks." + std::to_string(l) + ".";
@@ -322,8 +324,7 @@ torch::Tensor HookedTransformerImpl::Run(const torch::Tensor& tokens, Activation
                                       : torch::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1}))) *
                            scale;  // [batch, head, query_pos, key_pos]
     SoftcapInPlace(scores, m_cfg.attn_softcap);
-    const int window = m_cfg.Window(l);
-    scores = scores.masked_fill(window > 0 ? AttentionMask(0, n_pos, n_pos, window) : causal_mask,
+    scores = scores.masked_fill(m_cfg.Window(l) > 0 ? window_mask : causal_mask,
                                 -std::numeric_limits<float>::infinity());
     hook(b + "attn.hook_attn_scores", scores);
     torch::Tensor pattern = torch::softmax(scores, -1);  // [batch, head, query_pos, key_pos]

@@ -180,6 +180,7 @@ int64_t MappedModel::WorkingBytes(int64_t T) const {
   const auto& c = cfg();
   const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head, M = c.d_mlp, L = c.n_layers;
   int64_t floats = T * (4 * D + 2 * (H + 2 * KV) * E + 3 * M);  // residual, normed input, qkv, MLP
+  floats += (c.sliding_window > 0 ? 2 : 1) * T * T / 4;         // the attention masks, one byte an entry
   floats += L * T * (H + 2 * KV) * E;                             // the prefix cache (q, k, v per layer)
   const int64_t chunk = std::max<int64_t>(int64_t(128) << 20, T * T * 4);  // one chunk of pattern, at least a head
   return floats * 4 + 3 * chunk + (int64_t(64) << 20);
@@ -255,7 +256,11 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
   }
   // Key j is masked for new row r (position p + r) when j > p + r (and, on
   // windowed layers, when j <= p + r - window).
-  const torch::Tensor causal_mask = AttentionMask(p, n, T, 0);  // [n, T]
+  // One mask per kind of layer, built once: [n, T] bools each.
+  bool any_causal = false;
+  for (int l = 0; l <= last; ++l) any_causal |= c.Window(l) == 0;
+  const torch::Tensor causal_mask = any_causal ? AttentionMask(p, n, T, 0) : torch::Tensor();
+  const torch::Tensor window_mask = c.sliding_window > 0 ? AttentionMask(p, n, T, c.sliding_window) : torch::Tensor();
   const double scale = c.AttnScale();
   const int64_t group = H / KV;
   const int64_t heads_per_chunk = std::clamp<int64_t>(spec.chunk_bytes / std::max<int64_t>(n * T * 4, 1), 1, H);
@@ -291,7 +296,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     const torch::Tensor kh = K.permute({1, 0, 2}), vh = V.permute({1, 0, 2});  // [KV, T, E]
     const torch::Tensor qh = q.permute({1, 0, 2});                             // [H, n, E]
     const bool need_z = full || l < last;
-    const torch::Tensor mask = c.Window(l) > 0 ? AttentionMask(p, n, T, c.Window(l)) : causal_mask;
+    const torch::Tensor& mask = c.Window(l) > 0 ? window_mask : causal_mask;
     torch::Tensor z = need_z ? torch::empty({H, n, E}) : torch::Tensor();
     for (int64_t h0 = 0; h0 < H; h0 += heads_per_chunk) {
       const int64_t hn = std::min(heads_per_chunk, H - h0);

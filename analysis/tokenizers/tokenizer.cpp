@@ -31,7 +31,17 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const fs::path& model_dir) {
     throw io::IoError(model_dir.string() + ": not a folder (give the model folder that holds the tokenizer files)");
   }
   const auto has = [&](const char* name) { return fs::is_regular_file(model_dir / name, ec); };
-  if (has("tokenizer.json")) return LoadHfTokenizer(model_dir / "tokenizer.json");
+  if (has("tokenizer.json")) {
+    // Mistral, Gemma, Phi-3 and Llama 2 ship a SentencePiece-style
+    // tokenizer.json (byte_fallback BPE, Metaspace) that headscope does not
+    // implement, and the same tokenizer as tokenizer.model: read that one.
+    try {
+      return LoadHfTokenizer(model_dir / "tokenizer.json");
+    } catch (const io::IoError&) {
+      if (!has("tokenizer.model")) throw;
+    }
+    return LoadSentencePieceTokenizer(model_dir / "tokenizer.model");
+  }
   if (has("vocab.json") && has("merges.txt")) {
     return LoadGpt2Tokenizer(model_dir / "vocab.json", model_dir / "merges.txt");
   }
@@ -48,9 +58,11 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const fs::path& model_dir) {
 
 bool HasTokenizerFiles(const fs::path& model_dir) {
   std::error_code ec;
-  const auto has = [&](const char* name) { return fs::is_regular_file(model_dir / name, ec); };
-  return has("tokenizer.json") || (has("vocab.json") && has("merges.txt")) || has("tokenizer.model") ||
-         has("headscope_tokenizer.json");
+  // Any of them, even half a pair or a dangling link: LoadTokenizer then
+  // says what is wrong with it.
+  for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model", "headscope_tokenizer.json"})
+    if (fs::exists(fs::symlink_status(model_dir / name, ec))) return true;
+  return false;
 }
 
 namespace {
@@ -69,7 +81,10 @@ class IdsTokenizer : public Tokenizer {
       }
       int64_t v = 0;
       size_t j = i;
-      while (j < text.size() && text[j] >= '0' && text[j] <= '9' && v <= m_vocab) v = v * 10 + (text[j++] - '0');
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9') {
+        if (v <= m_vocab) v = v * 10 + (text[j] - '0');  // past the vocabulary: stays out of it, never overflows
+        ++j;
+      }
       if (j == i || (j < text.size() && !sep(text[j])))
         throw std::invalid_argument(m_dir.string() +
                                     " has no tokenizer files (tokenizer.json, vocab.json + merges.txt, "

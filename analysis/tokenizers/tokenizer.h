@@ -49,7 +49,9 @@ class Tokenizer {
 };
 
 // Loads the tokenizer of a model folder, preferring tokenizer.json, then vocab.json + merges.txt,
-// then tokenizer.model, then headscope_tokenizer.json. Throws hs::io::IoError naming the file and
+// then tokenizer.model, then headscope_tokenizer.json. A tokenizer.json headscope does not
+// implement (SentencePiece-style BPE: Mistral, Gemma, Phi-3) falls back to tokenizer.model when
+// the folder has it. Throws hs::io::IoError naming the file and
 // what is wrong (missing, malformed JSON, a merge naming an unknown token, an unsupported model
 // type or pre-tokenizer, ...).
 std::unique_ptr<Tokenizer> LoadTokenizer(const std::filesystem::path& model_dir);

@@ -63,10 +63,8 @@ int RunCategorize(const CategorizeOptions& o) {
       return 0;
     }
     const auto lm = lm::LanguageModel::Open(dir);
-    std::string name = fs::absolute(dir).lexically_normal().filename().string();
-    if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
     library::HeadCategories c =
-        lm::Categorize(*lm, name, opt, [&](int d, int t) { return PrintProgress("prompts", d, t, o.quiet), true; });
+        lm::Categorize(*lm, lm::ModelName(dir), opt, [&](int d, int t) { return PrintProgress("prompts", d, t, o.quiet), true; });
     c.weights_hash = lm::WeightsHash(dir);
     c.weights_signature = lm::WeightsSignature(dir);
     const fs::path out = o.out.empty() ? lm::CategoriesPath(dir) : fs::path(o.out);

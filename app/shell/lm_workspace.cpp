@@ -56,6 +56,7 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   const LmModelKey key = LmModelKey::Of(dir);
   if (key == m_model_key) return;
   m_model_key = key;
+  m_open_error.clear();
   const std::string category = m_view.category;
   m_view = LmView{};  // nothing of the previous model is shown again
   m_view.category = category;

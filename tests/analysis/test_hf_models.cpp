@@ -27,19 +27,12 @@ using nlohmann::json;
 
 namespace {
 
-using test::Python;
-
 // Writes the named fixtures (see hf_reference.py) under `dir`; with `broken`,
 // also each one's reference_broken.npz (the reference with one deliberate
 // mistake, described in reference_broken.txt).
 void MakeFixtures(const fs::path& dir, const std::vector<std::string>& names, bool broken = false) {
-  std::string cmd = Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/hf_reference.py " +
-                    (broken ? "--broken " : "") + dir.string();
-  for (const auto& n : names) cmd += " " + n;
-  const fs::path log = dir / "hf_reference.log";
-  cmd += " > " + log.string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  INFO("command: " << cmd << "\n" << io::ReadFile(log));
+  const int rc = test::WriteHfFixtures(dir, names, broken);
+  INFO(io::ReadFile(dir / "hf_reference.log"));
   REQUIRE(rc == 0);
 }
 
@@ -397,6 +390,13 @@ TEST_CASE("HF mistral folders (sliding window 5 < 12 tokens, GQA, head_dim key, 
   CHECK(c.d_head == 16);
   CHECK_FALSE(c.tied_embeddings);
   CHECK(model::ReadHFConfig(dir.path / "mistral_nowindow").sliding_window == 0);
+  {  // without the key: MistralConfig's default window, 4096
+    json j = ReadJson(dir.path / "mistral" / "config.json");
+    j.erase("sliding_window");
+    const fs::path d = CopyFolder(dir.path / "mistral", dir.path / "mistral_nokey");
+    WriteText(d / "config.json", j.dump());
+    CHECK(model::ReadHFConfig(d).sliding_window == 4096);
+  }
   CHECK(model::ReadHFModelInfo(dir.path / "mistral").dtype_on_disk == "BF16");
   // The window masks: row 11 of every layer's pattern has no weight on keys 0..6.
   model::LoadedModel m = model::LoadHFModel(dir.path / "mistral");
@@ -449,8 +449,16 @@ TEST_CASE("HF gemma2 folder (pre and post norms, attention and final soft-cappin
     CHECK(p.min().item<double>() >= 0);
     CHECK(p.sum(-1).sub(1).abs().max().item<double>() < 1e-6);
   }
-  // A layer_types list other than the alternation is refused, by name.
+  // null soft-caps are none (transformers' None); absent ones are Gemma2Config's 50 and 30.
   json j = ReadJson(dir.path / "gemma2" / "config.json");
+  const fs::path caps = CopyFolder(dir.path / "gemma2", dir.path / "gemma2_caps");
+  j["attn_logit_softcapping"] = nullptr;
+  j.erase("final_logit_softcapping");
+  WriteText(caps / "config.json", j.dump());
+  CHECK(model::ReadHFConfig(caps).attn_softcap == 0);
+  CHECK(model::ReadHFConfig(caps).final_softcap == 30);
+  // A layer_types list other than the alternation is refused, by name.
+  j = ReadJson(dir.path / "gemma2" / "config.json");
   j["layer_types"] = std::vector<std::string>(c.n_layers, "full_attention");
   const fs::path d = CopyFolder(dir.path / "gemma2", dir.path / "gemma2_types");
   WriteText(d / "config.json", j.dump());

@@ -78,13 +78,8 @@ void UseHfHome(EnvGuard* env, const fs::path& hf_home) {
 
 // hf_reference.py's fixtures `names` under `dir`.
 void MakeHubFixtures(const fs::path& dir, const std::vector<std::string>& names) {
-  std::string cmd =
-      test::Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/hf_reference.py " + dir.string();
-  for (const auto& n : names) cmd += " " + n;
-  const fs::path log = dir / "hf_reference.log";
-  cmd += " > " + log.string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  INFO("command: " << cmd << "\n" << io::ReadFile(log));
+  const int rc = test::WriteHfFixtures(dir, names);
+  INFO(io::ReadFile(dir / "hf_reference.log"));
   REQUIRE(rc == 0);
 }
 
@@ -449,4 +444,8 @@ TEST_CASE("what the model picker says of cached folders, and where derived files
   CHECK(da != db);  // other weights, another folder
   CHECK(lm::CategoriesPath(snap_b) == db / "head_categories.json");
   CHECK(lm::FormationTaskPath(snap_b, 7).parent_path() == db / "role_formation.d");
+  CHECK(lm::ModelName(snap_b) == "hs-test/tiny-gpt2@" + tree.commit_b.substr(0, 10));
+  // A link to a snapshot is the snapshot: nothing is written into the hub cache through it.
+  fs::create_directory_symlink(snap_b, dir.path / "linked");
+  CHECK(lm::DerivedDir(dir.path / "linked") == db);
 }

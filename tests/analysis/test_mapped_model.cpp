@@ -34,12 +34,8 @@ const fs::path& Fixtures() {
   static test::TempDir dir("mapped_model");
   static bool made = false;
   if (!made) {
-    std::string cmd = "HS_FIXTURE_LAYERS=3 " + test::Python() + " " + std::string(HS_SOURCE_DIR) +
-                      "/tests/analysis/hf_reference.py " + dir.path.string();
-    for (const auto& n : kFixtures) cmd += " " + n;
-    cmd += " > " + (dir.path / "log.txt").string() + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    INFO(io::ReadFile(dir.path / "log.txt"));
+    const int rc = test::WriteHfFixtures(dir.path, kFixtures, false, "HS_FIXTURE_LAYERS=3 ");
+    INFO(io::ReadFile(dir.path / "hf_reference.log"));
     REQUIRE(rc == 0);
     for (const auto& n : kFixtures)
       fs::copy_file(lm::DemoLmDir() / "headscope_tokenizer.json", dir.path / n / "headscope_tokenizer.json");

@@ -550,4 +550,32 @@ TEST_CASE("SentencePiece: ids match Debian's spm_encode on a model trained here"
   CHECK(tok->TokenText(the[0]).front() == ' ');
   CHECK(tok->TokenText(3) == "\\x00");  // byte_fallback puts <0x00> right after <unk> <s> </s>
   CHECK(tok->TokenText(1) == "<s>");
+
+  // Mistral, Gemma and Phi-3 ship a SentencePiece-style tokenizer.json (BPE with byte_fallback)
+  // beside tokenizer.model: the folder loads through tokenizer.model, with the same ids.
+  json fallback = HfJson(ByteVocab({}), json::array());
+  fallback["model"]["byte_fallback"] = true;
+  WriteFile(dir.path / "tokenizer.json", fallback.dump());
+  const auto via_model = LoadTokenizer(dir.path);
+  CHECK(via_model->Kind() == "sentencepiece");
+  CHECK(via_model->Encode(inputs[0]) == tok->Encode(inputs[0]));
+}
+
+TEST_CASE("A folder without tokenizer files: token ids in, #id labels out", "[tokenizers]") {
+  TempDir dir("tok_ids");
+  CHECK_FALSE(HasTokenizerFiles(dir.path));
+  const auto tok = IdsOnlyTokenizer(500, dir.path);
+  CHECK(tok->Kind() == "ids");
+  CHECK(tok->Encode("464, 3 0\n7") == Ids{464, 3, 0, 7});
+  CHECK(tok->TokenText(464) == "#464");
+  CHECK(tok->Decode({1, 2}) == "#1 #2");
+  CHECK_FALSE(tok->BosId().has_value());
+  CHECK_THROWS_WITH(tok->Encode("hello"), Catch::Contains(dir.path.string() + " has no tokenizer files"));
+  CHECK_THROWS_WITH(tok->Encode("12a"), Catch::Contains("has no tokenizer files"));
+  CHECK_THROWS_WITH(tok->Encode("500"), Catch::Contains("token id 500 is outside the vocabulary [0, 500)"));
+  CHECK_THROWS_WITH(tok->Encode("50257000000000000000000000"), Catch::Contains("outside the vocabulary"));
+  // Half a GPT-2 pair still counts as tokenizer files, so that LoadTokenizer says what is missing.
+  WriteFile(dir.path / "vocab.json", "{}");
+  CHECK(HasTokenizerFiles(dir.path));
+  CHECK_THAT(LoadError(dir.path), Catch::Contains("merges.txt is missing"));
 }
