@@ -7,6 +7,7 @@
 #include "lm_workspace.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -244,10 +245,10 @@ nlohmann::json LmWorkspace::SaveState() const {
 }
 
 // [SECTION] Top bar
-void LmWorkspace::ListCache() {
-  m_cached.clear();
-  const fs::path cache = io::HubCacheDir(&m_cache_how);
-  m_cache_dir = cache.string();
+LmWorkspace::CacheListing LmWorkspace::ReadCache() {
+  CacheListing out;
+  const fs::path cache = io::HubCacheDir(&out.how);
+  out.dir = cache.string();
   for (const io::CachedModel& c : io::ListHubModels(cache)) {
     CachedEntry e;
     e.repo_id = c.repo_id;
@@ -264,9 +265,9 @@ void LmWorkspace::ListCache() {
     e.size = size;
     e.model_type = c.model_type;
     e.problem = c.problem.empty() ? lm::ModelFolderProblem(c.snapshot) : c.problem;
-    m_cached.push_back(std::move(e));
+    out.entries.push_back(std::move(e));
   }
-  m_cache_listed = true;
+  return out;
 }
 
 void LmWorkspace::DrawTopBar() {
@@ -276,19 +277,30 @@ void LmWorkspace::DrawTopBar() {
     ImGui::OpenPopupEx(ImHashStr("##ComboPopup", 0, ImGui::GetID("model")));  // as BeginCombo names its popup
   if (ImGui::BeginCombo("model", m_view.model_dir.empty() ? "(none)" : ShortName(m_view.model_dir).c_str(),
                         ImGuiComboFlags_HeightLargest)) {
-    if (!m_cache_listed) ListCache();
+    if (!m_cache_listed && !m_cache_job.valid()) m_cache_job = std::async(std::launch::async, &LmWorkspace::ReadCache);
+    if (m_cache_job.valid() && m_cache_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      try {
+        m_cache = m_cache_job.get();
+      } catch (const std::exception& e) {
+        m_cache = CacheListing{};
+        m_cache.how = e.what();
+      }
+      m_cache_listed = true;
+    }
     ImGui::TextDisabled("Opened this session");
     for (const auto& r : m_recent)
       if (ImGui::Selectable(ShortName(r).c_str(), r == m_view.model_dir)) OpenModel(r);
     ImGui::Separator();
-    ImGui::TextDisabled("Hugging Face cache: %s (%s)", m_cache_dir.c_str(), m_cache_how.c_str());
+    ImGui::TextDisabled("Hugging Face cache: %s (%s)", m_cache.dir.c_str(), m_cache.how.c_str());
     ImGui::SameLine();
-    if (ImGui::SmallButton("Refresh")) ListCache();
-    if (m_cached.empty())
+    if (ImGui::SmallButton("Refresh") && !m_cache_job.valid()) m_cache_listed = false;
+    if (!m_cache_listed)
+      ImGui::TextDisabled("  reading the cache ...");
+    else if (m_cache.entries.empty())
       ImGui::TextDisabled("  no models cached here (hf download ORG/NAME puts one here)");
-    if (!m_cached.empty() && ImGui::BeginTable("##cached", 4, ImGuiTableFlags_SizingFixedFit)) {
-      for (size_t i = 0; i < m_cached.size(); ++i) {
-        const CachedEntry& e = m_cached[i];
+    if (!m_cache.entries.empty() && ImGui::BeginTable("##cached", 4, ImGuiTableFlags_SizingFixedFit)) {
+      for (size_t i = 0; i < m_cache.entries.size(); ++i) {
+        const CachedEntry& e = m_cache.entries[i];
         ImGui::PushID(int(i));
         ImGui::TableNextRow();
         ImGui::TableNextColumn();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,11 +83,15 @@ class LmWorkspace : public Workspace {
     std::string repo_id, revision, model_type, size, problem;
     std::filesystem::path snapshot;
   };
-  std::vector<CachedEntry> m_cached;
-  std::string m_cache_dir, m_cache_how;
+  struct CacheListing {
+    std::string dir, how;  // the cache folder and the rule that chose it
+    std::vector<CachedEntry> entries;
+  };
+  static CacheListing ReadCache();  // stats and config.json parses: run in the background
+  std::future<CacheListing> m_cache_job;
+  CacheListing m_cache;
   bool m_cache_listed = false;
   std::string m_open_error;  // a folder or hub id typed in the picker that did not resolve
-  void ListCache();
   LmModelKey m_model_key;             // the model asked for
   // The prompt as encoded for the request key: re-encoded when the text,
   // BOS or model changes (a tokenizer pass, ~1 ms per KB of text).
