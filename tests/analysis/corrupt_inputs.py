@@ -225,7 +225,7 @@ class Case:
 # files), so weight and config cases run `heads` alone; the demo LM's tokenizer cases run both. The
 # GPT-2 and Qwen tokenizer folders hold no model, so `heads` there loads the tokenizer exactly as
 # `tokenize` does and then stops at the missing config.json: they run `tokenize` alone. The
-# fixtures' byte tokenizer cannot encode "hello" in their ~100-token vocabularies: they get ids.
+# fixtures have no tokenizer files (ids only, and categorisation on random ids): they get ids.
 MODEL_RUNS = [["heads", "DIR", "--prompt", "hello"]]
 FIXTURE_RUNS = [["heads", "DIR", "--tokens", "1,2,3"]]
 TOKENIZER_RUNS = [["tokenize", "DIR", "hello"], ["heads", "DIR", "--prompt", "hello"]]
@@ -690,14 +690,13 @@ def main():
     shutil.copytree(a.demo, demo, ignore=shutil.ignore_patterns("checkpoints"))
     cases += model_cases("demo_lm", demo, MODEL_RUNS, rng, a.quick)
     cases += byte_tokenizer_cases(demo, TOKENIZER_RUNS)
-    # Every architecture's fixture, with the byte tokenizer so that `heads` reaches the weights.
+    # Every architecture's fixture as written, without tokenizer files: `heads --tokens` runs on ids.
     names = sorted(n for n in os.listdir(fixtures) if os.path.isfile(os.path.join(fixtures, n, "config.json")))
     if a.quick:
         names = [n for n in names if n in ("gpt2_sharded", "llama", "gpt_neox", "qwen3", "opt")]
     for n in names:
         f = os.path.join(good, n)
         shutil.copytree(os.path.join(fixtures, n), f, ignore=shutil.ignore_patterns("reference.npz"))
-        shutil.copy(os.path.join(demo, "headscope_tokenizer.json"), f)
         cases += model_cases(n, f, FIXTURE_RUNS, rng, a.quick or (not a.full and n not in FULL_WEIGHTS),
                              a.quick or (not a.full and n not in FULL_CONFIG))
     gpt2_model = None
