@@ -233,7 +233,7 @@ TOKENIZER_ONLY_RUNS = [["tokenize", "DIR", "hello"]]
 # Fixtures that get every safetensors variant (F32 shards, F16, BF16) and every config.json variant;
 # the others get a representative subset of each.
 FULL_WEIGHTS = {"gpt2_sharded"}
-FULL_CONFIG = {"llama", "qwen3", "gpt_neox", "opt"}
+FULL_CONFIG = {"llama", "qwen3", "gpt_neox", "opt", "mistral", "gemma2", "phi3_longrope"}
 
 
 def model_cases(label, folder, runs, rng, quick, quick_config=None):
@@ -375,6 +375,20 @@ def config_cases(label, folder, runs, quick):
         put("head_dim_huge", head_dim=1 << 29)
         put("head_dim_one", head_dim=1)
         put("hidden_act_number", hidden_act=5)
+        # Keys of mistral, gemma2 and phi3 (put on every architecture: ignored where unread).
+        put("window_negative", sliding_window=-1)
+        put("window_huge", sliding_window=1 << 40)
+        put("window_string", sliding_window="x")
+        put("softcap_negative", attn_logit_softcapping=-1, final_logit_softcapping=-1)
+        put("softcap_string", attn_logit_softcapping="x")
+        put("pre_attn_zero", query_pre_attn_scalar=0)
+        put("layer_types_bad", layer_types=["x"])
+        put("longrope_short", rope_scaling={"type": "longrope", "long_factor": [1.0], "short_factor": [1.0]})
+        put("longrope_strings", rope_scaling={"type": "longrope", "long_factor": ["a"] * 64, "short_factor": [1] * 64})
+        put("longrope_zero", rope_scaling={"type": "longrope", "long_factor": [0] * 64, "short_factor": [0] * 64})
+        put("longrope_orig_one", original_max_position_embeddings=1,
+            rope_scaling={"type": "longrope", "long_factor": [1] * 6, "short_factor": [1] * 6})
+        put("longrope_orig_huge", original_max_position_embeddings=1e300)
     # Another architecture's config on these weights.
     other = {"gpt2": "llama"}.get(mt, "gpt2")
     put("model_type_" + other, model_type=other)
@@ -693,7 +707,8 @@ def main():
     # Every architecture's fixture as written, without tokenizer files: `heads --tokens` runs on ids.
     names = sorted(n for n in os.listdir(fixtures) if os.path.isfile(os.path.join(fixtures, n, "config.json")))
     if a.quick:
-        names = [n for n in names if n in ("gpt2_sharded", "llama", "gpt_neox", "qwen3", "opt")]
+        names = [n for n in names if n in ("gpt2_sharded", "llama", "gpt_neox", "qwen3", "opt", "mistral", "gemma2",
+                                           "phi3_longrope")]
     for n in names:
         f = os.path.join(good, n)
         shutil.copytree(os.path.join(fixtures, n), f, ignore=shutil.ignore_patterns("reference.npz"))
