@@ -135,6 +135,26 @@ void LanguageModel::QueriesKeys(const std::vector<int64_t>& tokens, std::vector<
   m->model->Run(tokens, spec);
 }
 
+std::vector<double> LanguageModel::TokenLosses(const std::vector<int64_t>& tokens,
+                                               const std::vector<std::pair<int, int>>& zero_heads) const {
+  const auto& c = cfg();
+  model::MappedModel::RunSpec spec;
+  for (const auto& [l, h] : zero_heads) {
+    if (l < 0 || l >= c.n_layers || h < 0 || h >= c.n_heads)
+      throw std::invalid_argument("no head L" + std::to_string(l) + "H" + std::to_string(h) + " in this model (" +
+                                  std::to_string(c.n_layers) + " layers x " + std::to_string(c.n_heads) + " heads)");
+    if (int(spec.zero_heads.size()) <= l) spec.zero_heads.resize(l + 1);
+    spec.zero_heads[l].push_back(h);
+  }
+  spec.keep_queries = false;
+  torch::Tensor logits;
+  m->model->Run(tokens, spec, nullptr, &logits);  // [T, V]
+  const torch::Tensor logp = torch::log_softmax(logits.to(torch::kFloat64), -1);
+  std::vector<double> out;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) out.push_back(-logp[int64_t(i)][tokens[i + 1]].item<double>());
+  return out;
+}
+
 io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {
   const auto& c = cfg();
   const int64_t T = int64_t(tokens.size()), H = c.n_heads;

@@ -71,6 +71,13 @@ class LanguageModel {
   bool DefaultBos() const;
   std::vector<int64_t> Encode(const std::string& text, bool bos) const;
 
+  // -log p(token i+1 | tokens <= i) in nats for i = 0..T-2 (float64
+  // log-softmax of the float32 logits), with the heads in `zero_heads`
+  // ({layer, head}) zero-ablated at hook_z. std::invalid_argument for a head
+  // the model does not have.
+  std::vector<double> TokenLosses(const std::vector<int64_t>& tokens,
+                                  const std::vector<std::pair<int, int>>& zero_heads = {}) const;
+
   // Attention patterns of every head, [n_layers, n_heads, T, T] float32.
   // Throws std::invalid_argument for an empty, too long or out-of-vocabulary
   // token list (the message says which).

@@ -218,6 +218,11 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
   const int last = spec.last_layer < 0 ? L - 1 : std::min(spec.last_layer, L - 1);
   const bool full = spec.last_layer < 0;
 
+  for (const auto& heads : spec.zero_heads)
+    for (int h : heads)
+      if (h < 0 || h >= c.n_heads) throw std::invalid_argument("no head " + std::to_string(h) + " to ablate");
+  if (cache && !spec.zero_heads.empty()) throw std::invalid_argument("an ablated run cannot use the prefix cache");
+  if (int(spec.zero_heads.size()) > L) throw std::invalid_argument("ablation names more layers than the model has");
   const int64_t need = WorkingBytes(T), avail = AvailableMemoryBytes();
   if (need > avail)
     throw DoesNotFit("a " + std::to_string(T) + "-token prompt needs " + GiB(double(need)) +
@@ -319,6 +324,8 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
       if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
       break;
     }
+    if (l < int(spec.zero_heads.size()))
+      for (int h : spec.zero_heads[l]) z[h].zero_();  // hook_z of an ablated head
     const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
     torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").reshape({H * E, D}));  // a view for either layout
     if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");

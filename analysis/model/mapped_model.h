@@ -97,6 +97,10 @@ class MappedModel {
     // After each layer; false cancels (Run returns false).
     std::function<bool(int layers_done, int layers_total)> on_progress;
     bool keep_queries = true;  // PrefixCache::q (for HeadPattern)
+    // Zero ablation (TransformerLens semantics): per layer, the heads whose
+    // output hook_z (before W_O) is set to zero. Empty: none. Not with a
+    // PrefixCache (the cache holds clean keys and values).
+    std::vector<std::vector<int>> zero_heads;
     int64_t reuse_align = 1;   // rows reused from the cache: a multiple of this ...
     int64_t reuse_max = INT64_MAX;  // ... and at most this many
   };

@@ -1,14 +1,45 @@
 // The subcommand registry (see commands.h).
 #include "commands.h"
 
-#include "io/hub_cache.h"
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 
+#include "io/hub_cache.h"
+
 namespace hs::app {
+
+// "1,2,3" -> ids: decimal integers separated by commas, nothing else (an empty item, a sign without
+// digits or an id past int64 is an error saying which item).
+bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids, std::string* error) {
+  ids->clear();
+  size_t item = 0;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string s = text.substr(pos, end - pos);
+    ++item;
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used, 10);
+    } catch (const std::out_of_range&) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is out of range";
+      return false;
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size() || std::isspace(static_cast<unsigned char>(s[0]))) {
+      *error = "id " + std::to_string(item) + " ('" + s + "') is not an integer; give ids like 1,2,3";
+      return false;
+    }
+    ids->push_back(v);
+    pos = end + 1;
+  }
+  return true;
+}
 
 CLI::Validator ModelArg() {
   return CLI::Validator(

@@ -35,6 +35,11 @@ namespace hs::app {
 // download command). Anything else is left for the command's own checks.
 CLI::Validator ModelArg();
 
+// "1,2,3" -> ids: decimal integers separated by commas, nothing else (an
+// empty item, a sign without digits or an id past int64 is an error saying
+// which item).
+bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids, std::string* error);
+
 struct TrainOptions {
   train::TrainConfig cfg;
   std::string out = "runs";

@@ -230,7 +230,8 @@ def attend(q, k, v, ref, layer, scale, window=None, softcap=None):
     return out.permute(0, 2, 1, 3).reshape(b, t, h * e)
 
 
-def gpt2_forward(sd, cfg, ids, p, bug=None):
+def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=()):
+    """zero_heads: (layer, head) pairs whose output z (before c_proj) is set to zero."""
     d, n = cfg["n_embd"], cfg["n_head"]
     e, eps = d // n, cfg["layer_norm_epsilon"]
     b, t = ids.shape
@@ -251,6 +252,9 @@ def gpt2_forward(sd, cfg, ids, p, bug=None):
         q, k, v = (x.view(b, t, n, e).permute(0, 2, 1, 3) for x in (q, k, v))
         ref["q_%d" % l], ref["k_%d" % l] = to_tl(q), to_tl(k)
         z = attend(q, k, v, ref, l, 1.0 / math.sqrt(e))
+        for zl, zh in zero_heads:
+            if zl == l:
+                z[..., zh * e:(zh + 1) * e] = 0
         h = h + z @ W(L + "attn.c_proj.weight") + sd[L + "attn.c_proj.bias"]
         m = layer_norm(h, sd[L + "ln_2.weight"], sd[L + "ln_2.bias"], eps)
         m = act(cfg["activation_function"], m @ W(L + "mlp.c_fc.weight") + sd[L + "mlp.c_fc.bias"])

@@ -136,6 +136,16 @@ file(WRITE ${WORK}/empty.txt "# only a comment\n")
 run_expect(ARGS categorize ${WORK}/demo_copy --sentences ${WORK}/empty.txt CODE 1 ERR "empty.txt: no sentences")
 file(WRITE ${WORK}/demo_copy/head_categories.json "{\"x\": 1")
 run_expect(ARGS heads ${WORK}/demo_copy --prompt hi CODE 0 ERR "head_categories.json: not valid JSON")
+# ablate: per-token losses, clean and with heads zero-ablated at hook_z, equal
+# an independent float64 forward with the same heads' z zeroed (<= 1e-4 nats).
+execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/tests/analysis/ablate_check.py ${HEADSCOPE} ${DEMO}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "ablate_check: ${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ablate --json against the float64 forward: ${rc}\n${out}\n${err}")
+endif()
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --heads 9.9 CODE 1 ERR "no head L9H9 in this model")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --heads x CODE 2 ERR "'x' is not LAYER.HEAD")
 # A model in a Hugging Face cache, by hub id: revision main is the demo LM,
 # revision v1 the same weights without tokenizer files (runs on ids, labelled
 # "#id"). Derived files go to $XDG_CACHE_HOME/headscope, never into the hub
