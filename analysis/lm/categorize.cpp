@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "io/atomic_file.h"
+#include "io/hash.h"
 #include "io/hub_cache.h"
 #include "io/json_text.h"
 #include "lm/head_categories_file.h"
@@ -196,15 +197,14 @@ std::string WeightsSignature(const fs::path& model_dir) {
 
 std::string WeightsHash(const fs::path& model_dir) {
   const std::vector<fs::path> files = WeightFiles(model_dir);
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = io::kFnv1aOffset;
   std::vector<char> buf(1 << 20);
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     if (!in) throw io::IoError(f.string() + ": cannot be read");
     while (in) {
       in.read(buf.data(), std::streamsize(buf.size()));
-      const std::streamsize n = in.gcount();
-      for (std::streamsize i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(buf[size_t(i)])) * 1099511628211ull;
+      h = io::Fnv1a64(buf.data(), size_t(in.gcount()), h);
     }
   }
   char out[32];
@@ -221,8 +221,8 @@ std::string ModelName(const fs::path& dir) {
 }
 
 fs::path DerivedDir(const fs::path& model_dir) {
-  io::HubRef ref;
-  if (!io::HubModelOf(model_dir, &ref)) return model_dir;
+  fs::path repo;  // .../models--ORG--NAME
+  if (!io::HubModelOf(model_dir, nullptr, &repo)) return model_dir;
   // fnv1a64 over "file -> blob" of the weight files, in name order, then of
   // config.json and the tokenizer files (a revision that changes the config
   // or the tokenizer gets its own categories).
@@ -236,13 +236,9 @@ fs::path DerivedDir(const fs::path& model_dir) {
     const fs::path target = fs::is_symlink(f, ec) ? fs::read_symlink(f, ec) : fs::path();
     key += f.filename().string() + ">" + (target.empty() ? std::to_string(fs::file_size(f, ec)) : target.filename().string()) + ";";
   }
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : key) h = (h ^ ch) * 1099511628211ull;
   char hex[20];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  std::string repo = "models--" + ref.repo_id;
-  for (size_t i = repo.find('/'); i != std::string::npos; i = repo.find('/')) repo.replace(i, 1, "--");
-  const fs::path dir = io::HeadscopeCacheDir() / repo / hex;
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(io::Fnv1a64(key)));
+  const fs::path dir = io::HeadscopeCacheDir() / repo.filename() / hex;
   fs::create_directories(dir, ec);
   return dir;
 }

@@ -176,7 +176,7 @@ std::pair<torch::Tensor, torch::Tensor> RotaryTables(const TransformerConfig& m_
   } else {
     inv_freq = 1.0 / torch::pow(m_cfg.rotary_base, exponent);
   }
-  if (m_cfg.rope_scaling_factor > 0 && !m_cfg.LongRope()) {
+  if (m_cfg.rope_scaling_factor > 0) {  // (ReadRope sets llama3 or longrope, never both)
     // Llama 3: long wavelengths divided by `factor`, short ones kept, a smooth
     // blend between (transformers' _compute_llama3_parameters).
     const double factor = m_cfg.rope_scaling_factor, lo = m_cfg.rope_low_freq_factor, hi = m_cfg.rope_high_freq_factor;

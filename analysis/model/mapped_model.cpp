@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/units.h"
 #include "model/hooked_transformer.h"
 
 namespace hs::model {
@@ -43,11 +44,7 @@ int64_t AvailableMemoryBytes() {
   return avail;
 }
 
-std::string GiB(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, bytes >= 1e9 ? "%.1f GB" : "%.0f MB", bytes >= 1e9 ? bytes / 1e9 : bytes / 1e6);
-  return buf;
-}
+std::string GiB(double bytes) { return io::ByteSize(bytes); }
 
 // [SECTION] layer stores
 torch::Tensor LayerStore::P(const std::string& name) const {

@@ -64,7 +64,7 @@ struct PatternChunk {
 // Memory in bytes: what the system says is available (MemAvailable, and the
 // address-space limit when one is set).
 int64_t AvailableMemoryBytes();
-std::string GiB(double bytes);  // "3.2 GB"
+std::string GiB(double bytes);  // "3.2 GB" (io::ByteSize)
 
 class MappedModel {
  public:

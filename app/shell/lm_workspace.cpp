@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "io/hub_cache.h"
+#include "io/units.h"
 #include "library/head_roles.h"
 
 namespace hs::app {
@@ -254,15 +255,7 @@ LmWorkspace::CacheListing LmWorkspace::ReadCache() {
     e.repo_id = c.repo_id;
     e.revision = c.revision;
     e.snapshot = c.snapshot;
-    char size[32];
-    const double b = double(c.bytes);
-    if (b >= 1e9)
-      std::snprintf(size, sizeof size, "%.1f GB", b / 1e9);
-    else if (b >= 1e6)
-      std::snprintf(size, sizeof size, "%.0f MB", b / 1e6);
-    else
-      std::snprintf(size, sizeof size, "%.0f KB", b / 1e3);
-    e.size = size;
+    e.size = io::ByteSize(double(c.bytes));
     e.model_type = c.model_type;
     e.problem = c.problem.empty() ? lm::ModelFolderProblem(c.snapshot) : c.problem;
     out.entries.push_back(std::move(e));

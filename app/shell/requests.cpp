@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "io/hash.h"
 #include "io/run_dir.h"
 #include "library/frequency_stats.h"
 #include "lm/categorize.h"
@@ -132,10 +133,7 @@ LmModelKey LmModelKey::Of(const fs::path& dir) {
 }
 
 uint64_t LmPromptKey::HashTokens(const std::vector<int64_t>& tokens) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over the ids' bytes
-  for (int64_t t : tokens)
-    for (int b = 0; b < 8; ++b) h = (h ^ uint64_t((t >> (8 * b)) & 0xff)) * 1099511628211ull;
-  return h;
+  return io::Fnv1a64(tokens.data(), tokens.size() * sizeof(int64_t));  // the ids' bytes (little-endian)
 }
 
 std::string LmPromptKey::str() const {

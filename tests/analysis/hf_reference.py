@@ -542,6 +542,36 @@ def gpt2_fixture(seed, dtype, prefix, tied, lm_head_present, bias_dtype, shards=
     return cfg, sd, lambda s, ids, bug=None: gpt2_forward(s, cfg, ids, p, bug), shards
 
 
+def llama_weights(w, cfg, model_type, V, layers, d, n, kv, e, inter):
+    """The llama layout's tensors, drawn in file order (shared by llama, qwen2, qwen3 and mistral)."""
+    sd = {"model.embed_tokens.weight": w.normal(V, d)}
+    for l in range(layers):
+        L = "model.layers.%d." % l
+        sd[L + "input_layernorm.weight"] = w.norm(d)
+        sd[L + "self_attn.q_proj.weight"] = w.linear(n * e, d)
+        sd[L + "self_attn.k_proj.weight"] = w.linear(kv * e, d)
+        sd[L + "self_attn.v_proj.weight"] = w.linear(kv * e, d)
+        if model_type == "qwen2":
+            sd[L + "self_attn.q_proj.bias"] = w.normal(n * e, std=0.5)
+            sd[L + "self_attn.k_proj.bias"] = w.normal(kv * e, std=0.5)
+            sd[L + "self_attn.v_proj.bias"] = w.bias(kv * e)
+        sd[L + "self_attn.o_proj.weight"] = w.linear(d, n * e)
+        if model_type == "qwen3":
+            sd[L + "self_attn.q_norm.weight"] = w.norm(e)
+            sd[L + "self_attn.k_norm.weight"] = w.norm(e)
+        if model_type == "llama":  # older Llama files store the rotary buffer
+            sd[L + "self_attn.rotary_emb.inv_freq"] = (
+                1.0 / (500000.0 ** (torch.arange(0, e, 2).float() / e))).to(torch.float32)
+        sd[L + "post_attention_layernorm.weight"] = w.norm(d)
+        sd[L + "mlp.gate_proj.weight"] = w.linear(inter, d)
+        sd[L + "mlp.up_proj.weight"] = w.linear(inter, d)
+        sd[L + "mlp.down_proj.weight"] = w.linear(d, inter)
+    sd["model.norm.weight"] = w.norm(d)
+    if not cfg["tie_word_embeddings"]:
+        sd["lm_head.weight"] = w.linear(V, d)
+    return sd
+
+
 def llama_family_fixture(seed, model_type):
     w_dtype = {"llama": torch.float16, "qwen2": torch.bfloat16, "qwen3": torch.bfloat16}[model_type]
     V, layers, n, kv, inter, n_pos = 101, 2, 4, 2, 96, 64
@@ -570,31 +600,7 @@ def llama_family_fixture(seed, model_type):
         cfg.update({"attention_bias": False, "head_dim": e, "max_window_layers": layers,
                     "rope_theta": 1000000.0, "rope_scaling": None, "sliding_window": None,
                     "tie_word_embeddings": False, "use_sliding_window": False})
-    sd = {"model.embed_tokens.weight": w.normal(V, d)}
-    for l in range(layers):
-        L = "model.layers.%d." % l
-        sd[L + "input_layernorm.weight"] = w.norm(d)
-        sd[L + "self_attn.q_proj.weight"] = w.linear(n * e, d)
-        sd[L + "self_attn.k_proj.weight"] = w.linear(kv * e, d)
-        sd[L + "self_attn.v_proj.weight"] = w.linear(kv * e, d)
-        if model_type == "qwen2":
-            sd[L + "self_attn.q_proj.bias"] = w.normal(n * e, std=0.5)
-            sd[L + "self_attn.k_proj.bias"] = w.normal(kv * e, std=0.5)
-            sd[L + "self_attn.v_proj.bias"] = w.bias(kv * e)
-        sd[L + "self_attn.o_proj.weight"] = w.linear(d, n * e)
-        if model_type == "qwen3":
-            sd[L + "self_attn.q_norm.weight"] = w.norm(e)
-            sd[L + "self_attn.k_norm.weight"] = w.norm(e)
-        if model_type == "llama":  # older Llama files store the rotary buffer
-            sd[L + "self_attn.rotary_emb.inv_freq"] = (
-                1.0 / (500000.0 ** (torch.arange(0, e, 2).float() / e))).to(torch.float32)
-        sd[L + "post_attention_layernorm.weight"] = w.norm(d)
-        sd[L + "mlp.gate_proj.weight"] = w.linear(inter, d)
-        sd[L + "mlp.up_proj.weight"] = w.linear(inter, d)
-        sd[L + "mlp.down_proj.weight"] = w.linear(d, inter)
-    sd["model.norm.weight"] = w.norm(d)
-    if not cfg["tie_word_embeddings"]:
-        sd["lm_head.weight"] = w.linear(V, d)
+    sd = llama_weights(w, cfg, model_type, V, layers, d, n, kv, e, inter)
     return cfg, sd, lambda s, ids, bug=None: llama_forward(s, cfg, ids, bug), 1
 
 
@@ -671,20 +677,7 @@ def mistral_fixture(seed, dtype, window):
            "num_attention_heads": n, "num_hidden_layers": layers, "num_key_value_heads": kv, "rms_norm_eps": 1e-05,
            "rope_theta": 10000.0, "sliding_window": window, "tie_word_embeddings": False,
            "torch_dtype": TORCH_DTYPE[dtype], "transformers_version": "4.42.0", "use_cache": True, "vocab_size": V}
-    sd = {"model.embed_tokens.weight": w.normal(V, d)}
-    for l in range(layers):
-        L = "model.layers.%d." % l
-        sd[L + "input_layernorm.weight"] = w.norm(d)
-        sd[L + "self_attn.q_proj.weight"] = w.linear(n * e, d)
-        sd[L + "self_attn.k_proj.weight"] = w.linear(kv * e, d)
-        sd[L + "self_attn.v_proj.weight"] = w.linear(kv * e, d)
-        sd[L + "self_attn.o_proj.weight"] = w.linear(d, n * e)
-        sd[L + "post_attention_layernorm.weight"] = w.norm(d)
-        sd[L + "mlp.gate_proj.weight"] = w.linear(inter, d)
-        sd[L + "mlp.up_proj.weight"] = w.linear(inter, d)
-        sd[L + "mlp.down_proj.weight"] = w.linear(d, inter)
-    sd["model.norm.weight"] = w.norm(d)
-    sd["lm_head.weight"] = w.linear(V, d)
+    sd = llama_weights(w, cfg, "mistral", V, layers, d, n, kv, e, inter)
     return cfg, sd, lambda s, ids, bug=None: decoder_forward(s, cfg, ids, bug), 1
 
 
