@@ -88,6 +88,17 @@ int RunHeads(const HeadsOptions& opt) {
   }
   const auto& c = lm->cfg();
   const int64_t T = int64_t(tokens.size());
+  // The prompt is checked before the model is categorised (which takes a
+  // while and prints a note): a bad prompt gets its one-line error first.
+  if (T > c.n_ctx) {
+    std::cerr << "headscope heads: " << T << " tokens, but the model has only " << c.n_ctx << " positions\n";
+    return 1;
+  }
+  for (int64_t t : tokens)
+    if (t < 0 || t >= c.d_vocab) {
+      std::cerr << "headscope heads: token id " << t << " outside the vocabulary [0, " << c.d_vocab << ")\n";
+      return 1;
+    }
   auto model = std::make_shared<lm::LmModel>();
   model->dir = opt.model_dir;
   try {
