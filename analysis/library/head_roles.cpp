@@ -170,6 +170,10 @@ json PromptRoles::ToJson() const {
                        {"is_active", h.is_active}});
     out[c.key] = heads;
     if (!c.reason.empty()) reasons[c.key] = c.reason;
+    if (c.check != CategoryActivation::Check::kNotRun) {
+      out["checked"][c.key] = c.check == CategoryActivation::Check::kChecked;
+      out["check_reasons"][c.key] = c.check_reason;
+    }
   }
   out["reasons"] = reasons;
   return out;

@@ -129,13 +129,19 @@ struct CategoryActivation {
   bool active = false;      // some top head is active
   std::vector<HeadActivation> heads;  // the top heads, in the file's order
   std::string reason;       // why the category is gray (empty when active)
+  // Causal check (lm::ApplyChecks): ablating an active top head raises the
+  // loss where the role acts above the 95th percentile of the other heads.
+  enum class Check { kNotRun, kChecked, kNotChecked };
+  Check check = Check::kNotRun;
+  std::string check_reason;  // one sentence with the numbers
 };
 
 struct PromptRoles {
   std::vector<CategoryActivation> categories;  // display order, "other" last
   bool repeated_tokens = false;
   const CategoryActivation* Find(const std::string& key) const;
-  // {key: [{layer, head, score, activation_score, is_active}], "reasons": {key: text}}
+  // {key: [{layer, head, score, activation_score, is_active}], "reasons": {key: text},
+  //  and once checked "checked": {key: true|false}, "check_reasons": {key: text}}
   nlohmann::json ToJson() const;
 };
 

@@ -100,14 +100,11 @@ std::vector<std::vector<int64_t>> RepeatedTokenPrompts(const LanguageModel& lm, 
   return out;
 }
 
-// [SECTION] scores
-std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, const CategorizeOptions& opt,
-                                                      const CategorizeProgress& progress,
-                                                      library::CategorizationMethod* method) {
+// [SECTION] natural prompts
+std::vector<std::vector<int64_t>> NaturalPrompts(const LanguageModel& lm, const CategorizeOptions& opt,
+                                                 std::string* label) {
   const auto& c = lm.cfg();
   const bool bos = opt.bos < 0 ? lm.DefaultBos() : opt.bos == 1;
-  if (bos && !lm.tokenizer().BosId()) throw std::invalid_argument("this tokenizer has no BOS token");
-  const int half = std::max(1, std::min(opt.half_length, (c.n_ctx - (bos ? 1 : 0)) / 2));
   const fs::path sentences_file = opt.sentences_file.empty() ? ShippedSentencesFile() : opt.sentences_file;
   std::vector<std::vector<int64_t>> natural;
   std::string prompts_label = sentences_file.filename().string();
@@ -125,6 +122,20 @@ std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, c
     }
   }
   if (natural.empty()) throw io::IoError(sentences_file.string() + ": no sentence has two tokens or more");
+  if (label) *label = prompts_label;
+  return natural;
+}
+
+// [SECTION] scores
+std::array<LayerHeadScores, kNumHeadRoles> ScoreRoles(const LanguageModel& lm, const CategorizeOptions& opt,
+                                                      const CategorizeProgress& progress,
+                                                      library::CategorizationMethod* method) {
+  const auto& c = lm.cfg();
+  const bool bos = opt.bos < 0 ? lm.DefaultBos() : opt.bos == 1;
+  if (bos && !lm.tokenizer().BosId()) throw std::invalid_argument("this tokenizer has no BOS token");
+  const int half = std::max(1, std::min(opt.half_length, (c.n_ctx - (bos ? 1 : 0)) / 2));
+  std::string prompts_label;
+  const std::vector<std::vector<int64_t>> natural = NaturalPrompts(lm, opt, &prompts_label);
   const auto repeated = RepeatedTokenPrompts(lm, opt.n_repeated, half, bos, opt.seed);
   if (method) {
     method->n_repeated = opt.n_repeated;

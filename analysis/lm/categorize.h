@@ -36,6 +36,13 @@ struct CategorizeOptions {
 // Called after every prompt; return false to cancel.
 using CategorizeProgress = std::function<bool(int done, int total)>;
 
+// The natural sentences the sentence roles (and mean ablation) use, encoded
+// as categorize does (BOS per opt.bos, cut to the context); random token
+// sequences for a model without a tokenizer. *label names the source.
+// io::IoError when the file has no usable sentence.
+std::vector<std::vector<int64_t>> NaturalPrompts(const LanguageModel& lm, const CategorizeOptions& opt,
+                                                 std::string* label = nullptr);
+
 // assets/prompts/natural_sentences.txt (source tree or beside the binary).
 std::filesystem::path ShippedSentencesFile();
 // One sentence per non-empty line ('#' starts a comment line); io::IoError

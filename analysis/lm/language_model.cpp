@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "lm/intervention_hooks.h"
 #include "model/mapped_model.h"
 
 #ifndef HS_SOURCE_DIR
@@ -47,6 +48,7 @@ const model::HFModelInfo& LanguageModel::info() const { return m->model->info();
 const model::TransformerConfig& LanguageModel::cfg() const { return m->model->cfg(); }
 const tok::Tokenizer& LanguageModel::tokenizer() const { return *m->tokenizer; }
 int LanguageModel::ResidentLayers() const { return m->model->ResidentLayers(); }
+model::MappedModel& LanguageModel::Mapped() const { return *m->model; }
 
 bool LanguageModel::DefaultBos() const {
   const std::string& type = info().model_type;
@@ -88,6 +90,10 @@ bool LanguageModel::StreamPatterns(const std::vector<int64_t>& tokens,
     b.data = p.data_ptr<float>();
     sink(b);
   };
+  if (options.intervention && !options.intervention->empty()) {
+    detail::SetInterventionHooks(*this, *options.intervention, tokens.size(), &spec);
+    return m->model->Run(tokens, spec);
+  }
   if (!options.cache) return m->model->Run(tokens, spec);
   std::lock_guard<std::mutex> lock(options.cache->mu);
   if (options.cache->model != m->id) options.cache->prefix.Clear(), options.cache->model = m->id;
@@ -133,26 +139,6 @@ void LanguageModel::QueriesKeys(const std::vector<int64_t>& tokens, std::vector<
     (*k)[l] = ToArray(kl);  // [T, n_kv_heads, d_head]
   };
   m->model->Run(tokens, spec);
-}
-
-std::vector<double> LanguageModel::TokenLosses(const std::vector<int64_t>& tokens,
-                                               const std::vector<std::pair<int, int>>& zero_heads) const {
-  const auto& c = cfg();
-  model::MappedModel::RunSpec spec;
-  for (const auto& [l, h] : zero_heads) {
-    if (l < 0 || l >= c.n_layers || h < 0 || h >= c.n_heads)
-      throw std::invalid_argument("no head L" + std::to_string(l) + "H" + std::to_string(h) + " in this model (" +
-                                  std::to_string(c.n_layers) + " layers x " + std::to_string(c.n_heads) + " heads)");
-    if (int(spec.zero_heads.size()) <= l) spec.zero_heads.resize(l + 1);
-    spec.zero_heads[l].push_back(h);
-  }
-  spec.keep_queries = false;
-  torch::Tensor logits;
-  m->model->Run(tokens, spec, nullptr, &logits);  // [T, V]
-  const torch::Tensor logp = torch::log_softmax(logits.to(torch::kFloat64), -1);
-  std::vector<double> out;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) out.push_back(-logp[int64_t(i)][tokens[i + 1]].item<double>());
-  return out;
 }
 
 io::Array LanguageModel::Patterns(const std::vector<int64_t>& tokens) const {

@@ -23,6 +23,8 @@
 #include "model/hf_loader.h"
 #include "tokenizers/tokenizer.h"
 
+namespace hs::model { class MappedModel; }
+
 namespace hs::lm {
 
 // Attention probabilities of heads [head0, head0 + n_heads) of one layer for
@@ -43,6 +45,8 @@ struct PatternBlock {
 class PromptCache;
 std::shared_ptr<PromptCache> NewPromptCache();
 
+struct Intervention;  // interventions.h
+
 struct StreamOptions {
   int last_layer = -1;        // the last layer whose patterns are needed; -1: the last one
   PromptCache* cache = nullptr;
@@ -50,6 +54,9 @@ struct StreamOptions {
   int64_t reuse_max = INT64_MAX;  // and at most this many
   // After each layer: layers done, of total; false cancels.
   std::function<bool(int done, int total)> progress;
+  // Heads and neurons ablated in this run (null or empty: none). The cache
+  // is then neither used nor changed.
+  const Intervention* intervention = nullptr;
 };
 
 class LanguageModel {
@@ -71,13 +78,6 @@ class LanguageModel {
   bool DefaultBos() const;
   std::vector<int64_t> Encode(const std::string& text, bool bos) const;
 
-  // -log p(token i+1 | tokens <= i) in nats for i = 0..T-2 (float64
-  // log-softmax of the float32 logits), with the heads in `zero_heads`
-  // ({layer, head}) zero-ablated at hook_z. std::invalid_argument for a head
-  // the model does not have.
-  std::vector<double> TokenLosses(const std::vector<int64_t>& tokens,
-                                  const std::vector<std::pair<int, int>>& zero_heads = {}) const;
-
   // Attention patterns of every head, [n_layers, n_heads, T, T] float32.
   // Throws std::invalid_argument for an empty, too long or out-of-vocabulary
   // token list (the message says which).
@@ -94,6 +94,9 @@ class LanguageModel {
   // tokens (a matrix product), else by running the model to that layer.
   std::vector<float> HeadPattern(const std::vector<int64_t>& tokens, int layer, int head,
                                  PromptCache* cache = nullptr) const;
+
+  // The streamed model itself (interventions.cpp runs it with hooks).
+  model::MappedModel& Mapped() const;
 
   // Layers kept in float32 once converted; the rest stream through one slot.
   int ResidentLayers() const;

@@ -181,8 +181,11 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
 
     // What the previous prompt's analysis can give for the shared prefix.
     const PromptAnalysis* prev = options.previous.get();
+    const bool intervened = options.intervention && !options.intervention->empty();
+    if (intervened) a->intervention = Describe(*options.intervention);
     int64_t reuse_max = 0;
-    if (options.cache && prev && prev->ok() && prev->model_dir == a->model_dir && prev->step == step &&
+    if (options.cache && !intervened && prev && prev->ok() && prev->intervention.empty() &&
+        prev->model_dir == a->model_dir && prev->step == step &&
         prev->n_layers == L && prev->n_heads == H && prev->overview_bin == bin && prev->watched == a->watched) {
       while (reuse_max < int64_t(std::min(prev->tokens.size(), a->tokens.size())) &&
              prev->tokens[reuse_max] == a->tokens[reuse_max])
@@ -194,8 +197,13 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
     const torch::Tensor col_weight = torch::from_blob(col_cells.data(), {1, 1, S}, torch::kFloat);
 
     bool first_block = true;
+    const auto [hl, hh] = options.head;
+    const bool want_head = hl >= 0 && hl < L && hh >= 0 && hh < H;
+    if (intervened && want_head) a->head_pattern.assign(size_t(T) * T, 0.f);
     auto sink = [&](const PatternBlock& b) {
       if (options.sink) options.sink(b);
+      if (intervened && want_head && b.layer == hl && hh >= b.head0 && hh < b.head0 + b.n_heads)
+        std::copy_n(b.Row(hh - b.head0, b.row0), size_t(b.T - b.row0) * T, a->head_pattern.data() + size_t(b.row0) * T);
       const int64_t row0 = b.row0, rows = T - row0;
       if (first_block) {  // rows [0, row0) are the previous prompt's
         first_block = false;
@@ -242,7 +250,8 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
       }
     };
     StreamOptions so;
-    so.cache = options.cache.get();
+    so.cache = intervened ? nullptr : options.cache.get();
+    so.intervention = intervened ? options.intervention.get() : nullptr;
     so.reuse_align = bin;
     so.reuse_max = reuse_max;
     so.progress = [&](int done, int total) {
@@ -251,14 +260,13 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
                                   std::to_string(total), float(done) / float(total));
     };
     if (!weights.StreamPatterns(a->tokens, sink, so)) throw jobs::Cancelled();
-    a->cache = options.cache;
+    a->cache = intervened ? nullptr : options.cache;
     a->roles = library::VerifyPromptScores(model.categories, [&](library::HeadRole role, int l, int h) {
       const int w = watch_index[size_t(l) * H + h];
       return w < 0 ? 0.0 : ScoreFromRows(role, a->row_stats.data() + size_t(w) * T * kRowStats, earlier, T);
     }, a->tokens);
-    const auto [hl, hh] = options.head;
-    if (hl >= 0 && hl < L && hh >= 0 && hh < H) {
-      a->head_pattern = weights.HeadPattern(a->tokens, hl, hh, options.cache.get());
+    if (want_head) {
+      if (!intervened) a->head_pattern = weights.HeadPattern(a->tokens, hl, hh, options.cache.get());
       a->head_layer = hl, a->head_head = hh;
     }
   } catch (const jobs::Cancelled&) {

@@ -19,6 +19,7 @@
 
 #include "library/head_roles.h"
 #include "lm/categorize.h"
+#include "lm/interventions.h"
 #include "lm/language_model.h"
 
 namespace hs::lm {
@@ -64,6 +65,7 @@ struct PromptAnalysis {
   std::string error;                     // why the prompt could not be run, in words
   double compute_ms = 0;                 // forward + verification
   int64_t reused_rows = 0;               // rows taken from the previous prompt's keys and values
+  std::string intervention;              // the heads and neurons turned off (Describe), "" for none
 
   // The selected head's full pattern, [T, T] (empty when no head was asked).
   int head_layer = -1, head_head = -1;
@@ -113,6 +115,9 @@ struct PromptOptions {
   std::shared_ptr<PromptCache> cache;
   std::shared_ptr<const PromptAnalysis> previous;
   bool single_token_ok = false;  // run a one-token prompt (the window asks for more)
+  // Heads and neurons turned off for this run (every view shows the
+  // intervened model); the cache is then neither used nor changed.
+  std::shared_ptr<const Intervention> intervention;
   // Also sees every pattern block as it streams (the CLI's --patterns-out).
   std::function<void(const PatternBlock&)> sink;
   // "running layer 3 of 24", fraction; false cancels (jobs::Cancelled).

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -207,7 +208,8 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
   const TransformerConfig& c = cfg();
   CheckTokens(c, tokens);
   std::lock_guard<std::mutex> lock(m->mu);
-  torch::NoGradGuard no_grad;
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!spec.track_grad) no_grad.emplace();
   Parts& parts = *m->parts;
   const int64_t T = int64_t(tokens.size());
   const int64_t D = c.d_model, H = c.n_heads, KV = c.NumKVHeads(), E = c.d_head;
@@ -215,15 +217,25 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
   const int last = spec.last_layer < 0 ? L - 1 : std::min(spec.last_layer, L - 1);
   const bool full = spec.last_layer < 0;
 
-  for (const auto& heads : spec.zero_heads)
-    for (int h : heads)
-      if (h < 0 || h >= c.n_heads) throw std::invalid_argument("no head " + std::to_string(h) + " to ablate");
-  if (cache && !spec.zero_heads.empty()) throw std::invalid_argument("an ablated run cannot use the prefix cache");
-  if (int(spec.zero_heads.size()) > L) throw std::invalid_argument("ablation names more layers than the model has");
-  const int64_t need = WorkingBytes(T), avail = AvailableMemoryBytes();
+  const bool hooked = spec.hook_z || spec.hook_post || spec.hook_resid_pre || spec.start_layer > 0;
+  if (cache && hooked) throw std::invalid_argument("a run with interventions cannot use the prefix cache");
+  if (spec.start_layer < 0 || spec.start_layer > last)
+    throw std::invalid_argument("start layer " + std::to_string(spec.start_layer) + " outside the layers run");
+  if (spec.start_layer > 0 && (!spec.start_resid.defined() || spec.start_resid.dim() != 2 ||
+                               spec.start_resid.size(0) != T || spec.start_resid.size(1) != c.d_model))
+    throw std::invalid_argument("starting at a later layer needs its resid_pre for every token");
+  if (spec.track_grad && Streams())
+    throw DoesNotFit("gradients need every layer's weights kept in memory, but this model streams " +
+                     std::to_string(c.n_layers - ResidentLayers()) + " of its " + std::to_string(c.n_layers) +
+                     " layers through one slot");
+  int64_t need = WorkingBytes(T);
+  // The graph keeps, per layer, the patterns and a few activations of every row.
+  if (spec.track_grad) need += int64_t(L) * T * (3 * c.n_heads * T + 12 * c.d_model + 4 * c.d_mlp) * 4;
+  const int64_t avail = AvailableMemoryBytes();
   if (need > avail)
-    throw DoesNotFit("a " + std::to_string(T) + "-token prompt needs " + GiB(double(need)) +
-                     " of working memory on this model, but " + GiB(double(avail)) + " is available");
+    throw DoesNotFit("a " + std::to_string(T) + "-token prompt needs " + GiB(double(need)) + " of working memory " +
+                     (spec.track_grad ? "with gradients " : "") + "on this model, but " + GiB(double(avail)) +
+                     " is available");
 
   // Rows shared with the cached prompt are not run again (at least one row is).
   // Longrope rotates every position by the long factors once the prompt is
@@ -246,10 +258,15 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
   }
   const int64_t n = T - p;
 
-  torch::Tensor resid = torch::empty({n, D});
-  parts.embed_rows(tokens.data() + p, n, resid.data_ptr<float>());
-  if (c.embed_scale > 0) resid.mul_(c.embed_scale);  // Gemma: float32 sqrt(d_model)
-  if (c.positional_embedding == "standard") resid = resid + parts.globals.at("pos_embed.W_pos").narrow(0, p, n);
+  torch::Tensor resid;
+  if (spec.start_layer > 0) {
+    resid = spec.hook_resid_pre ? spec.start_resid.clone() : spec.start_resid;  // the hook may edit it in place
+  } else {
+    resid = torch::empty({n, D});
+    parts.embed_rows(tokens.data() + p, n, resid.data_ptr<float>());
+    if (c.embed_scale > 0) resid.mul_(c.embed_scale);  // Gemma: float32 sqrt(d_model)
+    if (c.positional_embedding == "standard") resid = resid + parts.globals.at("pos_embed.W_pos").narrow(0, p, n);
+  }
   const bool rotary = c.positional_embedding == "rotary";
   torch::Tensor rot_cos, rot_sin;
   if (rotary) {
@@ -270,8 +287,9 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     cache->k.resize(L), cache->v.resize(L), cache->q.resize(spec.keep_queries ? L : 0);
   }
 
-  for (int l = 0; l <= last; ++l) {
+  for (int l = spec.start_layer; l <= last; ++l) {
     const LayerStore& s = m->Layer(l);
+    if (spec.hook_resid_pre) spec.hook_resid_pre(l, resid);
     torch::Tensor x = resid;
     if (c.HasNorm()) x = NormForward(c.normalization, resid, s.P("ln1.w"), s.P("ln1.b"), c.eps);
     const torch::Tensor qkv = Linear(x, s.qkv_w, s.qkv_b).view({n, H + 2 * KV, E});
@@ -321,8 +339,8 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
       if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
       break;
     }
-    if (l < int(spec.zero_heads.size()))
-      for (int h : spec.zero_heads[l]) z[h].zero_();  // hook_z of an ablated head
+    if (spec.track_grad && !z.requires_grad()) z.requires_grad_(true);  // layer 0: the graph starts here
+    if (spec.hook_z) spec.hook_z(l, z);
     const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
     torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").reshape({H * E, D}));  // a view for either layout
     if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");
@@ -342,6 +360,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     } else {
       post = ActivationFn(c.act_fn, Linear(mlp_in, s.P("mlp.W_in"), s.P("mlp.b_in")));
     }
+    if (spec.hook_post) spec.hook_post(l, post);
     torch::Tensor mlp_out = Linear(post, s.P("mlp.W_out"), s.P("mlp.b_out"));
     if (c.post_norms) mlp_out = NormForward(c.normalization, mlp_out, s.P("ln2_post.w"), s.P("ln2_post.b"), c.eps);
     resid = c.parallel_attn_mlp ? resid + attn_out + mlp_out : resid + mlp_out;
@@ -352,6 +371,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     cache->layers = last + 1;
   }
   if (full && logits) {
+    if (spec.logit_rows >= 0 && spec.logit_rows < n) resid = resid.narrow(0, n - spec.logit_rows, spec.logit_rows);
     if (c.final_norm) {
       auto it = parts.globals.find("ln_final.b");
       resid = NormForward(c.normalization, resid, parts.globals.at("ln_final.w"),
@@ -359,9 +379,9 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     }
     // Through the vocabulary in chunks of rows: the unembedding stays mapped.
     const int64_t V = c.d_vocab_out, rows = std::max<int64_t>(1, (int64_t(64) << 20) / (4 * D));
-    *logits = torch::empty({n, V});
+    *logits = torch::empty({resid.size(0), V});
     torch::Tensor w = torch::empty({std::min(rows, V), D});
-    for (int64_t r0 = 0; r0 < V; r0 += rows) {
+    for (int64_t r0 = 0; r0 < V && resid.size(0) > 0; r0 += rows) {
       const int64_t rn = std::min(rows, V - r0);
       parts.unembed_rows(r0, rn, w.data_ptr<float>());
       logits->narrow(1, r0, rn).copy_(torch::mm(resid, w.narrow(0, 0, rn).t()));

@@ -97,10 +97,27 @@ class MappedModel {
     // After each layer; false cancels (Run returns false).
     std::function<bool(int layers_done, int layers_total)> on_progress;
     bool keep_queries = true;  // PrefixCache::q (for HeadPattern)
-    // Zero ablation (TransformerLens semantics): per layer, the heads whose
-    // output hook_z (before W_O) is set to zero. Empty: none. Not with a
-    // PrefixCache (the cache holds clean keys and values).
-    std::vector<std::vector<int>> zero_heads;
+    // Interventions at TransformerLens hooks, on the rows run (TransformerLens
+    // semantics); each may change its tensor in place (or replace it). Not
+    // with a PrefixCache (the cache holds clean keys and values).
+    //   hook_z         blocks.{l}.attn.hook_z, the heads' outputs before W_O: [n_heads, rows, d_head]
+    //   hook_post      blocks.{l}.mlp.hook_post, the MLP neurons: [rows, d_mlp]
+    //   hook_resid_pre blocks.{l}.hook_resid_pre: [rows, d_model]
+    std::function<void(int layer, torch::Tensor& z)> hook_z;
+    std::function<void(int layer, torch::Tensor& post)> hook_post;
+    std::function<void(int layer, torch::Tensor& resid)> hook_resid_pre;
+    // Start at layer start_layer from its resid_pre for every row (a clean
+    // run's, kept by hook_resid_pre): layers before it are not run. Not with
+    // a PrefixCache.
+    int start_layer = 0;
+    torch::Tensor start_resid;
+    // Record the autograd graph from layer 0's hook_z on (hook_z sees tensors
+    // that require grad; backward from the logits gives the gradient at each
+    // layer's z). Refused for a model that streams its layers (the slot is
+    // refilled) and, with DoesNotFit, when the graph would not fit.
+    bool track_grad = false;
+    // Logits of the last this many rows only (-1: every row run).
+    int64_t logit_rows = -1;
     int64_t reuse_align = 1;   // rows reused from the cache: a multiple of this ...
     int64_t reuse_max = INT64_MAX;  // ... and at most this many
   };
@@ -109,7 +126,8 @@ class MappedModel {
   // std::invalid_argument otherwise). With a cache: rows of the longest
   // prefix shared with cache->tokens are taken from it (patterns are then
   // reported from the first new row), and the cache is updated. `logits`,
-  // when given and last_layer is -1: [T - row0, d_vocab_out]. DoesNotFit
+  // when given and last_layer is -1: [T - row0, d_vocab_out] (or the last
+  // spec.logit_rows rows). DoesNotFit
   // before allocating when the prompt's working memory exceeds what is
   // available. Returns false when on_progress cancelled.
   bool Run(const std::vector<int64_t>& tokens, const RunSpec& spec, PrefixCache* cache = nullptr,

@@ -16,8 +16,10 @@
 #include "io/atomic_file.h"
 #include "io/npz.h"
 #include "lm/categorize.h"
+#include "lm/interventions.h"
 #include "lm/language_model.h"
 #include "lm/prompt_analysis.h"
+#include "lm/role_checks.h"
 #include "jobs/thread_policy.h"
 
 namespace hs::app {
@@ -120,6 +122,17 @@ int RunHeads(const HeadsOptions& opt) {
                                                 io::DType::F32, std::vector<int64_t>{c.n_layers, c.n_heads, T, T});
     lm::PromptOptions po;
     po.single_token_ok = true;
+    if (!opt.off.empty()) {
+      auto iv = std::make_shared<lm::Intervention>();
+      std::string error;
+      if (!ParseLayerPairs(opt.off, "HEAD", &iv->heads, &error)) throw std::invalid_argument("--off: " + error);
+      if (opt.off_mode == "mean") {
+        iv->mode = lm::AblationMode::kMean;
+        iv->means = lm::LoadOrComputeMeans(*lm, opt.model_dir);
+      }
+      lm::CheckIntervention(*iv, c, tokens.size());
+      po.intervention = iv;
+    }
     po.sink = [&](const lm::PatternBlock& b) {
       if (npy) npy->Append(b.data, size_t(b.n_heads) * size_t(T) * size_t(T) * sizeof(float));
       if (!opt.json)
@@ -155,14 +168,51 @@ int RunHeads(const HeadsOptions& opt) {
       texts.push_back("?");
     }
   }
-  const library::PromptRoles& roles = a->roles;
+  library::PromptRoles& roles = a->roles;
+  std::shared_ptr<lm::CausalChecks> checks;
+  if (opt.check) {
+    try {
+      if (!opt.off.empty()) throw std::invalid_argument("--check measures the model as it is; leave out --off");
+      std::string note;
+      const auto means = lm::LoadOrComputeMeans(*lm, opt.model_dir, &note);
+      if (!note.empty() && !opt.json) std::cerr << "headscope heads: " << note << "\n";
+      checks = std::make_shared<lm::CausalChecks>(lm::CheckRoles(*lm, tokens, roles, means));
+      lm::ApplyChecks(*checks, &roles);
+    } catch (const std::exception& e) {
+      std::cerr << "headscope heads: --check: " << e.what() << "\n";
+      return 1;
+    }
+  }
   if (opt.json) {
-    std::cout << roles.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    nlohmann::json j = roles.ToJson();
+    if (a && !a->intervention.empty()) j["intervention"] = a->intervention;
+    if (checks) {
+      nlohmann::json hc = nlohmann::json::array();
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int h = 0; h < c.n_heads; ++h) {
+          const double all = checks->Rise(l, h);
+          nlohmann::json e = {{"layer", l}, {"head", h}, {"mean_loss_rise", std::isnan(all) ? nlohmann::json() : nlohmann::json(all)}};
+          if (checks->attribution_error.empty()) e["attribution"] = checks->attribution.Total(0, l, h) / double(T - 1);
+          hc.push_back(e);
+        }
+      j["causal"] = {{"mode", lm::ModeName(checks->mode)}, {"heads", hc}, {"measured", checks->measured},
+                     {"exact_ms", checks->exact_ms},
+                     {"attribution_ms", checks->attribution.forward_ms + checks->attribution.backward_ms}};
+      for (const auto& r : checks->roles) {
+        nlohmann::json rh = nlohmann::json::array();
+        for (const auto& h : r.heads)
+          rh.push_back({{"layer", h.layer}, {"head", h.head}, {"rise", h.rise}, {"attribution", h.attribution},
+                        {"others_p95", h.others_p95}, {"others_median", h.others_median}, {"checked", h.checked}});
+        j["causal"]["roles"][r.key] = {{"where", r.where}, {"positions", r.positions}, {"heads", rh}};
+      }
+    }
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::cout << opt.model_dir << " (" << lm->info().model_type << ", " << c.n_layers << " layers x " << c.n_heads
             << " heads): " << T << " tokens" << (bos ? ", BOS prepended" : "") << "\n  ";
   for (const auto& t : texts) std::cout << "[" << Escape(t) << "]";
+  if (a && !a->intervention.empty()) std::cout << "\nTurned off: " << a->intervention;
   std::cout << "\nHead roles on this prompt (filled: active; activation score per top head)\n";
   for (const auto& ca : roles.categories) {
     const library::CategoryDef* def = library::FindCategoryDef(ca.key);
@@ -177,6 +227,9 @@ int RunHeads(const HeadsOptions& opt) {
       std::cout << b;
     }
     if (!ca.reason.empty()) std::cout << "  (" << ca.reason << ")";
+    if (ca.check != library::CategoryActivation::Check::kNotRun)
+      std::cout << "\n      " << (ca.check == library::CategoryActivation::Check::kChecked ? "checked: " : "not checked: ")
+                << ca.check_reason;
     std::cout << "\n";
   }
   std::cout << "Mean attention over query rows 1.." << T - 1
@@ -202,6 +255,13 @@ void AddHeads(CLI::App& cli) {
       ->capture_default_str();
   heads->add_flag("--json", hd->json, "Print JSON instead of a table");
   heads->add_option("--patterns-out", hd->patterns_out, "Write tokens [T] and patterns [layers, heads, T, T] as .npz");
+  heads->add_option("--off", hd->off, "Turn heads off for this run, LAYER.HEAD[,...] (every pattern and role shows the "
+                                      "model without them)");
+  heads->add_option("--off-mode", hd->off_mode, "How --off removes a head: zero, or mean (its mean output)")
+      ->check(CLI::IsMember({"zero", "mean"}))
+      ->capture_default_str();
+  heads->add_flag("--check", hd->check, "Check the active roles causally: ablate each head and compare the loss where "
+                                        "the role acts (badges: checked or not, with the numbers)");
 
   heads->callback([hd, tokens_text, prompt_opt, tokens_opt] {
     if (tokens_opt->count() > 0) {

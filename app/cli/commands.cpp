@@ -5,11 +5,35 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdio>
 #include <csignal>
 
 #include "io/hub_cache.h"
 
 namespace hs::app {
+
+bool ParseLayerPairs(const std::string& text, const char* what, std::vector<std::pair<int, int>>* out,
+                     std::string* error) {
+  out->clear();
+  if (text.empty()) return true;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(pos, end - pos);
+    int l = -1, h = -1;
+    char extra = 0;
+    if (std::sscanf(item.c_str(), "%d.%d%c", &l, &h, &extra) != 2 || l < 0 || h < 0) {
+      std::string lower = what;
+      for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      *error = "'" + item + "' is not LAYER." + what + " (e.g. 1.2 for layer 1, " + lower + " 2)";
+      return false;
+    }
+    out->emplace_back(l, h);
+    pos = end + 1;
+  }
+  return true;
+}
 
 // "1,2,3" -> ids: decimal integers separated by commas, nothing else (an empty item, a sign without
 // digits or an id past int64 is an error saying which item).

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "train/lm_trainer.h"
@@ -39,6 +40,10 @@ CLI::Validator ModelArg();
 // empty item, a sign without digits or an id past int64 is an error saying
 // which item).
 bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids, std::string* error);
+// "1.1,0.3" -> {{1, 1}, {0, 3}} (empty text: none); `what` names the second
+// number in the error ("HEAD", "NEURON").
+bool ParseLayerPairs(const std::string& text, const char* what, std::vector<std::pair<int, int>>* out,
+                     std::string* error);
 
 struct TrainOptions {
   train::TrainConfig cfg;
@@ -71,6 +76,9 @@ struct HeadsOptions {
   std::string bos = "auto";     // yes | no | auto (LanguageModel::DefaultBos)
   bool json = false;
   std::string patterns_out;     // .npz with tokens [T] and patterns [L, H, T, T]
+  std::string off;              // heads turned off, "0.1,1.2" (every view, roles included)
+  std::string off_mode = "zero";  // zero | mean
+  bool check = false;           // causally check the active roles (ablation)
 };
 int RunHeads(const HeadsOptions& opt);
 

@@ -230,8 +230,11 @@ def attend(q, k, v, ref, layer, scale, window=None, softcap=None):
     return out.permute(0, 2, 1, 3).reshape(b, t, h * e)
 
 
-def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=()):
-    """zero_heads: (layer, head) pairs whose output z (before c_proj) is set to zero."""
+def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=(), z_hook=None, post_hook=None, resid_hook=None):
+    """zero_heads: (layer, head) pairs whose output z (before c_proj) is set to zero.
+    z_hook(layer, z [b, t, heads * e]), post_hook(layer, post [b, t, d_mlp]) and
+    resid_hook(layer, resid_pre [b, t, d]) return the tensor to go on with
+    (TransformerLens's hook_z, hook_post and hook_resid_pre)."""
     d, n = cfg["n_embd"], cfg["n_head"]
     e, eps = d // n, cfg["layer_norm_epsilon"]
     b, t = ids.shape
@@ -246,6 +249,8 @@ def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=()):
     h = sd[p + "wte.weight"][ids] + sd[p + "wpe.weight"][torch.arange(t)]
     for l in range(cfg["n_layer"]):
         L = "%sh.%d." % (p, l)
+        if resid_hook is not None:
+            h = resid_hook(l, h)
         a = layer_norm(h, sd[L + "ln_1.weight"], sd[L + "ln_1.bias"], eps)
         qkv = a @ W(L + "attn.c_attn.weight") + sd[L + "attn.c_attn.bias"]  # Conv1D: x W + b
         q, k, v = qkv.split(d, dim=2)
@@ -255,9 +260,13 @@ def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=()):
         for zl, zh in zero_heads:
             if zl == l:
                 z[..., zh * e:(zh + 1) * e] = 0
+        if z_hook is not None:
+            z = z_hook(l, z)
         h = h + z @ W(L + "attn.c_proj.weight") + sd[L + "attn.c_proj.bias"]
         m = layer_norm(h, sd[L + "ln_2.weight"], sd[L + "ln_2.bias"], eps)
         m = act(cfg["activation_function"], m @ W(L + "mlp.c_fc.weight") + sd[L + "mlp.c_fc.bias"])
+        if post_hook is not None:
+            m = post_hook(l, m)
         h = h + m @ W(L + "mlp.c_proj.weight") + sd[L + "mlp.c_proj.bias"]
     h = layer_norm(h, sd[p + "ln_f.weight"], sd[p + "ln_f.bias"], eps)
     W_U = sd[p + "wte.weight"] if cfg.get("tie_word_embeddings", True) else sd["lm_head.weight"]

@@ -146,6 +146,44 @@ if(NOT rc EQUAL 0)
 endif()
 run_expect(ARGS ablate ${DEMO} --prompt "The cat" --heads 9.9 CODE 1 ERR "no head L9H9 in this model")
 run_expect(ARGS ablate ${DEMO} --prompt "The cat" --heads x CODE 2 ERR "'x' is not LAYER.HEAD")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --neurons 0.999 CODE 1 ERR "no neuron L0N999 in this model")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --heads 0.1 --mode resample CODE 2 ERR "needs --resample TEXT")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat sat" --heads 0.1 --mode resample --resample "A" CODE 1
+           ERR "a second prompt of at least 12 tokens")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --each --heads 0.1 CODE 2 ERR "--each ablates every head")
+run_expect(ARGS ablate ${DEMO} --prompt "The cat" --epoch 3 --heads 0.1 CODE 2 ERR "are for a grokking run")
+run_expect(ARGS patch ${DEMO} --clean "The cat" --corrupt "A dog ran" --answer m --wrong b CODE 1 ERR "the same number")
+run_expect(ARGS patch ${DEMO} --clean "ab" --corrupt "cd" --answer mm --wrong b CODE 1 ERR "--answer 'mm' is 2 tokens")
+run_expect(ARGS patch ${DEMO} --clean "ab" --corrupt "ab" --answer m --wrong b CODE 1 ERR "nothing to restore")
+# Turning the previous-token head off silences the induction head (K-composition),
+# and the role checks mark the previous-token role as causally checked on the
+# repeated prompt; without repetition there is no induction to check.
+set(REP_PROMPT "The cat sat on the mat. The cat sat on the mat.")
+foreach(off "" 0.1)
+  set(args heads ${DEMO} --prompt ${REP_PROMPT} --json)
+  if(off)
+    list(APPEND args --off ${off})
+  endif()
+  execute_process(COMMAND ${HEADSCOPE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(JSON act_${off} GET "${out}" induction 0 activation_score)
+endforeach()
+message(STATUS "L1H1's induction activation: ${act_} with every head, ${act_0.1} with L0H1 off")
+if(NOT act_ GREATER 0.5 OR NOT act_0.1 LESS 0.2)
+  message(FATAL_ERROR "turning L0H1 off should silence the induction head: ${act_} -> ${act_0.1}")
+endif()
+execute_process(COMMAND ${HEADSCOPE} heads ${DEMO} --prompt ${REP_PROMPT} --json --check
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(JSON prev_checked ERROR_VARIABLE jerr GET "${out}" checked previous_token)
+string(JSON reason ERROR_VARIABLE jerr2 GET "${out}" check_reasons induction)
+if(NOT rc EQUAL 0 OR NOT prev_checked STREQUAL "ON" OR NOT reason MATCHES "attends like an induction head")
+  message(FATAL_ERROR "heads --check: ${rc} ${prev_checked} ${reason}\n${out}\n${err}")
+endif()
+execute_process(COMMAND ${HEADSCOPE} heads ${DEMO} --prompt "The quick brown fox jumps over the lazy dog." --json --check
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(JSON ind ERROR_VARIABLE no_induction GET "${out}" checked induction)
+if(NOT rc EQUAL 0 OR NOT no_induction)
+  message(FATAL_ERROR "heads --check without repetition should not check induction: ${ind}\n${out}")
+endif()
 # A model in a Hugging Face cache, by hub id: revision main is the demo LM,
 # revision v1 the same weights without tokenizer files (runs on ids, labelled
 # "#id"). Derived files go to $XDG_CACHE_HOME/headscope, never into the hub

@@ -1,0 +1,236 @@
+// Interventions (lm/interventions.h) against the same change made to the
+// weights of the independently implemented full-load model
+// (HookedTransformer): zeroing a head's z is zeroing its rows of W_O,
+// replacing it by a constant m is moving m W_O into b_O, zeroing a neuron's
+// hook_post is zeroing its row of W_out. Activation patching and attribution
+// against what causality fixes exactly. (The float64 numpy/torch checks of
+// the same, attribution's gradients included, are ablate_check.py's.)
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "io/atomic_file.h"
+#include "io/npz.h"
+#include "lm/interventions.h"
+#include "lm/role_checks.h"
+#include "model/hf_loader.h"
+#include "model/hooked_transformer.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace hs;
+
+namespace interventions_test {
+
+void MakeFixtures(const fs::path& dir, const std::vector<std::string>& names) {
+  const int rc = test::WriteHfFixtures(dir, names);
+  INFO(io::ReadFile(dir / "hf_reference.log"));
+  REQUIRE(rc == 0);
+}
+
+std::vector<int64_t> RandomTokens(int64_t vocab, int T, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int64_t> d(0, vocab - 1);
+  std::vector<int64_t> t(static_cast<size_t>(T));
+  for (auto& x : t) x = d(rng);
+  return t;
+}
+
+// Per-token losses of the full-load model after `edit` changed its weights.
+std::vector<double> SurgeryLosses(const fs::path& dir, const std::vector<int64_t>& tokens,
+                                  const std::function<void(std::map<std::string, torch::Tensor>&)>& edit) {
+  model::LoadedModel m = model::LoadHFModel(dir);
+  torch::NoGradGuard no_grad;
+  auto sd = m.model->StateDict();
+  edit(sd);
+  const torch::Tensor logits = m.model->forward(torch::tensor(tokens, torch::kLong).unsqueeze(0))[0];
+  const torch::Tensor logp = torch::log_softmax(logits.to(torch::kFloat64), -1);
+  std::vector<double> out;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) out.push_back(-logp[int64_t(i)][tokens[i + 1]].item<double>());
+  return out;
+}
+
+double MaxDiff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  return d;
+}
+
+
+TEST_CASE("ablation at hook_z and hook_post equals the same edit of the weights, in every layout", "[interventions]") {
+  test::TempDir dir("interventions");
+  const std::vector<std::string> names = {"gpt2", "llama", "gemma2", "phi3"};
+  MakeFixtures(dir.path, names);
+  for (const auto& name : names) {
+    INFO(name);
+    const fs::path d = dir.path / name;
+    const auto lm = lm::LanguageModel::Open(d);
+    const auto& c = lm->cfg();
+    const std::vector<int64_t> tokens = RandomTokens(c.d_vocab, 12, 7);
+    const lm::CleanRun run(*lm, tokens);
+    const std::vector<double> clean = SurgeryLosses(d, tokens, [](auto&) {});
+    CHECK(MaxDiff(run.losses(), clean) < 2e-5);
+
+    // Zero: two heads in two layers.
+    lm::Intervention iv;
+    iv.heads = {{0, 1}, {1, 0}};
+    const auto zero_w = SurgeryLosses(d, tokens, [&](auto& sd) {
+      sd.at("blocks.0.attn.W_O")[1].zero_();
+      sd.at("blocks.1.attn.W_O")[0].zero_();
+    });
+    CHECK(MaxDiff(zero_w, clean) > 1e-3);  // the edit matters
+    CHECK(MaxDiff(lm::TokenLosses(*lm, tokens, iv), zero_w) < 2e-5);
+    CHECK(MaxDiff(run.Losses(iv), zero_w) < 2e-5);  // recomputed from layer 0
+    iv.heads = {{1, 0}};
+    const auto zero_l1 = SurgeryLosses(d, tokens, [&](auto& sd) { sd.at("blocks.1.attn.W_O")[0].zero_(); });
+    CHECK(MaxDiff(run.Losses(iv), zero_l1) < 2e-5);  // from layer 1 only
+
+    // A neuron of the last layer, and one of layer 0.
+    lm::Intervention nv;
+    nv.neurons = {{0, 3}, {c.n_layers - 1, 5}};
+    const auto neuron_w = SurgeryLosses(d, tokens, [&](auto& sd) {
+      sd.at("blocks.0.mlp.W_out")[3].zero_();
+      sd.at("blocks." + std::to_string(c.n_layers - 1) + ".mlp.W_out")[5].zero_();
+    });
+    CHECK(MaxDiff(neuron_w, clean) > 1e-4);
+    CHECK(MaxDiff(run.Losses(nv), neuron_w) < 2e-5);
+
+    // Mean: z of L1H1 replaced by a constant = W_O row zeroed, m W_O added to b_O (models with b_O).
+    if (name == "gpt2") {
+      const lm::ActivationMeans means = lm::ComputeMeans(*lm, {RandomTokens(c.d_vocab, 9, 1), RandomTokens(c.d_vocab, 5, 2)});
+      CHECK(means.tokens == 14);
+      auto mp = std::make_shared<const lm::ActivationMeans>(means);
+      lm::Intervention mv;
+      mv.mode = lm::AblationMode::kMean;
+      mv.means = mp;
+      mv.heads = {{1, 1}};
+      const auto mean_w = SurgeryLosses(d, tokens, [&](auto& sd) {
+        const torch::Tensor m1 = torch::from_blob(const_cast<float*>(means.z.data()) + (1 * c.n_heads + 1) * c.d_head,
+                                                  {c.d_head}, torch::kFloat);
+        torch::Tensor W = sd.at("blocks.1.attn.W_O")[1];  // [E, D]
+        sd.at("blocks.1.attn.b_O").add_(torch::matmul(m1, W));
+        W.zero_();
+      });
+      CHECK(MaxDiff(mean_w, zero_l1) > 1e-4);  // the mean is not zero
+      CHECK(MaxDiff(run.Losses(mv), mean_w) < 2e-5);
+    }
+
+    // Resampling from the prompt itself changes nothing; from another prompt it does.
+    lm::Intervention rv;
+    rv.mode = lm::AblationMode::kResample;
+    rv.heads = {{0, 0}, {1, 1}};
+    rv.neurons = {{0, 2}};
+    rv.source = tokens;
+    CHECK(MaxDiff(run.Losses(rv), run.losses()) < 1e-9);
+    rv.source = RandomTokens(c.d_vocab, 15, 9);
+    CHECK(MaxDiff(run.Losses(rv), run.losses()) > 1e-4);
+
+    // One position: the predictions before it are untouched (causality), later ones change.
+    lm::Intervention pv;
+    pv.heads = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    pv.positions = {5};
+    const auto at5 = run.Losses(pv);
+    for (int i = 0; i < 5; ++i) CHECK(at5[size_t(i)] == run.losses()[size_t(i)]);
+    CHECK(MaxDiff(at5, run.losses()) > 1e-4);
+
+    CHECK_THROWS_WITH(run.Losses(lm::Intervention{lm::AblationMode::kZero, {{c.n_layers, 0}}}),
+                      Catch::Contains("no head L" + std::to_string(c.n_layers) + "H0"));
+  }
+}
+
+TEST_CASE("activation patching and attribution respect causality exactly", "[interventions]") {
+  test::TempDir dir("patching");
+  MakeFixtures(dir.path, {"gpt2"});
+  const fs::path d = dir.path / "gpt2";
+  const auto lm = lm::LanguageModel::Open(d);
+  const auto& c = lm->cfg();
+  std::vector<int64_t> clean = RandomTokens(c.d_vocab, 10, 3), corrupt = clean;
+  const int k = 6;
+  corrupt[k] = (clean[k] + 1) % c.d_vocab;
+  const lm::PatchResult r = lm::PatchActivations(*lm, clean, corrupt, 5, 9);
+  REQUIRE(r.z.size() == size_t(c.n_layers) * c.n_heads * 10);
+  CHECK(std::abs(r.ld_clean - r.ld_corrupt) > 1e-4);
+  // resid_pre of layer 0 at the one differing token is the whole difference; elsewhere nothing.
+  CHECK(r.resid[k] == Approx(1.0).margin(1e-4));
+  for (int p = 0; p < 10; ++p)
+    if (p != k) CHECK(std::abs(r.resid[size_t(p)]) < 1e-6);
+  // Before the differing token the two runs agree: patching there restores nothing.
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int h = 0; h < c.n_heads; ++h)
+      for (int p = 0; p < k; ++p) CHECK(std::abs(r.z[(size_t(l) * c.n_heads + h) * 10 + p]) < 1e-6);
+  // The last layer's resid_pre at the last position carries everything the last
+  // layer's query sees, but not the other positions' keys: not 1 in general;
+  // summing over positions of the last layer's resid is not needed here.
+  CHECK_THROWS_WITH(lm::PatchActivations(*lm, clean, std::vector<int64_t>(clean.begin(), clean.end() - 1), 5, 9),
+                    Catch::Contains("the same number"));
+  CHECK_THROWS_WITH(lm::PatchActivations(*lm, clean, clean, 5, 9), Catch::Contains("nothing to restore"));
+
+  // Attribution: the last position predicts nothing in the loss, so its z has no gradient;
+  // a loss over the first prediction only sees position 0.
+  std::vector<std::vector<char>> masks = {std::vector<char>(9, 1), std::vector<char>(9, 0)};
+  masks[1][0] = 1;
+  const lm::HeadAttribution a = lm::AttributeHeads(*lm, clean, lm::AblationMode::kZero, nullptr, masks);
+  REQUIRE(a.effect.size() == 2);
+  double any = 0;
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int h = 0; h < c.n_heads; ++h) {
+      const float* e0 = a.effect[0].data() + (size_t(l) * c.n_heads + h) * 10;
+      const float* e1 = a.effect[1].data() + (size_t(l) * c.n_heads + h) * 10;
+      CHECK(e0[9] == 0.f);
+      for (int p = 1; p < 10; ++p) CHECK(e1[p] == 0.f);
+      any = std::max(any, double(std::abs(e0[3])));
+    }
+  CHECK(any > 1e-5);
+}
+
+TEST_CASE("mean activations: the .npz reads in numpy's layout, and a bad file is named", "[interventions]") {
+  test::TempDir dir("means");
+  MakeFixtures(dir.path, {"gpt2"});
+  const auto lm = lm::LanguageModel::Open(dir.path / "gpt2");
+  const auto& c = lm->cfg();
+  std::string note;
+  const auto means = lm::LoadOrComputeMeans(*lm, dir.path / "gpt2", &note);
+  CHECK_THAT(note, Catch::Contains("wrote"));
+  const fs::path path = lm::MeansPath(dir.path / "gpt2");
+  REQUIRE(fs::exists(path));
+  const io::NpzArchive a = io::ReadNpz(path);
+  CHECK(a.at("z").shape == std::vector<int64_t>{c.n_layers, c.n_heads, c.d_head});
+  CHECK(a.at("post").shape == std::vector<int64_t>{c.n_layers, c.d_mlp});
+  note.clear();
+  lm::LoadOrComputeMeans(*lm, dir.path / "gpt2", &note);
+  CHECK(note.empty());  // read, not computed again
+
+  io::NpzArchive bad = a;
+  bad["z"] = io::Array::F32({c.n_layers, c.n_heads + 1, c.d_head},
+                            std::vector<float>(size_t(c.n_layers) * (c.n_heads + 1) * c.d_head, 0.f));
+  io::WriteNpz(dir.path / "bad_shape.npz", bad);
+  CHECK_THROWS_WITH(lm::ReadMeans(dir.path / "bad_shape.npz", c),
+                    Catch::Contains("bad_shape.npz") && Catch::Contains("'z' has shape"));
+  bad = a;
+  bad.erase("post");
+  io::WriteNpz(dir.path / "no_post.npz", bad);
+  CHECK_THROWS_WITH(lm::ReadMeans(dir.path / "no_post.npz", c), Catch::Contains("no member 'post'"));
+  bad = a;
+  std::vector<float> z = a.at("z").ToFloat();
+  z[3] = std::nanf("");
+  bad["z"] = io::Array::F32(a.at("z").shape, z);
+  io::WriteNpz(dir.path / "nan.npz", bad);
+  CHECK_THROWS_WITH(lm::ReadMeans(dir.path / "nan.npz", c), Catch::Contains("not finite"));
+  // A corrupted file on disk is replaced, and the note says why.
+  io::WriteFileAtomic(path, "not a zip");
+  note.clear();
+  lm::LoadOrComputeMeans(*lm, dir.path / "gpt2", &note);
+  CHECK_THAT(note, Catch::Contains("activation_means.npz") && Catch::Contains("wrote"));
+}
+
+TEST_CASE("percentile is numpy's linear interpolation", "[interventions]") {
+  CHECK(lm::Percentile({1, 2, 3, 4}, 50) == Approx(2.5));
+  CHECK(lm::Percentile({5, 1, 3}, 95) == Approx(4.8));
+  CHECK(lm::Percentile({7}, 95) == Approx(7));
+  CHECK(std::isnan(lm::Percentile({}, 95)));
+}
+
+}  // namespace interventions_test
