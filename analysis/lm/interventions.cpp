@@ -85,6 +85,7 @@ void WriteMeans(const fs::path& path, const ActivationMeans& m) {
   a["prompts"] = io::Array::I64({}, {int64_t(m.prompts)});
   a["prompts_label"] = TextArray(m.prompts_label);
   a["weights_hash"] = TextArray(m.weights_hash);
+  a["weights_signature"] = TextArray(m.weights_signature);
   io::WriteNpz(path, a);
 }
 
@@ -111,6 +112,7 @@ ActivationMeans ReadMeans(const fs::path& path, const model::TransformerConfig& 
   m.prompts = int(member("prompts", io::DType::I64, {}).data<int64_t>()[0]);
   m.prompts_label = ArrayText(member("prompts_label", io::DType::U8, {}, true));
   m.weights_hash = ArrayText(member("weights_hash", io::DType::U8, {}, true));
+  m.weights_signature = ArrayText(member("weights_signature", io::DType::U8, {}, true));
   for (float v : m.z)
     if (!std::isfinite(v)) throw io::IoError(where + "'z' holds a value that is not finite");
   for (float v : m.post)
@@ -123,12 +125,16 @@ std::shared_ptr<const ActivationMeans> LoadOrComputeMeans(const LanguageModel& l
                                                           std::string* note,
                                                           const std::function<bool(int, int)>& progress) {
   const fs::path path = MeansPath(dir);
-  const std::string hash = WeightsHash(dir);
-  std::string why;
+  const std::string signature = WeightsSignature(dir);
+  std::string hash, why;
   std::error_code ec;
   if (fs::exists(path, ec)) {
     try {
       ActivationMeans m = ReadMeans(path, lm.cfg());
+      // Same files (names, sizes, times): current without hashing them.
+      if (!m.weights_signature.empty() && m.weights_signature == signature)
+        return std::make_shared<const ActivationMeans>(std::move(m));
+      hash = WeightsHash(dir);
       if (m.weights_hash == hash) return std::make_shared<const ActivationMeans>(std::move(m));
       why = path.string() + " was made from other weights; ";
     } catch (const std::exception& e) {
@@ -140,7 +146,8 @@ std::shared_ptr<const ActivationMeans> LoadOrComputeMeans(const LanguageModel& l
   const auto prompts = NaturalPrompts(lm, opt, &label);
   auto m = std::make_shared<ActivationMeans>(ComputeMeans(lm, prompts, progress));
   m->prompts_label = label;
-  m->weights_hash = hash;
+  m->weights_hash = hash.empty() ? WeightsHash(dir) : hash;
+  m->weights_signature = signature;
   try {
     WriteMeans(path, *m);
     why += "computed the mean activations and wrote " + path.string();

@@ -39,6 +39,7 @@ struct ActivationMeans {
   int prompts = 0;
   std::string prompts_label;  // where the prompts came from ("natural_sentences.txt")
   std::string weights_hash;   // WeightsHash of the model folder ("" when not from a folder)
+  std::string weights_signature;  // WeightsSignature then (names, sizes, times: skips re-hashing)
 };
 // Over `prompts` (each run once). progress(done, total) false cancels (jobs::Cancelled).
 ActivationMeans ComputeMeans(const LanguageModel& lm, const std::vector<std::vector<int64_t>>& prompts,

@@ -567,6 +567,48 @@ def template(bos_id):
             "special_tokens": {"<|bos|>": {"id": "<|bos|>", "ids": [bos_id], "tokens": ["<|bos|>"]}}}
 
 
+def means_cases(demo):
+    """A broken activation_means.npz (mean ablation's cache): the command still works, recomputes
+    the means, and says which file it replaced and why."""
+    import io as _io
+    import numpy as np
+    path = os.path.join(demo, "activation_means.npz")
+    good = open(path, "rb").read()
+    arrays = dict(np.load(path))
+    variants = [("empty", b""), ("garbage", b"PK\x03\x04 not really a zip"),
+                ("truncated_half", good[:len(good) // 2]), ("truncated_tail", good[:-10]),
+                ("flipped_byte", good[:len(good) // 2] + bytes([good[len(good) // 2] ^ 0xFF]) + good[len(good) // 2 + 1:])]
+
+    def npz(**changes):
+        a = dict(arrays)
+        for k, v in changes.items():
+            if v is None:
+                a.pop(k)
+            else:
+                a[k] = v
+        b = _io.BytesIO()
+        np.savez(b, **a)
+        return b.getvalue()
+    z = arrays["z"]
+    nan_z = z.copy()
+    nan_z.flat[5] = np.nan
+    variants += [("z_wrong_shape", npz(z=z[:, :-1])), ("z_float64", npz(z=z.astype(np.float64))),
+                 ("z_nan", npz(z=nan_z)), ("no_post", npz(post=None)), ("tokens_zero", npz(tokens=np.int64(0))),
+                 ("hash_not_bytes", npz(weights_hash=np.zeros((2, 2), np.uint8))),
+                 ("z_scalar", npz(z=np.float32(1)))]
+    cases = []
+    # Each command on its own copy (the first replaces the file).
+    for name, content in variants:
+        for cmd, run in (("ablate", ["ablate", "DIR", "--prompt", "The cat sat. The cat", "--heads", "1.1",
+                                     "--mode", "mean"]),
+                         ("heads", ["heads", "DIR", "--prompt", "The cat sat. The cat", "--check"])):
+            c = Case("means/demo/%s/%s" % (name, cmd), demo, {"activation_means.npz": content}, None, [run])
+            c.expect_code = 0
+            c.stderr_has = "activation_means.npz"
+            cases.append(c)
+    return cases
+
+
 def input_cases(demo, gpt2_model):
     """`heads` input validation: the folders are good, the arguments are not."""
     cases = []
@@ -657,6 +699,8 @@ def run_case(case, headscope, work, timeout, keep):
             problems.append("%s: exit code %d: %s" % (where, p.returncode, err.strip()[:300]))
         elif getattr(case, "expect_code", None) is not None and p.returncode != case.expect_code:
             problems.append("%s: expected exit %d: %s" % (where, case.expect_code, err.strip()[:300]))
+        elif getattr(case, "stderr_has", None) and case.stderr_has not in err:
+            problems.append("%s: stderr does not name %s: %s" % (where, case.stderr_has, err.strip()[:300]))
         elif p.returncode != 0:
             if len(lines) != 1:
                 problems.append("%s: error is %d lines, not one: %s" % (where, len(lines), err.strip()[:500]))
@@ -735,6 +779,7 @@ def main():
             shutil.copy(os.path.join(gpt2, fn), gpt2_model)
         write_tiny_gpt2(gpt2_model, vocab=50257, n_ctx=64)
     cases += input_cases(demo, gpt2_model)
+    cases += means_cases(demo)
     if a.only:
         cases = [c for c in cases if any(o in c.name for o in a.only.split(","))]
 
