@@ -101,13 +101,14 @@ bool LanguageModel::StreamPatterns(const std::vector<int64_t>& tokens,
 }
 
 std::vector<float> LanguageModel::HeadPattern(const std::vector<int64_t>& tokens, int layer, int head,
-                                              PromptCache* cache) const {
+                                              PromptCache* cache, const Intervention* intervention) const {
   const auto& c = cfg();
   if (layer < 0 || layer >= c.n_layers || head < 0 || head >= c.n_heads)
     throw std::invalid_argument("no head L" + std::to_string(layer) + "H" + std::to_string(head) + " in this model");
   const size_t T = tokens.size();
   std::vector<float> out(T * T);
-  if (cache) {
+  const bool intervened = intervention && !intervention->empty();
+  if (cache && !intervened) {
     std::lock_guard<std::mutex> lock(cache->mu);
     if (cache->model == m->id && cache->prefix.tokens == tokens) {
       const torch::Tensor p = m->model->HeadPattern(cache->prefix, layer, head);
@@ -119,6 +120,7 @@ std::vector<float> LanguageModel::HeadPattern(const std::vector<int64_t>& tokens
   }
   StreamOptions o;
   o.last_layer = layer;
+  o.intervention = intervention;
   StreamPatterns(tokens, [&](const PatternBlock& b) {
     if (b.layer != layer || head < b.head0 || head >= b.head0 + b.n_heads) return;
     std::memcpy(out.data() + size_t(b.row0) * T, b.Row(head - b.head0, b.row0), size_t(b.T - b.row0) * T * sizeof(float));

@@ -91,9 +91,11 @@ class LanguageModel {
                       const StreamOptions& options = {}) const;
 
   // One head's [T, T] pattern for `tokens`: from `cache` when it holds these
-  // tokens (a matrix product), else by running the model to that layer.
+  // tokens (a matrix product), else by running the model to that layer
+  // (with `intervention`'s heads and neurons turned off, when given: the
+  // cache is then not used).
   std::vector<float> HeadPattern(const std::vector<int64_t>& tokens, int layer, int head,
-                                 PromptCache* cache = nullptr) const;
+                                 PromptCache* cache = nullptr, const Intervention* intervention = nullptr) const;
 
   // The streamed model itself (interventions.cpp runs it with hooks).
   model::MappedModel& Mapped() const;
