@@ -2,7 +2,7 @@
 # The layer rules of the source tree, checked from the includes themselves
 # (the CMake include roots make an upward include fail to build; this says
 # which rule a file breaks, and also covers the app's rooms):
-#   analysis/, bottom up: io, tokenizers -> model, jobs -> library, families -> analyzers, lm -> train;
+#   analysis/, bottom up: io, tokenizers -> model, jobs -> library -> families -> analyzers, lm -> train;
 #   a folder includes only folders below it (and itself);
 #   widgets/ and analysis/ never include each other; app/ never includes torch;
 #   a panel never includes another panel.
@@ -15,7 +15,7 @@ declare -A allowed=(
   [model]="io model"
   [jobs]="io jobs"
   [library]="io model jobs library"
-  [families]="io model jobs families"
+  [families]="io model jobs library families"
   [analyzers]="io tokenizers model jobs library families analyzers"
   [lm]="io tokenizers model jobs library families lm"
   [train]="io tokenizers model jobs library families analyzers lm train"

@@ -17,14 +17,14 @@ void CheckFreqs(int p, const std::vector<int>& key_freqs) {
                                   std::to_string((p - 1) / 2));
 }
 
-// The key-frequency part of the grid: sum over k of the components along
-// unit cos/sin(w_k (a+b)).
-std::vector<double> KeyPart(const float* logits, int p, const std::vector<int>& key_freqs) {
-  CheckFreqs(p, key_freqs);
+}  // namespace
+
+std::vector<double> SumFrequencyPart(const float* values, int p, int n_cols, const std::vector<int>& freqs) {
+  CheckFreqs(p, freqs);
   const int n = p * p;
-  std::vector<double> out(size_t(n) * p, 0.0);
-  std::vector<double> dir(static_cast<size_t>(n)), coef(static_cast<size_t>(p));
-  for (int k : key_freqs) {
+  std::vector<double> out(size_t(n) * n_cols, 0.0);
+  std::vector<double> dir(static_cast<size_t>(n)), coef(static_cast<size_t>(n_cols));
+  for (int k : freqs) {
     for (int trig = 0; trig < 2; ++trig) {
       // The direction over pairs, unit norm; it depends on (a + b) mod p only.
       double norm2 = 0;
@@ -39,19 +39,21 @@ std::vector<double> KeyPart(const float* logits, int p, const std::vector<int>& 
       for (double& v : dir) v *= inv;
       std::fill(coef.begin(), coef.end(), 0.0);
       for (int i = 0; i < n; ++i) {
-        const float* row = logits + size_t(i) * p;
+        const float* row = values + size_t(i) * n_cols;
         const double d = dir[size_t(i)];
-        for (int c = 0; c < p; ++c) coef[size_t(c)] += d * row[c];
+        for (int c = 0; c < n_cols; ++c) coef[size_t(c)] += d * row[c];
       }
       for (int i = 0; i < n; ++i) {
-        double* row = out.data() + size_t(i) * p;
+        double* row = out.data() + size_t(i) * n_cols;
         const double d = dir[size_t(i)];
-        for (int c = 0; c < p; ++c) row[c] += d * coef[size_t(c)];
+        for (int c = 0; c < n_cols; ++c) row[c] += d * coef[size_t(c)];
       }
     }
   }
   return out;
 }
+
+namespace {
 
 template <class T>
 double CrossEntropy(const T* logits, int p, const std::vector<int>& pairs) {
@@ -74,7 +76,7 @@ double CrossEntropy(const T* logits, int p, const std::vector<int>& pairs) {
 
 void SplitKeyFrequencies(const float* logits, int p, const std::vector<int>& key_freqs, std::vector<double>* restricted,
                          std::vector<double>* excluded) {
-  const std::vector<double> key = KeyPart(logits, p, key_freqs);
+  const std::vector<double> key = SumFrequencyPart(logits, p, p, key_freqs);
   const size_t n = size_t(p) * p;
   if (excluded) {
     excluded->resize(key.size());

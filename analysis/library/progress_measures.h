@@ -15,6 +15,12 @@
 
 namespace hs::library {
 
+// The components of the columns of `values` [p*p, n_cols] (row a*p + b for
+// the pair (a, b)) along the unit directions cos(w_k (a+b)) and sin(w_k (a+b))
+// over the pairs, w_k = 2 pi k / p, summed over k in `freqs`: [p*p, n_cols].
+// (The key-frequency part the progress measures split the logits into.)
+std::vector<double> SumFrequencyPart(const float* values, int p, int n_cols, const std::vector<int>& freqs);
+
 // Restricted logits: per answer c, the mean over the grid plus the
 // components along cos/sin(w_k (a+b)) for k in `key_freqs`; everything else
 // is removed. -> [p*p*p] in logit-grid order.

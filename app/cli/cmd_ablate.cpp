@@ -170,8 +170,15 @@ void AddAblate(CLI::App& cli) {
   sub->add_option("--freqs", r->freqs, "Grokking run: key frequencies to remove from the neuron activations, k[,...]");
   sub->add_flag("--json", o->json,
                 "Print JSON (language model: {tokens, mode, heads, neurons, loss_clean, loss_ablated})");
-  sub->callback([o, r, tokens_text, prompt_opt, tokens_opt] {
+  auto sub_count = [sub](const char* name) { return sub->get_option(name)->count(); };
+  sub->callback([o, r, tokens_text, prompt_opt, tokens_opt, sub_count] {
     if (IsTrainingRunDir(o->model_dir)) {
+      for (const char* name : {"--prompt", "--tokens", "--mode", "--resample", "--bos", "--each"})
+        if (sub_count(name) > 0) {
+          std::cerr << "headscope ablate: " << name << " is for a language model; " << o->model_dir
+                    << " is a grokking run (give --epoch, --heads, --neurons, --freqs)\n";
+          ExitWith(2);
+        }
       r->run_dir = o->model_dir, r->heads = o->heads, r->neurons = o->neurons, r->json = o->json;
       ExitWith(AblateRun(*r));
     }

@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "ablation_start.h"
 #include "commands.h"
 #include "lm/language_model.h"
+#include "lm_workspace.h"
 #include "panel.h"
 
 namespace hs::app {
@@ -32,12 +34,34 @@ void AddShot(CLI::App& cli) {
   shot_cmd->add_option("--compare", shot->compare, "Runs the compare_runs panel overlays with --run (comma-separated)")
       ->delimiter(',');
   shot_cmd->add_option("--pair", shot->pair, "Position pair for the head grids as QUERY,KEY (default: last position attending to a)");
+  auto ablate = std::make_shared<std::string>();
+  shot_cmd->add_option("--ablate", *ablate,
+                       "The ablation panel's selection, e.g. \"heads=0,2;neurons=12;freqs=14\" (default: nothing off)");
+  auto off = std::make_shared<std::pair<std::string, std::string>>("", "zero");  // LM heads turned off, mode
+  shot_cmd->add_option("--off", off->first, "LM heads turned off in every view, LAYER.HEAD[,...] (e.g. 0.1)");
+  shot_cmd->add_option("--off-mode", off->second, "How --off removes a head: zero, or mean (its mean output)")
+      ->check(CLI::IsMember({"zero", "mean"}))
+      ->capture_default_str();
   shot_cmd->add_option("--out", shot->screenshot, "PNG file to write")->required();
   shot_cmd->add_option("--after", shot->capture_after_s,
                        "Capture after this many seconds even while panels still compute (shows progress)");
   shot_cmd->add_option("--width", shot->width, "Window width in pixels")->capture_default_str();
   shot_cmd->add_option("--height", shot->height, "Window height in pixels")->capture_default_str();
-  shot_cmd->callback([shot, panels] {
+  shot_cmd->callback([shot, panels, ablate, off] {
+    if (!off->first.empty()) {
+      std::vector<std::pair<int, int>> heads;
+      std::string error;
+      if (!ParseLayerPairs(off->first, "HEAD", &heads, &error)) {
+        std::cerr << "headscope shot: --off '" << off->first << "': " << error << "\n";
+        ExitWith(2);
+      }
+      SetLmStartOff(heads, off->second == "mean" ? lm::AblationMode::kMean : lm::AblationMode::kZero);
+    }
+    std::string ablate_error;
+    if (!ablate->empty() && !SetAblationPanelStart(*ablate, &ablate_error)) {
+      std::cerr << "headscope shot: --ablate '" << *ablate << "': " << ablate_error << "\n";
+      ExitWith(2);
+    }
     const PanelDef* def = shot->panel.empty() ? nullptr : FindPanel(shot->panel);
     if (!shot->panel.empty() && !def) {
       std::cerr << "headscope shot: unknown --panel '" << shot->panel << "'; use one of " << panels << "\n";

@@ -1,6 +1,8 @@
 // The selected head's attention over the prompt: query tokens down, key
 // tokens across; hover names both tokens and the weight. The head's roles
-// and its activation scores on this prompt above it.
+// and its activation scores on this prompt above it; with heads turned off,
+// the pattern of the model without them. Right-click the map to turn the
+// head off.
 #include <imgui.h>
 
 #include <algorithm>
@@ -15,7 +17,11 @@ namespace {
 
 class LmAttentionPanel : public PromptPanel {
  public:
+  // Also while the pattern with every head on (the comparison) is computed.
+  bool Waiting() const override { return PromptPanel::Waiting() || m_compare_waiting; }
+
   void Draw(const ViewContext& v, PanelOutput& out) override {
+    m_compare_waiting = false;
     if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const auto& a = *m.analysis;
@@ -46,6 +52,20 @@ class LmAttentionPanel : public PromptPanel {
     }
     if (roles.empty()) ImGui::TextDisabled("no role: below every threshold");
     else ImGui::TextUnformatted(roles.c_str());
+    if (m.IsOff(m.layer, m.head)) {
+      ImGui::TextColored(ImVec4(0.7f, 0.35f, 0, 1), "%s is turned off: it still attends as shown, but its output is "
+                         "replaced by %s, so the layers after it do not see it.", HeadName(m.layer, m.head).c_str(),
+                         OffModeWords(m.off_mode));
+    } else if (!a.intervention.empty()) {
+      ImGui::Checkbox("compare with every head on", &m_compare);
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Left: the head with every head on; right: with %s turned off.\n"
+                          "An induction head that loses its previous-token head stops attending to the token after\n"
+                          "the earlier occurrence (the diagonal stripe below the main one fades).",
+                          a.intervention.c_str());
+      ImGui::SameLine();
+      ImGui::TextColored(ImVec4(0.7f, 0.35f, 0, 1), "With %s turned off.", a.intervention.c_str());
+    }
     const float* full = m.SelectedPattern();
     if (!full) {
       EmptyState(("Computing " + HeadName(m.layer, m.head) + "'s attention on this prompt...").c_str());
@@ -86,12 +106,29 @@ class LmAttentionPanel : public PromptPanel {
     if (m_follow) m_col0 = m_row0;
     m_row0 = std::clamp(m_row0, 0, T - m_window);
     m_col0 = std::clamp(m_col0, 0, T - m_window);
-    const std::tuple<const void*, int, int, int, int, int> view{full, T, m_window, m_row0, m_col0, m.layer * 100000 + m.head};
+    // The same head with every head on, beside the pattern with heads off.
+    const float* clean = nullptr;
+    const bool compare = m_compare && !a.intervention.empty();
+    if (compare) {
+      if (m.clean_head && m.clean_head_for == m.analysis && m.clean_head->layer == m.layer &&
+          m.clean_head->head == m.head && m.clean_head->pattern.size() == size_t(T) * T)
+        clean = m.clean_head->pattern.data();
+      else
+        m_compare_waiting = m.analysis_current;
+    }
+    const std::tuple<const void*, const void*, int, int, int, int, int> view{full,   clean,  T, m_window,
+                                                                              m_row0, m_col0, m.layer * 100000 + m.head};
     if (view != m_view_of) {
       m_view_of = view;
       m_cells.resize(size_t(m_window) * m_window);
       for (int r = 0; r < m_window; ++r)
         std::copy_n(full + size_t(m_row0 + r) * T + m_col0, m_window, m_cells.data() + size_t(r) * m_window);
+      m_clean_cells.clear();
+      if (clean) {
+        m_clean_cells.resize(size_t(m_window) * m_window);
+        for (int r = 0; r < m_window; ++r)
+          std::copy_n(clean + size_t(m_row0 + r) * T + m_col0, m_window, m_clean_cells.data() + size_t(r) * m_window);
+      }
       m_row_ptrs.clear(), m_col_ptrs.clear();
       for (int i = 0; i < m_window; ++i) m_row_ptrs.push_back(m_labels[m_row0 + i].c_str());
       for (int i = 0; i < m_window; ++i) m_col_ptrs.push_back(m_labels[m_col0 + i].c_str());
@@ -117,7 +154,33 @@ class LmAttentionPanel : public PromptPanel {
     spec.stale = !m.analysis_current;
     spec.version = m_version;
     widgets::HeatmapState st;
-    widgets::Heatmap("##lm_attention", m_cells.data(), m_window, m_window, spec, &st);
+    if (compare) {  // two maps side by side, one colour scale (the bar on the right one)
+      const ImVec2 avail = ImGui::GetContentRegionAvail(), origin = ImGui::GetCursorScreenPos();
+      // Equal maps: the colour bar's width (fh * 4.2) goes to the right one only.
+      const float half = (avail.x - ImGui::GetStyle().ItemSpacing.x - fh * 4.2f) * 0.5f;
+      const std::string left = HeadName(m.layer, m.head) + " with every head on";
+      const std::string right = HeadName(m.layer, m.head) + " with " + a.intervention.substr(0, a.intervention.rfind(" (")) + " off";
+      widgets::HeatmapSpec ls = spec;
+      ls.title = left.c_str();
+      ls.colorbar = false;
+      ls.size = ImVec2(half, avail.y);
+      widgets::HeatmapState lst;
+      if (!m_clean_cells.empty()) {
+        widgets::Heatmap("##lm_attention_clean", m_clean_cells.data(), m_window, m_window, ls, &lst);
+      } else {
+        ImGui::Dummy(ls.size);
+        ImGui::GetWindowDrawList()->AddText(ImGui::GetItemRectMin(), ImGui::GetColorU32(ImGuiCol_TextDisabled),
+                                            "computing it with every head on...");
+      }
+      ImGui::SetCursorScreenPos(ImVec2(origin.x + ls.size.x + ImGui::GetStyle().ItemSpacing.x, origin.y));
+      spec.title = right.c_str();
+      spec.size = ImVec2(avail.x - ls.size.x - ImGui::GetStyle().ItemSpacing.x, avail.y);
+      widgets::Heatmap("##lm_attention", m_cells.data(), m_window, m_window, spec, &st);
+      st.hovered = st.hovered || lst.hovered;
+    } else {
+      widgets::Heatmap("##lm_attention", m_cells.data(), m_window, m_window, spec, &st);
+    }
+    HeadMenu("##attention_menu", RightClicked(st.hovered), m.layer, m.head, m, out);
     if (st.hovered && m_window < T) {
       const float wheel = ImGui::GetIO().MouseWheel;
       if (wheel != 0) {
@@ -136,8 +199,10 @@ class LmAttentionPanel : public PromptPanel {
   std::vector<const char*> m_row_ptrs, m_col_ptrs;
   int m_window = 0, m_row0 = 0, m_col0 = 0;
   bool m_follow = true;
-  std::tuple<const void*, int, int, int, int, int> m_view_of{};
-  std::vector<float> m_cells;  // the window shown
+  bool m_compare = true, m_compare_waiting = false;
+  std::tuple<const void*, const void*, int, int, int, int, int> m_view_of{};
+  std::vector<float> m_cells;        // the window shown
+  std::vector<float> m_clean_cells;  // the same window with every head on (comparison)
 };
 
 const bool kLmAttentionPanelRegistered = RegisterPanel({"lm_attention", "Attention of the selected head", WorkspaceKind::LanguageModel,

@@ -17,9 +17,47 @@ std::vector<std::string> TokenLabels(const std::vector<std::string>& text) {
   for (const auto& t : text) {
     std::string s;
     for (char c : t) s += c == '\n' ? std::string("\\n") : c == '\t' ? std::string("\\t") : c == '\r' ? "\\r" : std::string(1, c);
+    if (!s.empty() && s.find_first_not_of(' ') == std::string::npos) {  // a space token: a visible dot per space
+      std::string dots;
+      for (size_t i = 0; i < s.size(); ++i) dots += "\xc2\xb7";
+      s = dots;
+    }
     out.push_back(s);
   }
   return out;
+}
+
+const char* OffModeWords(lm::AblationMode mode) {
+  return mode == lm::AblationMode::kMean ? "its mean output over natural sentences" : "zeros";
+}
+
+void HeadMenu(const char* id, bool open, int layer, int head, const LmView& m, PanelOutput& out) {
+  ImGuiStorage* st = ImGui::GetStateStorage();
+  const ImGuiID kl = ImGui::GetID((std::string(id) + "#layer").c_str()), kh = ImGui::GetID((std::string(id) + "#head").c_str());
+  if (open) {
+    st->SetInt(kl, layer), st->SetInt(kh, head);
+    ImGui::OpenPopup(id);
+  }
+  if (!ImGui::BeginPopup(id)) return;
+  const int l = st->GetInt(kl, -1), h = st->GetInt(kh, -1);
+  const bool off = m.IsOff(l, h);
+  ImGui::TextDisabled("%s%s", HeadName(l, h).c_str(), off ? " (turned off)" : "");
+  ImGui::Separator();
+  const bool zero = off && m.off_mode == lm::AblationMode::kZero, mean = off && m.off_mode == lm::AblationMode::kMean;
+  if (ImGui::MenuItem("Turn off (zero)", nullptr, zero)) out.head_off = std::make_pair(l, h), out.head_off_mode = 0;
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Replace its output (hook_z, before W_O) by zeros, in every view:\n"
+                      "later heads and the per-token loss show the model without it.");
+  if (ImGui::MenuItem("Turn off (mean)", nullptr, mean)) out.head_off = std::make_pair(l, h), out.head_off_mode = 1;
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Replace its output by its mean over natural sentences (mean ablation):\n"
+                      "removes what it says about this prompt, keeps its average contribution.\n"
+                      "One mode for every turned-off head.");
+  if (ImGui::MenuItem("Turn back on", nullptr, false, off)) out.head_on = std::make_pair(l, h);
+  if (m.off_heads.size() > (off ? 1u : 0u) && ImGui::MenuItem("Turn every head back on")) out.all_heads_on = true;
+  ImGui::Separator();
+  if (ImGui::MenuItem("Select it", nullptr, l == m.layer && h == m.head)) out.head = std::make_pair(l, h);
+  ImGui::EndPopup();
 }
 
 }  // namespace hs::app

@@ -64,10 +64,21 @@ class PromptPanel : public Panel {
 // Colour of a category (display order), from the colour-blind-safe palette.
 ImU32 CategoryColor(const std::string& key);
 
-// Token text for axis labels: newline, tab and carriage return made visible.
+// Token text for axis labels: newline, tab and carriage return made visible,
+// and a token of spaces shown as middle dots.
 std::vector<std::string> TokenLabels(const std::vector<std::string>& text);
 
 // "L1H2"
 inline std::string HeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
+
+// A head's right-click menu (every LM view that shows heads): turn it off
+// (zero or mean ablation of its output, in every view) or back on, select
+// it. Call it every frame after the widget; `open`: head (layer, head) was
+// right-clicked this frame.
+void HeadMenu(const char* id, bool open, int layer, int head, const LmView& m, PanelOutput& out);
+// The mouse's right button went down over a hovered item or cell this frame.
+inline bool RightClicked(bool hovered) { return hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Right); }
+// "zero" / "mean": what the turned-off heads' outputs are replaced by, in words.
+const char* OffModeWords(lm::AblationMode mode);
 
 }  // namespace hs::app

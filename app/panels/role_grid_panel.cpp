@@ -1,11 +1,13 @@
 // Layer x head grids of every category's offline score (head_categories.json
 // all_scores), one per role on a shared 0..1 scale; the top heads of each
-// role outlined, the selected head in red. Hover for the score; click a cell
-// to select that head.
+// role outlined, the selected head in red, heads turned off crossed out.
+// Hover for the score; click a cell to select that head, right-click it to
+// turn it off.
 #include <imgui.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "heatmap.h"
 #include "lm_panel_common.h"
@@ -45,6 +47,7 @@ class RoleGridPanel : public Panel {
     const float w = (avail.x - cb) / columns - ImGui::GetStyle().ItemSpacing.x;
     const float h = std::max(fh * 5, avail.y / rows - ImGui::GetStyle().ItemSpacing.y);
     const ImVec2 origin = ImGui::GetCursorScreenPos();
+    std::optional<std::pair<int, int>> menu;  // a head right-clicked this frame
     for (int i = 0; i < n; ++i) {
       const auto& [key, g] = m_values[i];
       const library::CategoryDef* def = library::FindCategoryDef(key);
@@ -64,6 +67,7 @@ class RoleGridPanel : public Panel {
       widgets::HeatmapState st;
       if (widgets::Heatmap(key.c_str(), g.data(), L, H, spec, &st) && st.row >= 0)
         out.head = std::make_pair(st.row, st.col), out.category = key;
+      if (RightClicked(st.hovered)) menu = std::make_pair(st.row, st.col);
       // Outline the category's top heads; the selected head in red.
       ImDrawList* dl = ImGui::GetWindowDrawList();
       const float cw = (st.plot_max.x - st.plot_min.x) / H, ch = (st.plot_max.y - st.plot_min.y) / L;
@@ -73,12 +77,20 @@ class RoleGridPanel : public Panel {
       };
       for (const auto& t : cats.Find(key)->top_heads) cell(t.layer, t.head, IM_COL32(255, 255, 255, 230), 1.5f);
       if (m.layer >= 0 && m.layer < L && m.head >= 0 && m.head < H) cell(m.layer, m.head, IM_COL32(220, 50, 47, 255), 2.5f);
+      for (const auto& [ol, oh] : m.off_heads) {  // turned off: crossed out
+        if (ol >= L || oh >= H) continue;
+        const ImVec2 a(st.plot_min.x + oh * cw + 3, st.plot_min.y + ol * ch + 3), b(a.x + cw - 6, a.y + ch - 6);
+        dl->AddLine(a, b, IM_COL32(20, 20, 20, 220), 2.0f);
+        dl->AddLine(ImVec2(a.x, b.y), ImVec2(b.x, a.y), IM_COL32(20, 20, 20, 220), 2.0f);
+      }
     }
+    HeadMenu("##grid_menu", menu.has_value(), menu ? menu->first : -1, menu ? menu->second : -1, m, out);
     ImGui::SetCursorScreenPos(ImVec2(origin.x + avail.x - cb + fh * 0.5f, origin.y + fh * 1.3f));
     widgets::ColorBar("##grid_cb", widgets::Colormap::Viridis, 0, 1, ImVec2(cb - fh * 0.5f, std::max(fh * 3, h - fh * 4)),
                       "score");
     ImGui::SetCursorScreenPos(ImVec2(origin.x, origin.y + rows * (h + ImGui::GetStyle().ItemSpacing.y)));
-    ImGui::TextDisabled("White outline: the category's top heads. Red: the selected head. Click a cell to select it.");
+    ImGui::TextDisabled("White outline: the category's top heads. Red: the selected head.%s Click a cell to select it; "
+                        "right-click it to turn it off.", m.off_heads.empty() ? "" : " Crossed out: turned off.");
   }
 
  private:

@@ -3,19 +3,24 @@
 //   Selection ........ SetPrompt, SelectHead, SelectStep, Update (model, prompt and plasticity requests)
 //   Top bar .......... DrawTopBar: model picker, loading progress, training-step slider
 //   Prompt bar ....... DrawPromptBar: prompt box, BOS, suggested prompts, status
+//   Heads turned off . TurnOff, TurnOn, CurrentIntervention, RequestCausal (means, losses, checks),
+//                      DrawOffChips, DrawLossStrip (under the prompt)
 //   Bars ............. DrawBars (the tabs are the Workspace base's)
 #include "lm_workspace.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <imgui_internal.h>
 #include <imgui_stdlib.h>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
+#include "colormap.h"
 #include "io/hub_cache.h"
 #include "io/units.h"
 #include "library/head_roles.h"
@@ -39,7 +44,18 @@ std::string ReadPromptFile(const fs::path& path) {
   if (text.find('\0') != std::string::npos) throw std::runtime_error(path.string() + ": not a text file (it has NUL bytes)");
   return text;
 }
+
+// `headscope shot --off`: the heads the next workspace starts with turned off.
+std::vector<std::pair<int, int>> g_lm_start_off;
+lm::AblationMode g_lm_start_off_mode = lm::AblationMode::kZero;
+
+std::string OffHeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
 }  // namespace
+
+void SetLmStartOff(std::vector<std::pair<int, int>> heads, lm::AblationMode mode) {
+  g_lm_start_off = std::move(heads);
+  g_lm_start_off_mode = mode;
+}
 
 // [SECTION] Model
 LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
@@ -52,6 +68,8 @@ LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
   }
   const fs::path demo = lm::DemoLmDir();
   if (!demo.empty()) m_recent.push_back(demo);
+  m_start_off = g_lm_start_off;
+  m_view.off_mode = g_lm_start_off_mode;
 }
 
 void LmWorkspace::OpenModel(const fs::path& dir) {
@@ -60,13 +78,19 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   m_model_key = key;
   m_open_error.clear();
   const std::string category = m_view.category;
-  m_view = LmView{};  // nothing of the previous model is shown again
+  const lm::AblationMode off_mode = m_view.off_mode;
+  m_view = LmView{};  // nothing of the previous model is shown again (its heads turned off included)
   m_view.category = category;
+  m_view.off_mode = off_mode;
+  m_intervention.reset();
+  m_checks_asked.clear();
   m_view.model_dir = dir;
   m_view.loading = "loading " + dir.string();
   m_analysis_model.clear();
   m_encoded_for.clear();
   m_requests.Cancel("lm_plasticity");  // the previous model's plasticity run stops
+  for (const char* slot : {"lm_means", "lm_checks", "lm_patch"})  // and its long-lane work: the new model loads first
+    m_requests.Cancel(slot);
   m_plasticity_want = PlasticityWant::Saved;
   if (std::find(m_recent.begin(), m_recent.end(), dir) == m_recent.end()) m_recent.push_back(dir);
 }
@@ -85,6 +109,14 @@ void LmWorkspace::Adopt(std::shared_ptr<const lm::LmModel> model) {
   }
   m_view.layer = l, m_view.head = h;
   if (m_view.category.empty()) m_view.category = "induction";
+  for (const auto& [ol, oh] : m_start_off) {  // --off: the heads this model has
+    if (ol >= 0 && ol < m.n_layers() && oh >= 0 && oh < m.n_heads())
+      TurnOff(ol, oh, m_view.off_mode);
+    else
+      m_view.off_error = "cannot turn off " + OffHeadName(ol, oh) + ": the model has " + std::to_string(m.n_layers()) +
+                         " layers x " + std::to_string(m.n_heads()) + " heads";
+  }
+  m_start_off.clear();
   SelectStep(m_wanted_step);
 }
 
@@ -128,6 +160,7 @@ void LmWorkspace::Update() {
   m_view.loading_fraction = r.progress.fraction;
   if (r.value && r.value != m_view.model) Adopt(r.value);
   RequestPrompt();
+  RequestCausal();
   RequestPlasticity();
 }
 
@@ -161,19 +194,28 @@ void LmWorkspace::RequestPrompt() {
   key.bos = m_bos;
   key.n_tokens = m_tokens.size();
   key.tokens_hash = LmPromptKey::HashTokens(m_tokens);
-  const Result<lm::PromptAnalysis> r =
-      m_requests.LmPrompt(m_view.model, key, m_prompt, m_tokens, {m_view.layer, m_view.head});
+  // Heads turned off: every view shows the model without them.
+  const std::shared_ptr<const lm::Intervention> iv = CurrentIntervention();
+  if (iv) key.intervention = lm::Describe(*iv);
   if (m_analysis_model != model) m_view.analysis.reset();  // never another model's result
+  if (!m_view.off_heads.empty() && !iv) {  // mean ablation: the means first
+    m_view.analysis_current = false;
+    m_view.prompt_status = m_view.means_error.empty() ? "mean outputs of the heads: " + m_view.means_status : "";
+    m_view.prompt_fraction = m_view.means_fraction;
+    return;
+  }
+  const Result<lm::PromptAnalysis> r =
+      m_requests.LmPrompt(m_view.model, key, m_prompt, m_tokens, {m_view.layer, m_view.head}, iv);
   m_view.analysis_current = r.value != nullptr;
   m_view.prompt_status = r.pending ? r.progress.what : "";
   m_view.prompt_fraction = r.pending ? r.progress.fraction : -1;
-  if (r.value) m_view.analysis = r.value, m_analysis_model = model, m_analysis_key = key;
+  if (r.value) m_view.analysis = r.value, m_analysis_model = model, m_analysis_key = key, m_view.analysis_key = key;
   // A head selected after the analysis ran: its pattern from the cached queries and keys.
   const auto& a = m_view.analysis;
   if (a && a->ok() && m_view.analysis_current && !a->Head(m_view.layer, m_view.head) &&
       m_view.layer < a->n_layers && m_view.head < a->n_heads) {
     const Result<LmHeadPattern> h =
-        m_requests.HeadPattern(m_view.model, m_analysis_key, a->tokens, m_view.layer, m_view.head);
+        m_requests.HeadPattern(m_view.model, m_analysis_key, a->tokens, m_view.layer, m_view.head, iv);
     if (h.value) {
       m_view.other_head = std::shared_ptr<const std::vector<float>>(h.value, &h.value->pattern);
       m_view.other_layer = h.value->layer, m_view.other_head_index = h.value->head, m_view.other_for = a;
@@ -207,6 +249,7 @@ void LmWorkspace::RequestPlasticity() {
 ViewContext LmWorkspace::Context() const {
   ViewContext v;
   v.lm = &m_view;
+  v.requests = &m_requests;  // the causal panels' own requests (patching, one cell's exact ablation)
   return v;
 }
 
@@ -220,17 +263,26 @@ void LmWorkspace::Apply(const PanelOutput& out) {
     m_requests.Cancel("lm_plasticity");
     m_plasticity_want = PlasticityWant::Saved;
   }
+  if (out.head_off)
+    TurnOff(out.head_off->first, out.head_off->second,
+            out.head_off_mode == 1 ? lm::AblationMode::kMean : lm::AblationMode::kZero);
+  if (out.head_on) TurnOn(out.head_on->first, out.head_on->second);
+  if (out.all_heads_on) TurnAllOn();
   // An edit typed this frame starts now, not next frame.
   RequestPrompt();
+  RequestCausal();
   RequestPlasticity();
 }
 
 bool LmWorkspace::WaitingSelf() const {
-  return !m_view.loading.empty() || (m_view.model && !m_view.analysis_current);
+  const auto& a = m_view.analysis;
+  const bool losses = a && a->ok() && m_view.analysis_current && !m_view.losses_current && m_view.losses_error.empty();
+  return !m_view.loading.empty() || (m_view.model && !m_view.analysis_current) || losses;
 }
 
 void LmWorkspace::AppendErrors(std::vector<std::string>& out) const {
   if (!m_view.error.empty()) out.push_back("model: " + m_view.error);
+  if (!m_view.off_error.empty()) out.push_back("heads turned off: " + m_view.off_error);
 }
 
 std::vector<std::string> LmWorkspace::Warnings() const {
@@ -482,12 +534,315 @@ void LmWorkspace::DrawPromptBar() {
     ImGui::SameLine();
     ImGui::TextDisabled("updating...");
   }
+  if (!m_view.model) return;
+  DrawOffChips();
+  DrawLossStrip();
 }
 
 // [SECTION] Bars
 void LmWorkspace::DrawBars() {
   DrawTopBar();
   DrawPromptBar();
+}
+
+// [SECTION] Heads turned off
+void LmWorkspace::TurnOff(int layer, int head, lm::AblationMode mode) {
+  m_view.off_mode = mode;  // one mode for every turned-off head
+  if (!m_view.IsOff(layer, head)) {
+    m_view.off_heads.emplace_back(layer, head);
+    std::sort(m_view.off_heads.begin(), m_view.off_heads.end());  // one key for one set
+  }
+  RequestPrompt();
+}
+
+void LmWorkspace::TurnOn(int layer, int head) {
+  auto& v = m_view.off_heads;
+  v.erase(std::remove(v.begin(), v.end(), std::make_pair(layer, head)), v.end());
+  RequestPrompt();
+}
+
+void LmWorkspace::TurnAllOn() {
+  m_view.off_heads.clear();
+  RequestPrompt();
+}
+
+std::shared_ptr<const lm::Intervention> LmWorkspace::CurrentIntervention() {
+  if (m_view.off_heads.empty()) return nullptr;
+  const bool mean = m_view.off_mode == lm::AblationMode::kMean;
+  if (mean && !m_view.means) return nullptr;
+  const auto means = mean ? m_view.means : nullptr;
+  if (!m_intervention || m_intervention->heads != m_view.off_heads || m_intervention->mode != m_view.off_mode ||
+      m_intervention->means != means) {
+    auto iv = std::make_shared<lm::Intervention>();
+    iv->mode = m_view.off_mode;
+    iv->heads = m_view.off_heads;
+    iv->means = means;
+    m_intervention = iv;
+  }
+  return m_intervention;
+}
+
+void LmWorkspace::RequestCausal() {
+  if (!m_view.model) return;
+  // The heads' mean outputs, once per model (read from beside it, else computed).
+  const Result<LmMeans> means = m_requests.Means(m_view.model, m_model_key);
+  m_view.means_error = means.error;
+  m_view.means_status = means.pending ? (means.progress.what.empty() ? "reading the mean activations" : means.progress.what) : "";
+  m_view.means_fraction = means.pending ? means.progress.fraction : -1;
+  if (means.value) m_view.means = means.value->means;
+  if (m_view.off_mode == lm::AblationMode::kMean && !m_view.off_heads.empty() && !means.error.empty())
+    m_view.off_error = "mean ablation needs each head's mean output: " + means.error;
+  const auto& a = m_view.analysis;
+  const bool shown = a && a->ok() && m_view.analysis_current;
+  // Per-token losses of the prompt shown, clean and with the heads off.
+  m_view.losses_current = false;
+  m_view.losses_status.clear();
+  if (shown) {
+    const Result<LmLosses> r = m_requests.TokenLosses(m_view.model, m_view.analysis_key, a->tokens, CurrentIntervention());
+    m_view.losses_error = r.error;
+    if (r.pending) m_view.losses_status = r.progress.what.empty() ? "computing the losses" : r.progress.what;
+    if (r.value) m_view.losses = r.value, m_view.losses_current = true;
+  }
+  // Heads turned off: the selected head with every head on too (the attention panel compares).
+  if (shown && !a->intervention.empty() && m_view.layer >= 0 && m_view.layer < a->n_layers && m_view.head >= 0 &&
+      m_view.head < a->n_heads) {
+    const Result<LmHeadPattern> r =
+        m_requests.CleanHeadPattern(m_view.model, m_view.analysis_key, a->tokens, m_view.layer, m_view.head);
+    if (r.value) m_view.clean_head = r.value, m_view.clean_head_for = a;
+  }
+  // The causal checks, after each prompt analysis (final weights, every head on).
+  m_view.checks_current = false;
+  m_view.checks_unavailable.clear();
+  if (!shown) {
+    // A new prompt: the last one's checks stop (heads turned on or off keep them: same tokens).
+    LmPromptKey now = m_view.analysis_key;
+    now.n_tokens = m_tokens.size(), now.tokens_hash = LmPromptKey::HashTokens(m_tokens), now.intervention.clear();
+    now.step = m_view.step, now.bos = m_bos;
+    if (!m_checks_asked.empty() && now.str() != m_checks_asked) {
+      m_requests.Cancel("lm_checks");
+      m_checks_asked.clear();
+      m_view.checks_status.clear();
+    }
+    return;
+  }
+  if (a->step >= 0) {
+    m_view.checks_unavailable = "the causal checks run on the final weights (slide to the right end)";
+  } else if (a->T() < 3) {
+    m_view.checks_unavailable = "the causal checks need a prompt of three tokens or more";
+  } else if (means.pending) {
+    m_view.checks_status = "waiting for the mean activations";
+    m_view.checks_fraction = -1;
+  } else {
+    LmPromptKey key = m_view.analysis_key;
+    key.intervention.clear();
+    m_checks_asked = key.str();
+    const Result<lm::CausalChecks> r =
+        m_requests.Checks(m_view.model, key, a->prompt, a->tokens, a, means.value ? means.value->means : nullptr);
+    m_view.checks_error = r.error;
+    m_view.checks_status = r.pending ? (r.progress.what.empty() ? "starting" : r.progress.what) : "";
+    m_view.checks_fraction = r.pending ? r.progress.fraction : -1;
+    if (r.value) {
+      m_view.checks = r.value, m_view.checks_current = true;
+      if (a->intervention.empty() && m_view.checked_for != a) {  // the badges' third state
+        auto roles = std::make_shared<library::PromptRoles>(a->roles);
+        lm::ApplyChecks(*r.value, roles.get());
+        m_view.checked_roles = std::move(roles), m_view.checked_for = a;
+      }
+    }
+  }
+}
+
+void LmWorkspace::DrawOffChips() {
+  const float fh = ImGui::GetFontSize();
+  ImGui::AlignTextToFramePadding();
+  if (m_view.off_heads.empty()) {
+    ImGui::TextDisabled("Every head is on. Right-click a head (roles panel, grids, model view, attention map) to turn it "
+                        "off and watch what changes.");
+    return;
+  }
+  ImGui::TextUnformatted("Turned off:");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Every view shows the model without these heads: their attention is still computed, but their "
+                      "output\n(hook_z, before W_O) is replaced, so later layers and the loss no longer see it.");
+  std::optional<std::pair<int, int>> on;
+  ImGui::PushStyleVar(ImGuiStyleVar_FrameRounding, fh * 0.6f);
+  ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.93f, 0.62f, 0.35f, 1));
+  ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(0.98f, 0.50f, 0.25f, 1));
+  ImGui::PushStyleColor(ImGuiCol_ButtonActive, ImVec4(0.85f, 0.40f, 0.15f, 1));
+  for (const auto& [l, h] : m_view.off_heads) {
+    ImGui::SameLine();
+    const std::string label = OffHeadName(l, h) + "  \xc3\x97##off" + std::to_string(l) + "_" + std::to_string(h);
+    if (ImGui::SmallButton(label.c_str())) on = std::make_pair(l, h);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Turn %s back on", OffHeadName(l, h).c_str());
+  }
+  ImGui::PopStyleColor(3);
+  ImGui::PopStyleVar();
+  ImGui::SameLine(0, fh);
+  ImGui::TextDisabled("output replaced by");
+  ImGui::SameLine();
+  int mode = m_view.off_mode == lm::AblationMode::kMean ? 1 : 0;
+  const int was = mode;
+  ImGui::RadioButton("zero", &mode, 0);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Zero ablation: the heads' outputs are set to 0.");
+  ImGui::SameLine();
+  ImGui::RadioButton("mean", &mode, 1);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Mean ablation: each head's output is replaced by its mean over natural sentences\n"
+                      "(computed once per model and saved beside it); removes what the head says about\n"
+                      "this prompt and keeps its average contribution.%s",
+                      m_view.step >= 0 ? "\nThe means are the final weights' (this is a training checkpoint)." : "");
+  if (mode != was) m_view.off_mode = mode == 1 ? lm::AblationMode::kMean : lm::AblationMode::kZero;
+  ImGui::SameLine(0, fh);
+  if (ImGui::SmallButton("turn all back on")) TurnAllOn();
+  if (on) TurnOn(on->first, on->second);
+  if (m_view.off_mode == lm::AblationMode::kMean && !m_view.means && !m_view.means_status.empty()) {
+    ImGui::SameLine();
+    TextProgressBar(m_view.means_fraction, m_view.means_status.c_str());
+  }
+  if (!m_view.off_error.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "%s", m_view.off_error.c_str());
+  }
+}
+
+void LmWorkspace::DrawLossStrip() {
+  const float fh = ImGui::GetFontSize();
+  const auto& L = m_view.losses;
+  const auto& a = m_view.analysis;
+  if (!a || !a->ok()) return;
+  if (!m_view.losses_error.empty()) {
+    ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "per-token loss: %s", m_view.losses_error.c_str());
+    return;
+  }
+  if (!L) {
+    ImGui::TextDisabled("Per-token loss: %s...", m_view.losses_status.empty() ? "computing" : m_view.losses_status.c_str());
+    return;
+  }
+  const int n = int(L->clean.size());
+  if (n == 0) {
+    ImGui::TextDisabled("Per-token loss: one token, nothing to predict.");
+    return;
+  }
+  if (m_loss_labels_for != L) {  // the token each entry predicts
+    m_loss_labels.clear();
+    for (size_t i = 1; i < L->tokens.size(); ++i) {
+      std::string t;
+      try {
+        t = m_view.model->lm->tokenizer().TokenText(L->tokens[i]);
+      } catch (const std::exception&) {
+        t = "#" + std::to_string(L->tokens[i]);
+      }
+      std::string shown;
+      for (char c : t) shown += c == '\n' ? std::string("\\n") : c == '\t' ? std::string("\\t") : std::string(1, c);
+      if (!shown.empty() && shown.find_first_not_of(' ') == std::string::npos) {  // a space token: middle dots
+        const size_t n_spaces = shown.size();
+        shown.clear();
+        for (size_t k = 0; k < n_spaces; ++k) shown += "\xc2\xb7";
+      }
+      m_loss_labels.push_back(shown);
+    }
+    m_loss_labels_for = L;
+  }
+  const bool off = !L->intervened.empty() && L->intervened.size() == L->clean.size();
+  double mean_clean = 0, mean_off = 0, vmax = 0.5, dmax = 0.1;
+  for (int i = 0; i < n; ++i) {
+    mean_clean += L->clean[i];
+    vmax = std::max(vmax, L->clean[i]);
+    if (off) {
+      mean_off += L->intervened[i];
+      vmax = std::max(vmax, L->intervened[i]);
+      dmax = std::max(dmax, std::abs(L->intervened[i] - L->clean[i]));
+    }
+  }
+  mean_clean /= n, mean_off /= n;
+  // Header: what the strip is, the means, and the legend.
+  ImGui::TextUnformatted("Per-token loss");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Each cell is one token: -log p(token | the tokens before it), in nats (natural log).\n"
+                      "White: the model predicted it well; red: it was surprised.%s",
+                      off ? "\nThe change row: red where turning the heads off made the prediction worse, blue better." : "");
+  ImGui::SameLine();
+  if (off) {
+    ImGui::TextDisabled("mean over %d tokens: clean %.2f nats, with %s off %.2f nats (%+.2f)", n, mean_clean,
+                        L->intervention.substr(0, L->intervention.rfind(" (")).c_str(), mean_off, mean_off - mean_clean);
+  } else {
+    ImGui::TextDisabled("mean over %d tokens: %.2f nats.  Turn a head off to compare the loss without it.", n, mean_clean);
+  }
+  if (!m_view.losses_current) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.7f, 0.35f, 0, 1), "updating%s", m_view.losses_status.empty() ? "..." : (": " + m_view.losses_status).c_str());
+  }
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const float label_w = fh * 7.5f, legend_w = fh * 11;
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  const float W = std::max(fh * 8, ImGui::GetContentRegionAvail().x - label_w - legend_w);
+  const float cw = W / n, row_h = fh * 1.15f;
+  const int rows = off ? 4 : 2;  // tokens, clean[, off, change]
+  const std::string off_heads = off ? L->intervention.substr(0, L->intervention.rfind(" (")) : "";
+  const std::string off_label = off_heads.size() <= 10 ? off_heads + " off" : "heads off";
+  const char* names[4] = {"next token", "clean", off_label.c_str(), "change"};
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), dim = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  auto loss_color = [&](double v) { return widgets::ColormapColor(widgets::Colormap::Diverging, 0.5f + 0.5f * float(std::min(1.0, v / vmax))); };
+  for (int r = 0; r < rows; ++r) {
+    const float y = p.y + r * row_h;
+    dl->AddText(ImVec2(p.x, y + (row_h - fh) * 0.5f), r == 0 ? dim : text, names[r]);
+    for (int i = 0; i < n; ++i) {
+      const ImVec2 c0(p.x + label_w + i * cw, y + 1), c1(p.x + label_w + (i + 1) * cw, y + row_h - 1);
+      if (r == 0) {
+        if (cw < fh * 0.5f) continue;  // too narrow for any label (a long prompt): hover names the token
+        const char* t = m_loss_labels[i].c_str();
+        const float tw = ImGui::CalcTextSize(t).x;
+        if (tw <= cw - 1) dl->AddText(ImVec2(c0.x + (cw - tw) * 0.5f, y + (row_h - fh) * 0.5f), text, t);
+        continue;
+      }
+      ImU32 col;
+      if (r == 1) col = loss_color(L->clean[i]);
+      else if (r == 2) col = loss_color(L->intervened[i]);
+      else col = widgets::ColormapColor(widgets::Colormap::Diverging, 0.5f + 0.5f * float((L->intervened[i] - L->clean[i]) / dmax));
+      dl->AddRectFilled(c0, ImVec2(std::max(c0.x + 1, c1.x - (cw > 4 ? 1 : 0)), c1.y), col);
+    }
+    if (r > 0)
+      dl->AddRect(ImVec2(p.x + label_w - 1, y), ImVec2(p.x + label_w + W + 1, y + row_h), ImGui::GetColorU32(ImGuiCol_Border));
+  }
+  // Legend: loss 0..vmax (white to red) and the change -dmax..+dmax.
+  auto gradient = [&](float x, float y, float w, float t0, float t1, const char* lo, const char* hi) {
+    const int steps = 16;
+    for (int k = 0; k < steps; ++k)
+      dl->AddRectFilled(ImVec2(x + w * k / steps, y + 2), ImVec2(x + w * (k + 1) / steps + 0.5f, y + row_h - 2),
+                        widgets::ColormapColor(widgets::Colormap::Diverging, t0 + (t1 - t0) * (k + 0.5f) / steps));
+    dl->AddText(ImVec2(x - ImGui::CalcTextSize(lo).x - 3, y + (row_h - fh) * 0.5f), dim, lo);
+    dl->AddText(ImVec2(x + w + 3, y + (row_h - fh) * 0.5f), dim, hi);
+  };
+  char lo[32], hi[32];
+  const float lx = p.x + label_w + W + fh * 2.5f, lw = fh * 4.5f;
+  std::snprintf(hi, sizeof hi, "%.1f nats", vmax);
+  gradient(lx, p.y + row_h, lw, 0.5f, 1.0f, "0", hi);
+  if (off) {
+    std::snprintf(lo, sizeof lo, "-%.1f", dmax);
+    std::snprintf(hi, sizeof hi, "+%.1f", dmax);
+    gradient(lx, p.y + 3 * row_h, lw, 0.0f, 1.0f, lo, hi);
+  }
+  ImGui::InvisibleButton("##loss_strip", ImVec2(label_w + W, rows * row_h));
+  if (ImGui::IsItemHovered()) {
+    const float mx = ImGui::GetIO().MousePos.x - p.x - label_w;
+    const int i = int(mx / cw);
+    if (mx >= 0 && i >= 0 && i < n) {
+      const int row = int((ImGui::GetIO().MousePos.y - p.y) / row_h);
+      if (row >= 1) {
+        const ImVec2 c0(p.x + label_w + i * cw, p.y + row_h), c1(p.x + label_w + (i + 1) * cw, p.y + rows * row_h);
+        dl->AddRect(c0, c1, IM_COL32(0, 0, 0, 255), 0, 0, 1.5f);
+      }
+      ImGui::BeginTooltip();
+      ImGui::Text("token %d: '%s'", i + 1, m_loss_labels[i].c_str());
+      ImGui::TextDisabled("predicted from the %d tokens before it", i + 1);
+      ImGui::Text("clean loss: %.3f nats (p = %.3f)", L->clean[i], std::exp(-L->clean[i]));
+      if (off) {
+        ImGui::Text("with %s: %.3f nats (p = %.3f)", L->intervention.c_str(), L->intervened[i], std::exp(-L->intervened[i]));
+        ImGui::Text("change: %+.3f nats", L->intervened[i] - L->clean[i]);
+      }
+      ImGui::EndTooltip();
+    }
+  }
 }
 
 }  // namespace hs::app

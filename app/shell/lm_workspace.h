@@ -28,6 +28,10 @@ struct LmOptions {
   bool open_picker = false;  // draw the model picker open (screenshots of it)
 };
 
+// Heads the next LM workspace starts with turned off (`headscope shot
+// --off`): checked against the model once it is loaded.
+void SetLmStartOff(std::vector<std::pair<int, int>> heads, lm::AblationMode mode);
+
 class LmWorkspace : public Workspace {
  public:
   LmWorkspace(LmOptions opt, Requests& requests);
@@ -41,6 +45,11 @@ class LmWorkspace : public Workspace {
   void SelectHead(int layer, int head);  // checked against the model when it is loaded
   // -1: final weights; else the nearest checkpoint at or after `step`.
   void SelectStep(int step);
+  // Heads turned off in every view (one mode for all: turning a head off
+  // in another mode switches them all), and back on.
+  void TurnOff(int layer, int head, lm::AblationMode mode);
+  void TurnOn(int layer, int head);
+  void TurnAllOn();
 
   const char* name() const override { return "Language models"; }
   void Update() override;
@@ -63,6 +72,13 @@ class LmWorkspace : public Workspace {
   // This frame's prompt request (encodes the prompt when it changed).
   void RequestPrompt();
   void RequestPlasticity();
+  // The heads turned off as an intervention (null: none, or mean ablation
+  // still waiting for the means).
+  std::shared_ptr<const lm::Intervention> CurrentIntervention();
+  // Means, per-token losses and causal checks of the prompt shown.
+  void RequestCausal();
+  void DrawOffChips();
+  void DrawLossStrip();
 
   const LmOptions m_opt;
   Requests& m_requests;
@@ -101,6 +117,11 @@ class LmWorkspace : public Workspace {
   std::string m_analysis_model;       // the model key m_view.analysis belongs to
   enum class PlasticityWant { Saved, Compute, Nothing };
   PlasticityWant m_plasticity_want = PlasticityWant::Saved;
+  std::vector<std::pair<int, int>> m_start_off;  // --off, applied to the first model loaded
+  std::shared_ptr<const lm::Intervention> m_intervention;  // built from m_view.off_heads
+  std::string m_checks_asked;                    // the prompt the checks were last asked for
+  std::shared_ptr<const LmLosses> m_loss_labels_for;
+  std::vector<std::string> m_loss_labels;        // the predicted token of each loss entry
 };
 
 }  // namespace hs::app

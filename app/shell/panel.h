@@ -44,6 +44,11 @@ struct PanelOutput {
   std::optional<int> step;                   // select a checkpoint step (-1: final weights)
   bool compute_plasticity = false;           // capture and analyse every head now
   bool cancel_plasticity = false;
+  // Heads turned off (a head's context menu) and back on; one mode for all.
+  std::optional<std::pair<int, int>> head_off;  // turn this head off ...
+  int head_off_mode = 0;                        // ... 0: zero ablation, 1: mean ablation
+  std::optional<std::pair<int, int>> head_on;   // turn this head back on
+  bool all_heads_on = false;                    // turn every head back on
 };
 
 class Panel {

@@ -138,7 +138,7 @@ uint64_t LmPromptKey::HashTokens(const std::vector<int64_t>& tokens) {
 
 std::string LmPromptKey::str() const {
   return model.str() + "|step:" + std::to_string(step) + "|bos:" + (bos ? "1" : "0") + "|tokens:" +
-         std::to_string(n_tokens) + ":" + std::to_string(tokens_hash);
+         std::to_string(n_tokens) + ":" + std::to_string(tokens_hash) + (intervention.empty() ? "" : "|off:" + intervention);
 }
 
 Requests::AnyValue Requests::ComputeAny(const std::string& slot, const std::string& key, jobs::Lane lane,
@@ -218,11 +218,12 @@ const lm::LanguageModel& Requests::WeightsFor(const lm::LmModel& model, const Lm
 
 Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
                                               const std::string& prompt, const std::vector<int64_t>& tokens,
-                                              std::pair<int, int> head) {
+                                              std::pair<int, int> head,
+                                              std::shared_ptr<const lm::Intervention> intervention) {
   if (!model) return {};
   return Compute<lm::PromptAnalysis>(
       "lm_prompt", key.str(), jobs::Lane::Interactive, 2,
-      [this, model, key, prompt, tokens, head](const Report& report) -> std::shared_ptr<const lm::PromptAnalysis> {
+      [this, model, key, prompt, tokens, head, intervention](const Report& report) -> std::shared_ptr<const lm::PromptAnalysis> {
         try {
           const lm::LanguageModel& weights = WeightsFor(*model, key);
           lm::PromptOptions o;
@@ -230,8 +231,9 @@ Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::Lm
           o.cache = m_prompt_cache;
           o.previous = m_last_prompt;
           o.progress = report;
+          o.intervention = intervention;  // heads turned off: the cache is neither used nor changed
           auto a = lm::AnalyzePrompt(*model, weights, prompt, tokens, key.bos, key.step, o);
-          if (a->ok()) m_last_prompt = a;
+          if (a->ok() && a->intervention.empty()) m_last_prompt = a;
           return a;
         } catch (const jobs::Cancelled&) {
           throw;
@@ -246,14 +248,17 @@ Result<lm::PromptAnalysis> Requests::LmPrompt(const std::shared_ptr<const lm::Lm
 }
 
 Result<LmHeadPattern> Requests::HeadPattern(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
-                                            const std::vector<int64_t>& tokens, int layer, int head) {
+                                            const std::vector<int64_t>& tokens, int layer, int head,
+                                            std::shared_ptr<const lm::Intervention> intervention) {
   if (!model) return {};
   return Compute<LmHeadPattern>(
       "lm_head", key.str() + "|head " + std::to_string(layer) + "," + std::to_string(head), jobs::Lane::Interactive,
-      2, [this, model, key, tokens, layer, head](const Report&) {
+      2, [this, model, key, tokens, layer, head, intervention](const Report&) {
         auto out = std::make_shared<LmHeadPattern>();
         out->layer = layer, out->head = head;
-        out->pattern = WeightsFor(*model, key).HeadPattern(tokens, layer, head, m_prompt_cache.get());
+        const bool off = intervention && !intervention->empty();  // then run to the layer with the heads off
+        out->pattern = WeightsFor(*model, key).HeadPattern(tokens, layer, head, off ? nullptr : m_prompt_cache.get(),
+                                                           off ? intervention.get() : nullptr);
         return out;
       });
 }

@@ -30,6 +30,7 @@
 #include "jobs/job_system.h"
 #include "library/plasticity.h"
 #include "lm/prompt_analysis.h"
+#include "lm/role_checks.h"
 
 namespace hs::app {
 
@@ -93,6 +94,7 @@ struct LmPromptKey {
   bool bos = false;
   size_t n_tokens = 0;
   uint64_t tokens_hash = 0;
+  std::string intervention;  // lm::Describe of the heads turned off ("" : none); part of the key
   static uint64_t HashTokens(const std::vector<int64_t>& tokens);
   std::string str() const;
 };
@@ -111,6 +113,26 @@ struct LmPlasticity {
 struct LmHeadPattern {
   int layer = -1, head = -1;
   std::vector<float> pattern;  // [T, T]
+};
+// --- the causal views' results (requests_causal.cpp) ---
+// Mean activations of every head and neuron (mean ablation), once per model.
+struct LmMeans {
+  std::shared_ptr<const lm::ActivationMeans> means;
+  std::string note;  // "computed ... and wrote ...", or why they could not be saved
+};
+// Per-token losses of the prompt, clean and with the heads turned off.
+struct LmLosses {
+  std::vector<int64_t> tokens;
+  std::vector<double> clean;       // [T-1], entry i = -log p(token i+1 | tokens <= i), nats
+  std::vector<double> intervened;  // [T-1] with `intervention`; empty when nothing is turned off
+  std::string intervention;        // lm::Describe, "" for none
+};
+// One head ablated at one position, exactly (CleanRun::Losses).
+struct LmCellAblation {
+  int layer = -1, head = -1, position = -1;
+  lm::AblationMode mode = lm::AblationMode::kZero;
+  std::vector<double> change;  // [T-1] ablated minus clean loss, nats
+  double total = 0;            // summed over the entries: the change of the summed loss
 };
 using ArtifactResult = Result<io::NpzArchive>;
 using MetricsResult = Result<MetricsData>;
@@ -163,14 +185,44 @@ class Requests {
   // previous analysis's keys and values are reused for the shared prefix.
   Result<lm::PromptAnalysis> LmPrompt(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
                                       const std::string& prompt, const std::vector<int64_t>& tokens,
-                                      std::pair<int, int> head = {-1, -1});
+                                      std::pair<int, int> head = {-1, -1},
+                                      std::shared_ptr<const lm::Intervention> intervention = nullptr);
   // One head's full pattern on the analysed prompt (the analysis keeps only
   // the head selected when it ran). Slot "lm_head", interactive lane.
   Result<LmHeadPattern> HeadPattern(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
-                                    const std::vector<int64_t>& tokens, int layer, int head);
+                                    const std::vector<int64_t>& tokens, int layer, int head,
+                                    std::shared_ptr<const lm::Intervention> intervention = nullptr);
   // The plasticity CSVs of `model` (read on the pool), or computed over the
   // default corpus and saved (long lane). Slot "lm_plasticity".
   Result<LmPlasticity> Plasticity(const std::shared_ptr<const lm::LmModel>& model, const LmPlasticityKey& key);
+  // --- does a head matter? (requests_causal.cpp) ---
+  // Each head's and neuron's mean output (lm::LoadOrComputeMeans: read from
+  // beside the model, else computed and saved). Long lane, slot "lm_means".
+  Result<LmMeans> Means(const std::shared_ptr<const lm::LmModel>& model, const LmModelKey& key);
+  // The prompt's per-token losses, clean and with `intervention` (null or
+  // empty: clean only). Interactive lane, slot "lm_losses"; the clean forward
+  // is kept for the next intervention and CellAblation on the same tokens.
+  Result<LmLosses> TokenLosses(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                               const std::vector<int64_t>& tokens, std::shared_ptr<const lm::Intervention> intervention);
+  // Head (layer, head) ablated at one token position only. Interactive lane, slot "lm_cell".
+  Result<LmCellAblation> CellAblation(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                      const std::vector<int64_t>& tokens, int layer, int head, int position,
+                                      lm::AblationMode mode, std::shared_ptr<const lm::ActivationMeans> means);
+  // lm::CheckRoles on the final weights with every head on: `clean` gives
+  // the roles when it is this prompt's analysis without heads turned off,
+  // else the job analyses the prompt first. Long lane, slot "lm_checks".
+  Result<lm::CausalChecks> Checks(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                  const std::string& prompt, const std::vector<int64_t>& tokens,
+                                  std::shared_ptr<const lm::PromptAnalysis> clean,
+                                  std::shared_ptr<const lm::ActivationMeans> means);
+  // Head (layer, head)'s pattern with every head on (beside the pattern
+  // with heads turned off). Interactive lane, slot "lm_clean_head".
+  Result<LmHeadPattern> CleanHeadPattern(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                         const std::vector<int64_t>& tokens, int layer, int head);
+  // lm::PatchActivations (final weights). Long lane, slot "lm_patch".
+  Result<lm::PatchResult> Patch(const std::shared_ptr<const lm::LmModel>& model, const LmModelKey& key,
+                                const std::vector<int64_t>& clean, const std::vector<int64_t>& corrupt,
+                                int64_t answer, int64_t wrong);
   // Stops a slot's job (queued or running) and forgets its key.
   void Cancel(const std::string& slot);
   // Called on a worker thread whenever a job finishes (the window wakes its
@@ -247,6 +299,13 @@ class Requests {
   // (interactive lane).
   std::shared_ptr<lm::PromptCache> m_prompt_cache = lm::NewPromptCache();
   std::shared_ptr<const lm::PromptAnalysis> m_last_prompt;
+  // The clean forward of the prompt last asked for losses (interactive lane
+  // only): the weights it runs on, declared first so they outlive it.
+  std::string m_clean_key;
+  std::shared_ptr<const lm::LanguageModel> m_clean_weights;
+  std::shared_ptr<const lm::CleanRun> m_clean_run;
+  const lm::CleanRun& CleanRunFor(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                  const std::vector<int64_t>& tokens);
   jobs::ArtifactStore m_store;
   // The current epoch and its prefetched neighbours (26-80 MB each at p=113).
   // Used only on the model lane's thread.
