@@ -63,11 +63,10 @@ void CategoryHeader(const library::CategoryDef& def, bool active, bool has_heads
 
 class HeadRolesPanel : public PromptPanel {
  public:
-  // Also while the causal checks of the prompt shown run (a shot shows them).
-  bool Waiting() const override { return PromptPanel::Waiting() || m_checks_waiting; }
-
+  // Not waiting for the causal checks: on a large model they take minutes,
+  // and the roles are there without them (a shot still waits for the job,
+  // as for every job, and draws its progress after a minute).
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_checks_waiting = false;
     DrawModelWarnings(v);
     if (!Begin(v)) return;
     const LmView& m = *v.lm;
@@ -93,7 +92,6 @@ class HeadRolesPanel : public PromptPanel {
       } else if (!m.checks_error.empty()) {
         ErrorText("causal checks: " + m.checks_error);
       } else {
-        m_checks_waiting = true;
         TextProgressBar(m.checks_fraction, ("checking the roles causally: " + m.checks_status).c_str());
         if (ImGui::IsItemHovered())
           ImGui::SetTooltip("Attribution patching of every head, then each head ablated exactly: does removing it\n"
@@ -209,7 +207,7 @@ class HeadRolesPanel : public PromptPanel {
     if (step >= 0) return "not active at this training step";
     return "not triggered by this prompt";
   }
-  bool m_checks_waiting = false;
+
   // A small filled circle with the check's mark, inline before a legend line.
   static void LegendMark(Check check) {
     const float fh = ImGui::GetFontSize();

@@ -6,6 +6,12 @@
 // head are requests (requests.h) keyed by the model's folder and weights,
 // the step, BOS and the prompt's token ids; latest wins, and the previous
 // result is drawn stale while the next one computes.
+//
+// Heads turned off (a head's right-click menu in any LM view; the chips
+// under the prompt) apply to every view: the prompt's request is keyed by
+// them too. Under the prompt, the per-token loss with and without them;
+// after each analysis, the causal checks of the roles (the badges' third
+// state, the Head effects panel) run on the long lane.
 #pragma once
 
 #include <filesystem>
