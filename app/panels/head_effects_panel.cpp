@@ -82,18 +82,9 @@ class HeadEffectsPanel : public PromptPanel {
     float vmax = 1e-6f;
     if (have_attr) {
       for (float e : c.attribution.effect[0]) vmax = std::max(vmax, std::fabs(e));
-      widgets::HeatmapSpec spec;
-      spec.colormap = widgets::Colormap::Diverging;
-      spec.vmin = -vmax, spec.vmax = vmax;
-      spec.title = "estimated change of the summed loss when a head is removed at one position";
-      spec.x_label = "position (token)";
-      spec.y_label = "head";
-      spec.value_label = "estimated change (nats)";
-      spec.value_format = "%+.4f";
-      spec.x_tick_labels = m_x_ptrs.data();
-      spec.y_tick_labels = m_y_ptrs.data();
-      spec.colorbar = false;
-      spec.equal_aspect = false;
+      widgets::HeatmapSpec spec =
+          EffectMapSpec(vmax, "estimated change of the summed loss when a head is removed at one position",
+                        "position (token)", "head", "estimated change (nats)", "%+.4f", m_x_ptrs, m_y_ptrs);
       spec.size = ImVec2(std::max(fh * 10, avail.x - side_w - cb_w), map_h);
       spec.stale = stale;
       spec.version = m_version;

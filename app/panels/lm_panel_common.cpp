@@ -60,4 +60,22 @@ void HeadMenu(const char* id, bool open, int layer, int head, const LmView& m, P
   ImGui::EndPopup();
 }
 
+widgets::HeatmapSpec EffectMapSpec(float vmax, const char* title, const char* x_label, const char* y_label,
+                                   const char* value_label, const char* value_format,
+                                   const std::vector<const char*>& x_ticks, const std::vector<const char*>& y_ticks) {
+  widgets::HeatmapSpec spec;
+  spec.colormap = widgets::Colormap::Diverging;
+  spec.vmin = -vmax, spec.vmax = vmax;
+  spec.title = title;
+  spec.x_label = x_label;
+  spec.y_label = y_label;
+  spec.value_label = value_label;
+  spec.value_format = value_format;
+  spec.x_tick_labels = x_ticks.data();
+  spec.y_tick_labels = y_ticks.data();
+  spec.colorbar = false;
+  spec.equal_aspect = false;
+  return spec;
+}
+
 }  // namespace hs::app

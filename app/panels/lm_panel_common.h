@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "heatmap.h"
 #include "lm_view.h"
 #include "panel.h"
 
@@ -78,6 +79,13 @@ inline std::string HeadName(int layer, int head) { return "L" + std::to_string(l
 void HeadMenu(const char* id, bool open, int layer, int head, const LmView& m, PanelOutput& out);
 // The mouse's right button went down over a hovered item or cell this frame.
 inline bool RightClicked(bool hovered) { return hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Right); }
+// A heads x positions map of signed effects (Head effects, Patching): the
+// diverging colormap over [-vmax, vmax], the tick labels, no colour bar (the
+// panel draws its own, labelled), not square.
+widgets::HeatmapSpec EffectMapSpec(float vmax, const char* title, const char* x_label, const char* y_label,
+                                   const char* value_label, const char* value_format,
+                                   const std::vector<const char*>& x_ticks, const std::vector<const char*>& y_ticks);
+
 // "zero" / "mean": what the turned-off heads' outputs are replaced by, in words.
 const char* OffModeWords(lm::AblationMode mode);
 

@@ -232,20 +232,12 @@ class PatchingPanel : public Panel {
                         "wrong token. A patch that restores 1 brings the corrupt run all the way back to the clean one.");
     ImGui::SameLine();
     ImGui::TextDisabled("(%d forwards in %.0f ms)", L * (H + 1) * T + 2, r.ms);
-    widgets::HeatmapSpec spec;
-    spec.colormap = widgets::Colormap::Diverging;
-    spec.vmin = -m_vmax, spec.vmax = m_vmax;
-    spec.title = "restored share of the logit difference when patching clean into corrupt at one position";
-    spec.x_label = "position: clean/corrupt token";
-    spec.y_label = "patched";
-    spec.value_label = "restored (0 = corrupt, 1 = clean)";
-    spec.value_format = "%+.3f";
-    spec.x_tick_labels = m_x_ptrs.data();
-    spec.y_tick_labels = m_y_ptrs.data();
-    spec.equal_aspect = false;
+    widgets::HeatmapSpec spec =
+        EffectMapSpec(m_vmax, "restored share of the logit difference when patching clean into corrupt at one position",
+                      "position: clean/corrupt token", "patched", "restored (0 = corrupt, 1 = clean)", "%+.3f",
+                      m_x_ptrs, m_y_ptrs);
     spec.stale = stale;
     spec.version = m_version;
-    spec.colorbar = false;  // drawn below with its label
     const float fh = ImGui::GetFontSize(), cb_w = fh * 6;
     ImVec2 size = ImGui::GetContentRegionAvail();
     size.y -= ImGui::GetTextLineHeightWithSpacing();
