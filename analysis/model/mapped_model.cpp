@@ -202,6 +202,36 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& W, const torch
 }
 }  // namespace
 
+torch::Tensor MappedModel::LogitsLocked(torch::Tensor resid) {
+  const TransformerConfig& c = cfg();
+  Parts& parts = *m->parts;
+  const int64_t D = c.d_model;
+  if (c.final_norm) {
+    auto it = parts.globals.find("ln_final.b");
+    resid = NormForward(c.normalization, resid, parts.globals.at("ln_final.w"),
+                        it == parts.globals.end() ? torch::Tensor() : it->second, c.eps);
+  }
+  // Through the vocabulary in chunks of rows: the unembedding stays mapped.
+  const int64_t V = c.d_vocab_out, rows = std::max<int64_t>(1, (int64_t(64) << 20) / (4 * D));
+  torch::Tensor logits = torch::empty({resid.size(0), V});
+  torch::Tensor w = torch::empty({std::min(rows, V), D});
+  for (int64_t r0 = 0; r0 < V && resid.size(0) > 0; r0 += rows) {
+    const int64_t rn = std::min(rows, V - r0);
+    parts.unembed_rows(r0, rn, w.data_ptr<float>());
+    logits.narrow(1, r0, rn).copy_(torch::mm(resid, w.narrow(0, 0, rn).t()));
+  }
+  auto b = parts.globals.find("unembed.b_U");
+  if (b != parts.globals.end()) logits += b->second;
+  SoftcapInPlace(logits, c.final_softcap);  // Gemma 2
+  return logits;
+}
+
+torch::Tensor MappedModel::Logits(const torch::Tensor& resid) {
+  std::lock_guard<std::mutex> lock(m->mu);
+  torch::NoGradGuard no_grad;
+  return LogitsLocked(resid);
+}
+
 bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, PrefixCache* cache,
                       torch::Tensor* logits) {
   using torch::indexing::Slice;
@@ -370,27 +400,40 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     cache->tokens = tokens;
     cache->layers = last + 1;
   }
+  if (full && spec.on_resid_final) spec.on_resid_final(resid);
   if (full && logits) {
     if (spec.logit_rows >= 0 && spec.logit_rows < n) resid = resid.narrow(0, n - spec.logit_rows, spec.logit_rows);
-    if (c.final_norm) {
-      auto it = parts.globals.find("ln_final.b");
-      resid = NormForward(c.normalization, resid, parts.globals.at("ln_final.w"),
-                          it == parts.globals.end() ? torch::Tensor() : it->second, c.eps);
-    }
-    // Through the vocabulary in chunks of rows: the unembedding stays mapped.
-    const int64_t V = c.d_vocab_out, rows = std::max<int64_t>(1, (int64_t(64) << 20) / (4 * D));
-    *logits = torch::empty({resid.size(0), V});
-    torch::Tensor w = torch::empty({std::min(rows, V), D});
-    for (int64_t r0 = 0; r0 < V && resid.size(0) > 0; r0 += rows) {
-      const int64_t rn = std::min(rows, V - r0);
-      parts.unembed_rows(r0, rn, w.data_ptr<float>());
-      logits->narrow(1, r0, rn).copy_(torch::mm(resid, w.narrow(0, 0, rn).t()));
-    }
-    auto b = parts.globals.find("unembed.b_U");
-    if (b != parts.globals.end()) *logits += b->second;
-    SoftcapInPlace(*logits, c.final_softcap);  // Gemma 2
+    *logits = LogitsLocked(resid);
   }
   return true;
+}
+
+torch::Tensor MappedModel::LayerWeight(int layer, const std::string& name) {
+  const TransformerConfig& c = cfg();
+  if (layer < 0 || layer >= c.n_layers) throw std::invalid_argument("no layer " + std::to_string(layer));
+  std::lock_guard<std::mutex> lock(m->mu);
+  const torch::Tensor w = m->Layer(layer).P(name);
+  if (!w.defined()) return {};
+  if (name == "attn.W_O") return w.reshape({c.n_heads, c.d_head, c.d_model}).clone();
+  return w.clone();
+}
+
+torch::Tensor MappedModel::UnembedColumns(const std::vector<int64_t>& ids) {
+  const TransformerConfig& c = cfg();
+  torch::Tensor rows = torch::empty({int64_t(ids.size()), c.d_model});
+  std::lock_guard<std::mutex> lock(m->mu);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= c.d_vocab_out)
+      throw std::invalid_argument("token id " + std::to_string(ids[i]) + " outside the output vocabulary [0, " +
+                                  std::to_string(c.d_vocab_out) + ")");
+    m->parts->unembed_rows(ids[i], 1, rows.data_ptr<float>() + int64_t(i) * c.d_model);
+  }
+  return rows.t().contiguous();
+}
+
+torch::Tensor MappedModel::GlobalWeight(const std::string& name) const {
+  auto it = m->parts->globals.find(name);
+  return it == m->parts->globals.end() ? torch::Tensor() : it->second;
 }
 
 torch::Tensor MappedModel::HeadPattern(const PrefixCache& cache, int layer, int head) const {

@@ -106,6 +106,8 @@ class MappedModel {
     std::function<void(int layer, torch::Tensor& z)> hook_z;
     std::function<void(int layer, torch::Tensor& post)> hook_post;
     std::function<void(int layer, torch::Tensor& resid)> hook_resid_pre;
+    // The residual stream after the last layer (blocks.{L-1}.hook_resid_post), every row run; full runs only.
+    std::function<void(const torch::Tensor& resid)> on_resid_final;
     // Start at layer start_layer from its resid_pre for every row (a clean
     // run's, kept by hook_resid_pre): layers before it are not run. Not with
     // a PrefixCache.
@@ -137,10 +139,24 @@ class MappedModel {
   // (queries kept); undefined when it does not.
   torch::Tensor HeadPattern(const PrefixCache& cache, int layer, int head) const;
 
+  // A float32 copy of one layer's weight, by its TransformerLens name within
+  // a block ("attn.W_O" as [n_heads, d_head, d_model], "attn.b_O",
+  // "mlp.W_out", "mlp.b_out", ...); undefined when the config has none.
+  torch::Tensor LayerWeight(int layer, const std::string& name);
+  // The unembedding's columns for `ids`, [d_model, n] (W_U[:, ids]), and a
+  // global weight ("ln_final.w", "ln_final.b", "unembed.b_U"; undefined when absent).
+  torch::Tensor UnembedColumns(const std::vector<int64_t>& ids);
+  torch::Tensor GlobalWeight(const std::string& name) const;
+  // Logits [n, d_vocab_out] of residual-stream rows [n, d_model] through the
+  // final norm (each row its own scale), the unembedding and its bias (the
+  // logit lens; Run ends with it).
+  torch::Tensor Logits(const torch::Tensor& resid);
+
   // Working memory a T-token run needs beyond the weights, in bytes.
   int64_t WorkingBytes(int64_t T) const;
 
  private:
+  torch::Tensor LogitsLocked(torch::Tensor resid);
   struct Impl;
   std::unique_ptr<Impl> m;
 };

@@ -12,7 +12,8 @@ modeling_gpt2.py), with the same activations changed by hooks there:
 - `ablate --each --json`: every head's exact ablation, and attribution
   patching's per-position estimates against torch.autograd's gradient of
   the float64 loss with respect to each z, times -z;
-- `patch --json`: every cell of the heads x positions and resid_pre grids.
+- `patch --json`: every cell of the heads x positions and resid_pre grids;
+- `dla --json`: every head's direct logit attribution at every position.
 
 Prints JSON with the worst differences and exits 1 if any check fails.
 """
@@ -244,6 +245,31 @@ def main():
     report["patch_best_head"] = max(((got["z"][l][hh][p], "L%dH%d@%d" % (l, hh, p)) for l in range(n_layers)
                                      for hh in range(n_heads) for p in range(T)))
     ok &= patch_worst < 1e-4
+    # Direct logit attribution: each head's z W_O through ln_f with the clean run's scale frozen
+    # (centred, divided by the scale, times ln_f.weight), dotted with W_U of the next token.
+    got = run_cli(headscope, "dla", d, "--tokens", tok_arg, "--json")
+    zc2 = {}
+
+    def save_z2(l, z):
+        zc2[l] = z.clone()
+        return z
+    ref = R.gpt2_forward(sd, cfg, torch.tensor([ids]), prefix, z_hook=save_z2)
+    x = ref["resid_final"][0]
+    scale = torch.sqrt(x.var(-1, unbiased=False) + cfg["layer_norm_epsilon"])
+    W_U = sd[prefix + "wte.weight"]
+    dla_worst = 0.0
+    for l in range(n_layers):
+        W_O = sd["%sh.%d.attn.c_proj.weight" % (prefix, l)]
+        for hh in range(n_heads):
+            out = zc2[l][0, :, hh * e:(hh + 1) * e] @ W_O[hh * e:(hh + 1) * e]
+            out = (out - out.mean(-1, keepdim=True)) / scale[:, None] * sd[prefix + "ln_f.weight"]
+            row = got["values"][got["names"].index("L%dH%d" % (l, hh))]
+            for p in range(len(ids) - 1):
+                dla_worst = max(dla_worst, abs((out[p] @ W_U[ids[p + 1]]).item() - row[p]))
+    sums = [sum(v[p] for v in got["values"]) for p in range(len(ids))]
+    report["dla_heads_max_abs_diff"] = dla_worst
+    report["dla_sum_minus_logit"] = max(abs(a - b) for a, b in zip(sums, got["logits"]))
+    ok &= dla_worst < 1e-4 and report["dla_sum_minus_logit"] < 1e-4
     report["max_abs_diff_nats"] = worst
     print(json.dumps(report, indent=1))
     sys.exit(0 if ok else 1)

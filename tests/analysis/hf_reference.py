@@ -268,6 +268,7 @@ def gpt2_forward(sd, cfg, ids, p, bug=None, zero_heads=(), z_hook=None, post_hoo
         if post_hook is not None:
             m = post_hook(l, m)
         h = h + m @ W(L + "mlp.c_proj.weight") + sd[L + "mlp.c_proj.bias"]
+    ref["resid_final"] = h
     h = layer_norm(h, sd[p + "ln_f.weight"], sd[p + "ln_f.bias"], eps)
     W_U = sd[p + "wte.weight"] if cfg.get("tie_word_embeddings", True) else sd["lm_head.weight"]
     ref["logits"] = h @ W_U.T
@@ -837,7 +838,7 @@ BROKEN = {
 
 def save_reference(path, ids, ref):
     arrays = {"tokens": ids.numpy().astype(np.int64)}
-    arrays.update({k: v.numpy().astype(np.float32) for k, v in ref.items()})
+    arrays.update({k: v.numpy().astype(np.float32) for k, v in ref.items() if k != "resid_final"})
     np.savez(path, **arrays)
 
 

@@ -234,3 +234,56 @@ TEST_CASE("percentile is numpy's linear interpolation", "[interventions]") {
 }
 
 }  // namespace interventions_test
+
+#include "lm/logit_attribution.h"
+
+namespace interventions_test {
+
+TEST_CASE("direct logit attribution: the components sum to the logit, in every layout", "[logits]") {
+  test::TempDir dir("dla");
+  const std::vector<std::string> names = {"gpt2", "llama", "gpt_neox", "qwen2", "opt"};
+  MakeFixtures(dir.path, names);
+  for (const auto& name : names) {
+    INFO(name);
+    const auto lm = lm::LanguageModel::Open(dir.path / name);
+    const auto& c = lm->cfg();
+    const std::vector<int64_t> tokens = RandomTokens(c.d_vocab, 11, 4);
+    for (int64_t wrong : {int64_t(-1), int64_t(3)}) {
+      const lm::LogitAttribution a = lm::DirectLogitAttribution(*lm, tokens, {}, wrong);
+      REQUIRE(a.names.size() == size_t(1 + c.n_layers * (c.n_heads + 2) + 2));
+      CHECK(a.names[a.HeadIndex(1, 0)] == "L1H0");
+      CHECK(a.names[a.MlpIndex(0)] == "L0 MLP");
+      double worst = 0, scale = 0, heads = 0;
+      for (int p = 0; p < a.T; ++p) {
+        double s = 0;
+        for (size_t k = 0; k < a.names.size(); ++k) s += a.At(k, p);
+        worst = std::max(worst, std::abs(s - a.logits[size_t(p)]));
+        scale = std::max(scale, std::abs(a.logits[size_t(p)]));
+        for (int h = 0; h < c.n_heads; ++h) heads = std::max(heads, std::abs(a.Head(1, h, p)));
+      }
+      CHECK(a.logits.back() == 0.0);  // the last position has no next token
+      CHECK(scale > 1e-3);
+      CHECK(heads > 1e-5);
+      CHECK(worst <= 1e-4 * std::max(1.0, scale));
+    }
+    // What a head writes, read through the unembedding, agrees with its attribution to the next token.
+    const lm::LogitAttribution a = lm::DirectLogitAttribution(*lm, tokens);
+    const lm::HeadPromotes hp = lm::HeadOutputTokens(*lm, tokens, 1, 0, 4, 3);
+    REQUIRE(hp.up.size() == 3);
+    CHECK(hp.up[0].second >= a.Head(1, 0, 4) - 1e-5);
+    CHECK(hp.down[0].second <= a.Head(1, 0, 4) + 1e-5);
+    // The logit lens' last row is the model's own prediction.
+    const lm::LogitLens lens = lm::ComputeLogitLens(*lm, tokens, 4, 5);
+    const auto losses = lm::TokenLosses(*lm, tokens);
+    for (int p = 0; p + 1 < lens.T; ++p)
+      CHECK(std::log(double(lens.next_prob[size_t(c.n_layers - 1) * lens.T + p])) ==
+            Approx(-losses[size_t(p)]).margin(1e-4));
+    CHECK(lens.top.size() == size_t(c.n_layers));
+  }
+  test::TempDir g2("dla_gemma2");
+  MakeFixtures(g2.path, {"gemma2"});
+  const auto gemma2 = lm::LanguageModel::Open(g2.path / "gemma2");
+  CHECK_THROWS_WITH(lm::DirectLogitAttribution(*gemma2, {1, 2, 3}), Catch::Contains("post-norms"));
+}
+
+}  // namespace interventions_test
