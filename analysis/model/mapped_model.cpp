@@ -431,6 +431,18 @@ torch::Tensor MappedModel::UnembedColumns(const std::vector<int64_t>& ids) {
   return rows.t().contiguous();
 }
 
+torch::Tensor MappedModel::EmbedRows(const std::vector<int64_t>& ids) {
+  const TransformerConfig& c = cfg();
+  for (int64_t t : ids)
+    if (t < 0 || t >= c.d_vocab)
+      throw std::invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
+                                  std::to_string(c.d_vocab) + ")");
+  torch::Tensor rows = torch::empty({int64_t(ids.size()), c.d_model});
+  std::lock_guard<std::mutex> lock(m->mu);
+  if (!ids.empty()) m->parts->embed_rows(ids.data(), int64_t(ids.size()), rows.data_ptr<float>());
+  return rows;
+}
+
 torch::Tensor MappedModel::GlobalWeight(const std::string& name) const {
   auto it = m->parts->globals.find(name);
   return it == m->parts->globals.end() ? torch::Tensor() : it->second;

@@ -146,6 +146,8 @@ class MappedModel {
   // The unembedding's columns for `ids`, [d_model, n] (W_U[:, ids]), and a
   // global weight ("ln_final.w", "ln_final.b", "unembed.b_U"; undefined when absent).
   torch::Tensor UnembedColumns(const std::vector<int64_t>& ids);
+  // Rows of the token embedding for `ids`, [n, d_model] (without Gemma's sqrt(d_model) scale).
+  torch::Tensor EmbedRows(const std::vector<int64_t>& ids);
   torch::Tensor GlobalWeight(const std::string& name) const;
   // Logits [n, d_vocab_out] of residual-stream rows [n, d_model] through the
   // final norm (each row its own scale), the unembedding and its bias (the

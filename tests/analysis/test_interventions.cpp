@@ -287,3 +287,60 @@ TEST_CASE("direct logit attribution: the components sum to the logit, in every l
 }
 
 }  // namespace interventions_test
+
+#include "lm/ov_scores.h"
+
+namespace interventions_test {
+
+TEST_CASE("roles from the weights: planted circuits score on top, a random model scores nowhere", "[ovscores]") {
+  test::TempDir dir("planted");
+  const std::string cmd = test::Python() + " " + std::string(HS_SOURCE_DIR) + "/tests/analysis/planted_circuits.py " +
+                          dir.path.string() + " > " + (dir.path / "log.txt").string() + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto planted = lm::LanguageModel::Open(dir.path / "planted");
+  const lm::OvScores s = lm::ComputeOvScores(*planted);
+  CHECK(s.n_tokens == 256);
+  CHECK(s.ordinal_sets.size() == 3);  // digits, a-z, A-Z as single bytes
+  // The planted head of each role against the best other head.
+  auto best_other = [&](const std::vector<double>& v, int l0, int h0) {
+    double b = 0;
+    for (int l = 0; l < s.n_layers; ++l)
+      for (int h = 0; h < s.n_heads; ++h)
+        if (!(l == l0 && h == h0)) b = std::max(b, s.At(v, l, h));
+    return b;
+  };
+  INFO("copying " << s.At(s.copying, 1, 0) << " vs " << best_other(s.copying, 1, 0) << "; suppression "
+                  << s.At(s.suppression, 1, 1) << " vs " << best_other(s.suppression, 1, 1) << "; successor "
+                  << s.At(s.successor, 1, 2) << " vs " << best_other(s.successor, 1, 2));
+  CHECK(s.At(s.copying, 1, 0) >= 0.99);
+  CHECK(best_other(s.copying, 1, 0) < 0.2);
+  CHECK(s.At(s.suppression, 1, 1) >= 0.99);
+  CHECK(best_other(s.suppression, 1, 1) < 0.2);
+  CHECK(s.At(s.successor, 1, 2) >= 0.99);
+  CHECK(best_other(s.successor, 1, 2) < 0.3);
+  // The sink: on random tokens and on text alike.
+  std::vector<std::vector<int64_t>> random_prompts, text_prompts;
+  for (unsigned seed = 0; seed < 4; ++seed) random_prompts.push_back(RandomTokens(256, 30, seed));
+  for (const char* t : {"The cat sat on the mat.", "When the rain stopped, the children ran outside."})
+    text_prompts.push_back(planted->Encode(t, true));
+  for (const auto* prompts : {&random_prompts, &text_prompts}) {
+    const std::vector<double> sink = lm::SinkScores(*planted, *prompts);
+    double other = 0;
+    for (size_t i = 0; i < sink.size(); ++i)
+      if (i != size_t(1 * 4 + 3)) other = std::max(other, sink[i]);
+    INFO("sink " << sink[1 * 4 + 3] << " vs " << other);
+    CHECK(sink[1 * 4 + 3] > 0.95);
+    CHECK(other < 0.5);
+  }
+  // A random model: no head above the thresholds.
+  const auto random = lm::LanguageModel::Open(dir.path / "random");
+  const lm::OvScores r = lm::ComputeOvScores(*random);
+  for (size_t i = 0; i < r.copying.size(); ++i) {
+    CHECK(r.copying[i] < 0.2);
+    CHECK(r.suppression[i] < 0.2);
+    CHECK(r.successor[i] < 0.3);
+  }
+  for (double v : lm::SinkScores(*random, random_prompts)) CHECK(v < 0.5);
+}
+
+}  // namespace interventions_test
