@@ -43,6 +43,25 @@ const std::vector<CategoryDef>& HeadCategoryDefs() {
        "This head spreads its attention over many tokens, gathering general context rather than focusing on one "
        "spot.",
        0.75, 0.65, 0.7, false, "A long and calm sentence lets attention spread across many of its words at once."},
+      // Read from the weights (lm/ov_scores.h): the share of tokens (a sample,
+      // see WeightRolesMethod) whose own token ranks in the top / bottom 5 of
+      // the head's full OV circuit row; random heads score <= 0.03. At
+      // runtime: the share of rows whose most attended token ranks there.
+      {"copying", std::nullopt, "Copying", "Raises the logit of the token it attends to (from its OV circuit)", "copy",
+       "When this head attends to a token, it writes that same token into the prediction: what it looks at is what "
+       "it says next. Induction heads and name movers copy.",
+       0.5, 0.3, 0.5, false, "When Mary and John went to the store, John gave a drink to", OutputRole::kCopying},
+      {"copy_suppression", std::nullopt, "Copy Suppression",
+       "Lowers the logit of the token it attends to (from its OV circuit)", "minus",
+       "When this head attends to a token, it pushes that token's prediction down: it stops the model from "
+       "repeating a word it was about to predict too confidently (McDougall et al. 2023).",
+       0.5, 0.3, 0.5, false, "When Mary and John went to the store, John gave a drink to",
+       OutputRole::kCopySuppression},
+      {"successor", std::nullopt, "Successor", "Maps an ordinal token to the next one: 3 -> 4, Monday -> Tuesday",
+       "arrow-right",
+       "This head turns an item of a sequence into the next item: it looks at '3' and writes '4', at 'Monday' and "
+       "writes 'Tuesday' (Gould et al. 2023, successor heads).",
+       0.5, 0.3, 0.5, false, "1 2 3 4 5 6 7 8", OutputRole::kSuccessor},
       {"other", std::nullopt, "Other", "Below every threshold above", "question",
        "This head's pattern fits none of these simple categories; it may be doing something more complex.", 0, 0, 0,
        false, ""},
@@ -74,6 +93,20 @@ std::vector<TopHead> SelectTopHeads(const LayerHeadScores& scores, double thresh
   return picked;
 }
 
+bool HeadCategories::IsSink(int layer, int head) const {
+  const CategoryResult* f = Find("first_token");
+  const CategoryDef* def = FindCategoryDef("first_token");
+  if (!f || !def || layer < 0 || layer >= int(sink_random.size()) || layer >= int(f->all_scores.size())) return false;
+  if (head < 0 || head >= int(sink_random[layer].size()) || head >= int(f->all_scores[layer].size())) return false;
+  return sink_random[layer][head] >= def->threshold && f->all_scores[layer][head] >= def->threshold;
+}
+
+std::string HeadCategories::Unavailable(const std::string& key) const {
+  for (const auto& [k, why] : unavailable)
+    if (k == key) return why;
+  return "";
+}
+
 const CategoryResult* HeadCategories::Find(const std::string& key) const {
   for (const auto& c : categories)
     if (c.key == key) return &c;
@@ -92,16 +125,22 @@ std::vector<std::string> HeadCategories::RolesOf(int layer, int head) const {
 }
 
 HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
-                                   int n_heads) {
+                                   int n_heads, const std::array<LayerHeadScores, kNumOutputRoles>* output_scores) {
   HeadCategories c;
   c.n_layers = n_layers, c.n_heads = n_heads;
+  c.has_weight_roles = output_scores != nullptr;
   LayerHeadScores classified(n_layers, std::vector<double>(n_heads, 0.0));
   for (const auto& def : HeadCategoryDefs()) {
     CategoryResult r;
     r.key = def.key;
     r.threshold = def.threshold;
-    if (def.role) {
-      r.all_scores = scores[static_cast<int>(*def.role)];
+    if (def.role || def.output_role) {
+      if (def.output_role) {
+        if (!output_scores || (*output_scores)[static_cast<int>(*def.output_role)].empty()) continue;
+        r.all_scores = (*output_scores)[static_cast<int>(*def.output_role)];
+      } else {
+        r.all_scores = scores[static_cast<int>(*def.role)];
+      }
       if (int(r.all_scores.size()) != n_layers) throw std::invalid_argument("BuildHeadCategories: wrong layer count");
       r.top_heads = SelectTopHeads(r.all_scores, def.threshold, def.diversity_threshold);
       for (int l = 0; l < n_layers; ++l)
@@ -170,6 +209,7 @@ json PromptRoles::ToJson() const {
                        {"is_active", h.is_active}});
     out[c.key] = heads;
     if (!c.reason.empty()) reasons[c.key] = c.reason;
+    if (!c.note.empty()) out["notes"][c.key] = c.note;
     if (c.check != CategoryActivation::Check::kNotRun) {
       out["checked"][c.key] = c.check == CategoryActivation::Check::kChecked;
       out["check_reasons"][c.key] = c.check_reason;
@@ -203,14 +243,23 @@ PromptRoles VerifyPromptScores(const HeadCategories& c, const std::function<doub
     for (const auto& t : r.top_heads) {
       HeadActivation h;
       h.layer = t.layer, h.head = t.head, h.score = t.score;
-      if (def && def->role && ca.applicable) {
+      if (def && def->role && ca.applicable && T >= 2) {
         h.activation_score = score(*def->role, t.layer, t.head);
         h.is_active = h.activation_score >= def->active_threshold;
       }
       ca.active = ca.active || h.is_active;
       ca.heads.push_back(h);
     }
-    if (!def || !def->role) {
+    if (def && def->output_role) {
+      if (r.top_heads.empty()) {
+        std::snprintf(buf, sizeof buf, "this model has no head scoring %.2f or more for this role (read from its weights)",
+                      r.threshold);
+        ca.reason = buf;
+      } else {
+        ca.reason = T < 2 ? "the prompt is a single token; type a few words"
+                          : "what its heads write has not been verified on this prompt";
+      }
+    } else if (!def || !def->role) {
       ca.reason = "no runtime check: these heads fit none of the categories above";
     } else if (r.top_heads.empty()) {
       std::snprintf(buf, sizeof buf, "this model has no head scoring %.2f or more for this role", r.threshold);
@@ -226,6 +275,22 @@ PromptRoles VerifyPromptScores(const HeadCategories& c, const std::function<doub
                     def->active_threshold);
       ca.reason = buf;
       if (!def->suggested_prompt.empty()) ca.reason += "; try: " + def->suggested_prompt;
+    }
+    if (r.key == "first_token" && !c.sink_random.empty()) {  // which of its heads are attention sinks
+      std::string sinks, not_sinks;
+      for (const auto& t : r.top_heads) {
+        const bool known = t.layer < int(c.sink_random.size()) && t.head < int(c.sink_random[t.layer].size());
+        std::snprintf(buf, sizeof buf, "L%dH%d %.2f", t.layer, t.head, known ? c.sink_random[t.layer][t.head] : 0.0);
+        std::string& to = c.IsSink(t.layer, t.head) ? sinks : not_sinks;
+        to += (to.empty() ? "" : ", ") + std::string(buf);
+      }
+      if (!sinks.empty())
+        ca.note = "attention sink (mean attention to the first token on random tokens: " + sinks +
+                  "): it rests there whatever the tokens are, so the rest of its attention is small; turn on "
+                  "\"without the sink\" to see it";
+      if (!not_sinks.empty())
+        ca.note += (ca.note.empty() ? "" : "; ") + std::string("not a sink (on random tokens: ") + not_sinks +
+                   "): it looks at the first token on text, not whatever the tokens are";
     }
     out.categories.push_back(std::move(ca));
   }

@@ -11,8 +11,13 @@
 //                      "reasons": {"induction": "no repeated tokens in your input", ...}}
 //
 // Categories, in display order: previous_token, induction, duplicate_token,
-// first_token, diffuse, other. A head may hold several roles (it appears in
+// first_token, diffuse (where a head looks: scored on prompts), copying,
+// copy_suppression, successor (what a head writes: read from the weights,
+// lm/ov_scores.h), other. A head may hold several roles (it appears in
 // several top-head lists); "other" holds the heads in no top-head list.
+// The output roles are verified on the user's prompt by what the head
+// writes (lm/output_roles.h): a copying head is active when the token it
+// attends to most ranks among the tokens its output raises most.
 //
 // Top heads of a category (SelectTopHeads): every head with score >= the
 // category's threshold, best first; for layer diversity, the best head of
@@ -49,6 +54,10 @@ namespace hs::library {
 
 inline constexpr size_t kMaxTopHeads = 8;
 
+// The roles read from a head's OV circuit (what it writes), not its attention.
+enum class OutputRole { kCopying = 0, kCopySuppression, kSuccessor };
+inline constexpr int kNumOutputRoles = 3;
+
 struct CategoryDef {
   std::string key;           // "previous_token", ..., "other"
   std::optional<HeadRole> role;  // none for "other"
@@ -61,9 +70,10 @@ struct CategoryDef {
   double active_threshold = 0;     // runtime activation score for "active"
   bool requires_repetition = false;
   std::string suggested_prompt;  // a prompt that makes the role fire
+  std::optional<OutputRole> output_role;  // set for the roles read from the weights (role is then none)
 };
 
-// The six categories in display order.
+// The categories in display order ("other" last).
 const std::vector<CategoryDef>& HeadCategoryDefs();
 // nullptr for an unknown key.
 const CategoryDef* FindCategoryDef(const std::string& key);
@@ -93,6 +103,15 @@ struct CategorizationMethod {
   std::string prompts_file;    // where the sentences came from
 };
 
+// How the roles read from the weights were made (lm::ComputeOvScores, lm::SinkScores).
+struct WeightRolesMethod {
+  int k = 0;                 // a token counts when its own (or successor) token ranks in the top / bottom k of its row
+  std::string token_set;     // in words: which tokens the copying scores rank over
+  int n_tokens = 0;
+  std::vector<std::string> ordinal_sets;  // the sequences the successor score uses
+  int sink_prompts = 0;      // random-token prompts of the sink score
+};
+
 struct HeadCategories {
   std::string model_name;
   int n_layers = 0, n_heads = 0;
@@ -102,15 +121,32 @@ struct HeadCategories {
   CategorizationMethod method;
   std::vector<CategoryResult> categories;  // display order, "other" last
 
+  // The roles read from the weights: computed (has_weight_roles) or not yet
+  // (a file from before them). An output role that could not be computed is
+  // left out of `categories` and says why here (key -> reason), e.g. a
+  // vocabulary without ordinal sequences, or Gemma 2's post-norms.
+  bool has_weight_roles = false;
+  WeightRolesMethod weights_method;
+  std::vector<std::pair<std::string, std::string>> unavailable;
+  // Mean attention to the first position on random tokens, [n_layers][n_heads]
+  // (empty when not computed); on text it is the first_token score. A head is
+  // an attention sink when both reach the first_token threshold.
+  LayerHeadScores sink_random;
+  bool IsSink(int layer, int head) const;
+  std::string Unavailable(const std::string& key) const;  // "" when the role was computed (or is not an output role)
+
   const CategoryResult* Find(const std::string& key) const;
   // The categories a head belongs to (its top-head lists), display order.
   std::vector<std::string> RolesOf(int layer, int head) const;
 };
 
 // Categories from per-role scores (ScoreAllRoles' order, averaged over the
-// prompts); "other" from the heads in no top-head list.
+// prompts) and, when given, the output roles' scores from the weights
+// (OutputRole order; an empty entry leaves that role out); "other" from the
+// heads in no top-head list.
 HeadCategories BuildHeadCategories(const std::array<LayerHeadScores, kNumHeadRoles>& scores, int n_layers,
-                                   int n_heads);
+                                   int n_heads,
+                                   const std::array<LayerHeadScores, kNumOutputRoles>* output_scores = nullptr);
 
 // --- runtime verification ----------------------------------------------------
 
@@ -134,6 +170,8 @@ struct CategoryActivation {
   enum class Check { kNotRun, kChecked, kNotChecked };
   Check check = Check::kNotRun;
   std::string check_reason;  // one sentence with the numbers
+  std::string note;          // more about the heads (first_token: which are attention sinks); may be empty
+  std::string active_reason; // output roles: what the active head does on this prompt, with numbers
 };
 
 struct PromptRoles {
@@ -141,6 +179,7 @@ struct PromptRoles {
   bool repeated_tokens = false;
   const CategoryActivation* Find(const std::string& key) const;
   // {key: [{layer, head, score, activation_score, is_active}], "reasons": {key: text},
+  //  "notes": {key: text} (sinks, what an active output head does),
   //  and once checked "checked": {key: true|false}, "check_reasons": {key: text}}
   nlohmann::json ToJson() const;
 };
@@ -150,7 +189,9 @@ PromptRoles VerifyPrompt(const HeadCategories& c, const float* patterns, int n_l
                          const std::vector<int64_t>& tokens);
 // The same from activation scores computed elsewhere (streamed, layer by
 // layer): score(role, layer, head) is ActivationScore of that head's pattern;
-// it is asked only for the top heads of each category.
+// it is asked only for the top heads of each category. The output roles'
+// heads are left inactive with the reason "not verified" until
+// lm::VerifyOutputRoles fills them in.
 PromptRoles VerifyPromptScores(const HeadCategories& c, const std::function<double(HeadRole, int, int)>& score,
                                const std::vector<int64_t>& tokens);
 

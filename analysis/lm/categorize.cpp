@@ -17,6 +17,7 @@
 #include "io/hub_cache.h"
 #include "io/json_text.h"
 #include "lm/head_categories_file.h"
+#include "lm/ov_scores.h"
 
 #ifndef HS_SOURCE_DIR
 #define HS_SOURCE_DIR "."
@@ -176,11 +177,67 @@ library::HeadCategories Categorize(const LanguageModel& lm, const std::string& m
   library::HeadCategories c = library::BuildHeadCategories(scores, lm.cfg().n_layers, lm.cfg().n_heads);
   c.model_name = model_name;
   c.method = method;
+  AddWeightRoles(lm, &c, opt, progress);
   const std::time_t now = std::time(nullptr);
   char date[16];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   c.analysis_date = date;
   return c;
+}
+
+void AddWeightRoles(const LanguageModel& lm, library::HeadCategories* c, const CategorizeOptions& opt,
+                    const CategorizeProgress& progress) {
+  const auto& cfg = lm.cfg();
+  const int L = cfg.n_layers, H = cfg.n_heads;
+  // The attention roles' scores, as they are.
+  std::array<LayerHeadScores, kNumHeadRoles> attention;
+  for (const auto& def : library::HeadCategoryDefs())
+    if (def.role)
+      if (const auto* r = c->Find(def.key)) attention[static_cast<int>(*def.role)] = r->all_scores;
+  std::array<LayerHeadScores, library::kNumOutputRoles> output;
+  std::vector<std::pair<std::string, std::string>> unavailable;
+  library::WeightRolesMethod method;
+  try {
+    OvScoreOptions o;
+    const OvScores s = ComputeOvScores(lm, o, progress ? std::function<bool(int, int)>(progress) : nullptr);
+    method.k = s.k, method.token_set = s.token_set, method.n_tokens = s.n_tokens, method.ordinal_sets = s.ordinal_sets;
+    auto grid = [&](const std::vector<double>& v) {
+      LayerHeadScores g(static_cast<size_t>(L), std::vector<double>(static_cast<size_t>(H)));
+      for (int l = 0; l < L; ++l)
+        for (int h = 0; h < H; ++h) g[l][h] = v[size_t(l) * H + h];
+      return g;
+    };
+    output[static_cast<int>(library::OutputRole::kCopying)] = grid(s.copying);
+    output[static_cast<int>(library::OutputRole::kCopySuppression)] = grid(s.suppression);
+    if (s.successor_note.empty())
+      output[static_cast<int>(library::OutputRole::kSuccessor)] = grid(s.successor);
+    else
+      unavailable.emplace_back("successor", s.successor_note);
+  } catch (const std::invalid_argument& e) {  // Gemma 2's post-norms
+    method.k = OvScoreOptions{}.k;
+    for (const char* key : {"copying", "copy_suppression", "successor"}) unavailable.emplace_back(key, e.what());
+  }
+  // The sink on random tokens: the first half of the repeated sequences (no repetition in it).
+  const bool bos = opt.bos < 0 ? lm.DefaultBos() : opt.bos == 1;
+  const int n_random = std::max(2, std::min(2 * opt.half_length, cfg.n_ctx - (bos ? 1 : 0)));
+  std::vector<std::vector<int64_t>> prompts =
+      RepeatedTokenPrompts(lm, 20, n_random, bos, opt.seed + 7919);  // [BOS] r r: keep [BOS] r
+  for (auto& p : prompts) p.resize(size_t(n_random) + (bos ? 1 : 0));
+  const std::vector<double> sink = SinkScores(lm, prompts);
+  method.sink_prompts = int(prompts.size());
+
+  library::HeadCategories out = library::BuildHeadCategories(attention, L, H, &output);
+  out.model_name = c->model_name;
+  out.analysis_date = c->analysis_date;
+  out.weights_hash = c->weights_hash;
+  out.weights_signature = c->weights_signature;
+  out.method = c->method;
+  out.weights_method = method;
+  out.unavailable = std::move(unavailable);
+  out.sink_random.assign(size_t(L), std::vector<double>(size_t(H)));
+  for (int l = 0; l < L; ++l)
+    for (int h = 0; h < H; ++h) out.sink_random[l][h] = sink[size_t(l) * H + h];
+  *c = std::move(out);
 }
 
 // [SECTION] files
@@ -510,11 +567,24 @@ library::HeadCategories LoadOrCategorize(const LanguageModel& lm, const fs::path
   if (fs::exists(path)) {
     try {
       library::HeadCategories c = ReadHeadCategories(path, lm.cfg().n_layers, lm.cfg().n_heads);
-      if (!c.weights_signature.empty() && c.weights_signature == signature) return c;  // same files: no hashing
-      hash = WeightsHash(dir);
+      bool current = !c.weights_signature.empty() && c.weights_signature == signature;  // same files: no hashing
       // Same bytes, other file times (a copy, a fresh clone): current. Left
       // as it is (a current file is never rewritten), so this hashes again.
-      if (c.weights_hash == hash) return c;
+      if (!current) hash = WeightsHash(dir), current = c.weights_hash == hash;
+      if (current && c.has_weight_roles) return c;
+      if (current) {  // a file from before the roles read from the weights: add them
+        AddWeightRoles(lm, &c, {}, progress);
+        std::string added = "added the roles read from the weights to " + path.string();
+        try {
+          WriteHeadCategories(path, c);
+        } catch (const std::exception& e) {
+          added = "added the roles read from the weights (not saved: " + std::string(e.what()) + ")";
+          if (write_error)
+            *write_error = "could not save the head categories: " + std::string(e.what()) + " (kept for this session)";
+        }
+        if (note) *note = added;
+        return c;
+      }
       why = path.string() + " was made from other weights (" + c.weights_hash + ", now " + hash + "); ";
     } catch (const std::exception& e) {
       why = std::string(e.what()) + "; ";

@@ -61,8 +61,17 @@ std::array<library::LayerHeadScores, library::kNumHeadRoles> ScoreRoles(const La
                                                                         const CategorizeProgress& progress = {},
                                                                         library::CategorizationMethod* method = nullptr);
 
+// Every role: the attention roles from ScoreRoles, then AddWeightRoles.
 library::HeadCategories Categorize(const LanguageModel& lm, const std::string& model_name,
                                    const CategorizeOptions& opt = {}, const CategorizeProgress& progress = {});
+
+// Adds (or recomputes) the roles read from the weights to categories made
+// from this model's attention roles: copying, copy suppression and successor
+// (ComputeOvScores; a role that cannot be computed goes to c->unavailable
+// with why) and the attention sink on random tokens (20 prompts of
+// 2 * half_length random tokens). progress: OV heads done, of total.
+void AddWeightRoles(const LanguageModel& lm, library::HeadCategories* c, const CategorizeOptions& opt = {},
+                    const CategorizeProgress& progress = {});
 
 // "fnv1a64:<16 hex digits>" over the weight files' bytes (model.safetensors,
 // or the shards in name order): identifies the weights a file was made from.

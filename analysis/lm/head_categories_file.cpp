@@ -49,6 +49,23 @@ json HeadCategoriesJson(const HeadCategories& c) {
                             "normalised row entropy for diffuse; averaged over the prompts"}}},
                 {"categories", cats},
                 {"all_scores", all}};
+  if (c.has_weight_roles) {
+    const auto& w = c.weights_method;
+    json unavailable = json::object();
+    for (const auto& [key, why] : c.unavailable) unavailable[key] = why;
+    entry["weight_roles"] = {
+        {"score", "full OV circuit W_U[:, S] . ln_final(norm_l(W_E' ) W_V W_O) per head, W_E' = W_E + MLP_0(W_E); "
+                  "copying / copy_suppression: share of tokens in S whose own token ranks in the top / bottom k of "
+                  "their row; successor: share of ordinal items whose successor has the highest logit in its set; "
+                  "sink: mean attention to position 0 over rows 1..T-1"},
+        {"k", w.k},
+        {"token_set", w.token_set},
+        {"tokens", w.n_tokens},
+        {"ordinal_sets", w.ordinal_sets},
+        {"sink_random_prompts", w.sink_prompts},
+        {"unavailable", unavailable},
+        {"sink_random", c.sink_random}};
+  }
   return json{{c.model_name, entry}};
 }
 
@@ -106,9 +123,53 @@ HeadCategories ReadHeadCategories(const std::filesystem::path& path, int n_layer
   }
   if (!e.contains("categories") || !e["categories"].is_object()) Bad(path, "lacks the \"categories\" object");
   if (!e.contains("all_scores") || !e["all_scores"].is_object()) Bad(path, "lacks the \"all_scores\" object");
+  // The roles read from the weights (absent in files from before them: then computed again by LoadOrCategorize).
+  if (e.contains("weight_roles")) {
+    const json& w = e["weight_roles"];
+    if (!w.is_object()) Bad(path, "\"weight_roles\" must be an object");
+    c.has_weight_roles = true;
+    c.weights_method.k = IntField(path, w, "k", "weight_roles.", 1, 1 << 20);
+    c.weights_method.n_tokens = IntField(path, w, "tokens", "weight_roles.", 0, 1 << 30);
+    c.weights_method.sink_prompts = IntField(path, w, "sink_random_prompts", "weight_roles.", 0, 1 << 20);
+    if (w.contains("token_set") && w["token_set"].is_string()) c.weights_method.token_set = w["token_set"];
+    if (w.contains("ordinal_sets") && w["ordinal_sets"].is_array())
+      for (const auto& o : w["ordinal_sets"])
+        if (o.is_string()) c.weights_method.ordinal_sets.push_back(o.get<std::string>());
+    if (w.contains("unavailable")) {
+      if (!w["unavailable"].is_object()) Bad(path, "weight_roles.unavailable must be an object {role: reason}");
+      for (auto it = w["unavailable"].begin(); it != w["unavailable"].end(); ++it) {
+        if (!it.value().is_string()) Bad(path, "weight_roles.unavailable." + it.key() + " must be a string");
+        c.unavailable.emplace_back(it.key(), it.value().get<std::string>());
+      }
+    }
+    if (!w.contains("sink_random") || !w["sink_random"].is_array())
+      Bad(path, "weight_roles lacks the \"sink_random\" scores");
+    const json& sr = w["sink_random"];
+    if (!sr.empty()) {
+      if (int(sr.size()) != c.n_layers)
+        Bad(path, "weight_roles.sink_random must be " + std::to_string(c.n_layers) + " rows (layers)");
+      for (int l = 0; l < c.n_layers; ++l) {
+        if (!sr[l].is_array() || int(sr[l].size()) != c.n_heads)
+          Bad(path, "weight_roles.sink_random[" + std::to_string(l) + "] must hold " + std::to_string(c.n_heads) +
+                        " scores (heads)");
+        std::vector<double> v;
+        for (int h = 0; h < c.n_heads; ++h)
+          v.push_back(ScoreField(path, sr[l][h], "weight_roles.sink_random[" + std::to_string(l) + "][" +
+                                                     std::to_string(h) + "]"));
+        c.sink_random.push_back(std::move(v));
+      }
+    }
+  }
   for (const auto& def : HeadCategoryDefs()) {
     const std::string where = "categories." + def.key;
-    if (!e["categories"].contains(def.key)) Bad(path, "lacks the category \"" + def.key + "\"");
+    if (def.output_role && (!c.has_weight_roles || !c.Unavailable(def.key).empty())) {
+      if (e["categories"].contains(def.key) && c.has_weight_roles)
+        Bad(path, where + " is present but weight_roles.unavailable says it could not be computed");
+      continue;
+    }
+    if (!e["categories"].contains(def.key))
+      Bad(path, "lacks the category \"" + def.key + "\"" +
+                    (def.output_role ? " (nor says in weight_roles.unavailable why it could not be computed)" : ""));
     const json& cat = e["categories"][def.key];
     if (!cat.is_object() || !cat.contains("top_heads") || !cat["top_heads"].is_array())
       Bad(path, where + " lacks the \"top_heads\" list");

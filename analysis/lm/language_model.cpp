@@ -90,6 +90,12 @@ bool LanguageModel::StreamPatterns(const std::vector<int64_t>& tokens,
     b.data = p.data_ptr<float>();
     sink(b);
   };
+  if (options.on_z)
+    spec.on_z = [&](int layer, const torch::Tensor& z) {
+      const torch::Tensor zc = z.detach().contiguous();
+      const int64_t T = int64_t(tokens.size());
+      options.on_z(layer, zc.data_ptr<float>(), int(zc.size(0)), T - zc.size(1), T, int(zc.size(2)));
+    };
   if (options.intervention && !options.intervention->empty()) {
     detail::SetInterventionHooks(*this, *options.intervention, tokens.size(), &spec);
     return m->model->Run(tokens, spec);

@@ -57,6 +57,10 @@ struct StreamOptions {
   // Heads and neurons ablated in this run (null or empty: none). The cache
   // is then neither used nor changed.
   const Intervention* intervention = nullptr;
+  // After each layer's patterns: its heads' outputs before W_O (hook_z, after
+  // the intervention), z [n_heads, T - row0, d_head] row-major, for rows
+  // row0..T-1 (the rows run). Also at the last layer.
+  std::function<void(int layer, const float* z, int n_heads, int64_t row0, int64_t T, int d_head)> on_z;
 };
 
 class LanguageModel {

@@ -26,12 +26,8 @@ torch::Tensor NormNoBias(const model::TransformerConfig& c, const torch::Tensor&
   return w.defined() ? y * w : y;
 }
 
-// The ordinal sequences a tokenizer can test: every item one token (tried
-// with a leading space first, then without).
-struct OrdinalSet {
-  std::string name;
-  std::vector<int64_t> ids;
-};
+}  // namespace
+
 std::vector<OrdinalSet> OrdinalSets(const LanguageModel& lm) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> candidates = {
       {"digits 0-9", {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}},
@@ -68,7 +64,26 @@ std::vector<OrdinalSet> OrdinalSets(const LanguageModel& lm) {
   return out;
 }
 
-}  // namespace
+std::vector<int64_t> OvTokenSet(const LanguageModel& lm, const OvScoreOptions& opt, std::string* words) {
+  const auto& c = lm.cfg();
+  const int64_t V = std::min<int64_t>(c.d_vocab, c.d_vocab_out);
+  std::vector<int64_t> S;
+  const auto bos = lm.tokenizer().BosId();
+  for (int64_t t = 0; t < V; ++t)
+    if (!bos || t != *bos) S.push_back(t);
+  if (int64_t(S.size()) > opt.max_tokens) {
+    std::mt19937_64 rng(opt.seed);
+    std::shuffle(S.begin(), S.end(), rng);
+    S.resize(size_t(opt.max_tokens));
+    std::sort(S.begin(), S.end());
+    if (words)
+      *words = std::to_string(opt.max_tokens) + " token ids sampled uniformly from the " + std::to_string(V) +
+               " (seed " + std::to_string(opt.seed) + "), BOS excluded";
+  } else if (words) {
+    *words = "every token but BOS (" + std::to_string(S.size()) + ")";
+  }
+  return S;
+}
 
 OvScores ComputeOvScores(const LanguageModel& lm, const OvScoreOptions& opt,
                          const std::function<bool(int, int)>& progress) {
@@ -82,21 +97,7 @@ OvScores ComputeOvScores(const LanguageModel& lm, const OvScoreOptions& opt,
   out.n_layers = L, out.n_heads = H, out.k = opt.k;
 
   // The token set S: ordinary tokens (not BOS), every one or a uniform sample; plus the ordinal items.
-  const int64_t V = std::min<int64_t>(c.d_vocab, c.d_vocab_out);
-  std::vector<int64_t> S;
-  const auto bos = lm.tokenizer().BosId();
-  for (int64_t t = 0; t < V; ++t)
-    if (!bos || t != *bos) S.push_back(t);
-  if (int64_t(S.size()) > opt.max_tokens) {
-    std::mt19937_64 rng(opt.seed);
-    std::shuffle(S.begin(), S.end(), rng);
-    S.resize(size_t(opt.max_tokens));
-    std::sort(S.begin(), S.end());
-    out.token_set = std::to_string(opt.max_tokens) + " token ids sampled uniformly from the " + std::to_string(V) +
-                    " (seed " + std::to_string(opt.seed) + "), BOS excluded";
-  } else {
-    out.token_set = "every token but BOS (" + std::to_string(S.size()) + ")";
-  }
+  const std::vector<int64_t> S = OvTokenSet(lm, opt, &out.token_set);
   out.n_tokens = int(S.size());
   const std::vector<OrdinalSet> sets = OrdinalSets(lm);
   for (const auto& s : sets) out.ordinal_sets.push_back(s.name);

@@ -46,6 +46,20 @@ struct OvScores {
 OvScores ComputeOvScores(const LanguageModel& lm, const OvScoreOptions& options = {},
                          const std::function<bool(int, int)>& progress = {});
 
+// The tokens the copying scores rank over (S above): every ordinary token
+// when there are at most options.max_tokens, else a uniform sample (sorted);
+// *words says which.
+std::vector<int64_t> OvTokenSet(const LanguageModel& lm, const OvScoreOptions& options = {},
+                                std::string* words = nullptr);
+
+// The ordinal sequences the tokenizer can test: every item one token (tried
+// with a leading space first, then without), distinct.
+struct OrdinalSet {
+  std::string name;          // "days (with a leading space)"
+  std::vector<int64_t> ids;  // in order
+};
+std::vector<OrdinalSet> OrdinalSets(const LanguageModel& lm);
+
 // Mean attention to position 0 over rows 1..T-1, per head [n_layers * n_heads], averaged over `prompts`.
 std::vector<double> SinkScores(const LanguageModel& lm, const std::vector<std::vector<int64_t>>& prompts);
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "io/atomic_file.h"
+#include "lm/output_roles.h"
 
 namespace hs::lm {
 namespace fs = std::filesystem;
@@ -137,6 +138,7 @@ double ScoreFromRows(library::HeadRole role, const double* rows, const std::vect
   return 0.0;
 }
 }  // namespace
+static_assert(kOutStats == 5, "PromptAnalysis::OutRows assumes 5 quantities per row");
 
 std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const LanguageModel& weights,
                                               const std::string& prompt, std::vector<int64_t> tokens, bool bos,
@@ -177,6 +179,10 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
           a->watched.emplace_back(t.layer, t.head);
         }
     a->row_stats.assign(a->watched.size() * size_t(T) * kRowStats, 0.0);
+    // The output roles' heads: what they write, row by row.
+    const OutputRoleScorer out_scorer(weights, model.categories, a->tokens, bos);
+    a->out_watched = out_scorer.heads();
+    a->out_stats.assign(a->out_watched.size() * size_t(T) * kOutStats, 0.0);
     const auto earlier = EarlierOccurrences(a->tokens);
 
     // What the previous prompt's analysis can give for the shared prefix.
@@ -186,7 +192,8 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
     int64_t reuse_max = 0;
     if (options.cache && !intervened && prev && prev->ok() && prev->intervention.empty() &&
         prev->model_dir == a->model_dir && prev->step == step &&
-        prev->n_layers == L && prev->n_heads == H && prev->overview_bin == bin && prev->watched == a->watched) {
+        prev->n_layers == L && prev->n_heads == H && prev->overview_bin == bin && prev->watched == a->watched &&
+        prev->out_watched == a->out_watched) {
       while (reuse_max < int64_t(std::min(prev->tokens.size(), a->tokens.size())) &&
              prev->tokens[reuse_max] == a->tokens[reuse_max])
         ++reuse_max;
@@ -217,8 +224,12 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
           for (size_t w = 0; w < a->watched.size(); ++w)
             std::copy_n(prev->row_stats.data() + w * prev->T() * kRowStats, size_t(row0) * kRowStats,
                         a->row_stats.data() + w * T * kRowStats);
+          for (size_t w = 0; w < a->out_watched.size(); ++w)
+            std::copy_n(prev->out_stats.data() + w * prev->T() * kOutStats, size_t(row0) * kOutStats,
+                        a->out_stats.data() + w * T * kOutStats);
         }
       }
+      out_scorer.OnPattern(b, a->out_stats.data());
       const torch::Tensor p = torch::from_blob(const_cast<float*>(b.data), {b.n_heads, rows, T}, torch::kFloat);
       // Overview: block means, times the key block's cells, over the rows of each query block.
       const torch::Tensor pooled =
@@ -254,6 +265,10 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
     so.intervention = intervened ? options.intervention.get() : nullptr;
     so.reuse_align = bin;
     so.reuse_max = reuse_max;
+    if (!a->out_watched.empty())
+      so.on_z = [&](int layer, const float* z, int nh, int64_t row0, int64_t TT, int E) {
+        out_scorer.OnZ(layer, z, nh, row0, TT, E, a->out_stats.data());
+      };
     so.progress = [&](int done, int total) {
       return !options.progress ||
              options.progress("running layer " + std::to_string(std::min(done + 1, total)) + " of " +
@@ -265,6 +280,7 @@ std::shared_ptr<PromptAnalysis> AnalyzePrompt(const LmModel& model, const Langua
       const int w = watch_index[size_t(l) * H + h];
       return w < 0 ? 0.0 : ScoreFromRows(role, a->row_stats.data() + size_t(w) * T * kRowStats, earlier, T);
     }, a->tokens);
+    VerifyOutputRoles(model.categories, a->out_watched, a->out_stats.data(), a->tokens, a->token_text, &a->roles);
     if (want_head) {
       if (!intervened) a->head_pattern = weights.HeadPattern(a->tokens, hl, hh, options.cache.get());
       a->head_layer = hl, a->head_head = hh;

@@ -90,6 +90,17 @@ struct PromptAnalysis {
         return row_stats.data() + w * tokens.size() * kRowStats;
     return nullptr;
   }
+  // Per-row quantities of the output roles' top heads (lm/output_roles.h):
+  // [out_watched, T, kOutStats]; what the badges of copying, copy
+  // suppression and successor are verified from.
+  std::vector<std::pair<int, int>> out_watched;
+  std::vector<double> out_stats;
+  const double* OutRows(int layer, int head) const {
+    for (size_t w = 0; w < out_watched.size(); ++w)
+      if (out_watched[w] == std::make_pair(layer, head) && out_stats.size() >= (w + 1) * tokens.size() * 5)
+        return out_stats.data() + w * tokens.size() * 5;
+    return nullptr;
+  }
   std::shared_ptr<PromptCache> cache;    // keys and values of these tokens (for the next edit and HeadPattern)
 
   bool ok() const { return error.empty() && !overview.empty(); }

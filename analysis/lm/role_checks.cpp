@@ -58,7 +58,8 @@ std::vector<int> RolePositions(const std::string& key, const std::vector<int64_t
   } else if (key == "previous_token") {
     for (int i = 1; i + 1 < T; ++i) out.push_back(i);
     if (where) *where = "every token after the first";
-  } else if (key == "first_token" || key == "diffuse") {
+  } else if (key == "first_token" || key == "diffuse" || key == "copying" || key == "copy_suppression" ||
+             key == "successor") {
     for (int i = 0; i + 1 < T; ++i) out.push_back(i);
     if (where) *where = "every token";
   } else if (where) {

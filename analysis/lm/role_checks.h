@@ -16,7 +16,8 @@
 // Where a role acts (loss entry i predicts token i+1 from position i):
 //   induction, duplicate_token  positions whose token occurred before;
 //   previous_token              positions 1..T-2 (every row with a previous token);
-//   first_token, diffuse        every position.
+//   first_token, diffuse        every position;
+//   the output roles (copying, copy_suppression, successor): every position.
 //
 //   auto checks = lm::CheckRoles(lm, a.tokens, a.roles, means, {});
 //   lm::ApplyChecks(checks, &a.roles);   // badges: filled and checked

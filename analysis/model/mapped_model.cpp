@@ -345,7 +345,7 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     }
     const torch::Tensor kh = K.permute({1, 0, 2}), vh = V.permute({1, 0, 2});  // [KV, T, E]
     const torch::Tensor qh = q.permute({1, 0, 2});                             // [H, n, E]
-    const bool need_z = full || l < last;
+    const bool need_z = full || l < last || static_cast<bool>(spec.on_z);
     const torch::Tensor& mask = c.Window(l) > 0 ? window_mask : causal_mask;
     torch::Tensor z = need_z ? torch::empty({H, n, E}) : torch::Tensor();
     for (int64_t h0 = 0; h0 < H; h0 += heads_per_chunk) {
@@ -371,6 +371,11 @@ bool MappedModel::Run(const std::vector<int64_t>& tokens, const RunSpec& spec, P
     }
     if (spec.track_grad && !z.requires_grad()) z.requires_grad_(true);  // layer 0: the graph starts here
     if (spec.hook_z) spec.hook_z(l, z);
+    if (spec.on_z) spec.on_z(l, z);
+    if (!full && l == last) {  // z was wanted by on_z only
+      if (spec.on_progress && !spec.on_progress(l + 1, last + 1)) return false;
+      break;
+    }
     const torch::Tensor zr = z.permute({1, 0, 2}).reshape({n, H * E});
     torch::Tensor attn_out = torch::mm(zr, s.P("attn.W_O").reshape({H * E, D}));  // a view for either layout
     if (s.P("attn.b_O").defined()) attn_out = attn_out + s.P("attn.b_O");
@@ -416,6 +421,14 @@ torch::Tensor MappedModel::LayerWeight(int layer, const std::string& name) {
   if (!w.defined()) return {};
   if (name == "attn.W_O") return w.reshape({c.n_heads, c.d_head, c.d_model}).clone();
   return w.clone();
+}
+
+torch::Tensor MappedModel::HeadOutputWeight(int layer, int head) {
+  const TransformerConfig& c = cfg();
+  if (layer < 0 || layer >= c.n_layers || head < 0 || head >= c.n_heads)
+    throw std::invalid_argument("no head L" + std::to_string(layer) + "H" + std::to_string(head));
+  std::lock_guard<std::mutex> lock(m->mu);
+  return m->Layer(layer).P("attn.W_O").reshape({c.n_heads, c.d_head, c.d_model})[head].clone();
 }
 
 torch::Tensor MappedModel::UnembedColumns(const std::vector<int64_t>& ids) {

@@ -106,6 +106,10 @@ class MappedModel {
     std::function<void(int layer, torch::Tensor& z)> hook_z;
     std::function<void(int layer, torch::Tensor& post)> hook_post;
     std::function<void(int layer, torch::Tensor& resid)> hook_resid_pre;
+    // Observes each layer's z [n_heads, rows, d_head] (after hook_z) without
+    // changing it: allowed with the cache; with it a partial run also
+    // computes the last layer's z.
+    std::function<void(int layer, const torch::Tensor& z)> on_z;
     // The residual stream after the last layer (blocks.{L-1}.hook_resid_post), every row run; full runs only.
     std::function<void(const torch::Tensor& resid)> on_resid_final;
     // Start at layer start_layer from its resid_pre for every row (a clean
@@ -143,6 +147,8 @@ class MappedModel {
   // a block ("attn.W_O" as [n_heads, d_head, d_model], "attn.b_O",
   // "mlp.W_out", "mlp.b_out", ...); undefined when the config has none.
   torch::Tensor LayerWeight(int layer, const std::string& name);
+  // One head's W_O, [d_head, d_model] (a float32 copy).
+  torch::Tensor HeadOutputWeight(int layer, int head);
   // The unembedding's columns for `ids`, [d_model, n] (W_U[:, ids]), and a
   // global weight ("ln_final.w", "ln_final.b", "unembed.b_U"; undefined when absent).
   torch::Tensor UnembedColumns(const std::vector<int64_t>& ids);

@@ -74,15 +74,25 @@ int RunCategorize(const CategorizeOptions& o) {
               << (c.method.bos ? "yes" : "no") << ")\n";
     for (const auto& r : c.categories) {
       const library::CategoryDef* def = library::FindCategoryDef(r.key);
-      std::printf("  %-16s", def->display_name.c_str());
+      std::printf("  %-17s", def->display_name.c_str());
       if (r.key == "other") {
         std::printf("%zu heads\n", r.top_heads.size());
         continue;
       }
       if (r.top_heads.empty()) std::printf("(none >= %.2f)", r.threshold);
-      for (const auto& t : r.top_heads) std::printf(" L%dH%d %.2f", t.layer, t.head, t.score);
+      for (const auto& t : r.top_heads)
+        std::printf(" L%dH%d %.2f%s", t.layer, t.head, t.score,
+                    r.key == "first_token" && c.IsSink(t.layer, t.head) ? " (sink)" : "");
       std::printf("\n");
     }
+    for (const auto& [key, why] : c.unavailable) {
+      const library::CategoryDef* def = library::FindCategoryDef(key);
+      std::printf("  %-17s(not computed: %s)\n", def ? def->display_name.c_str() : key.c_str(), why.c_str());
+    }
+    if (c.has_weight_roles)
+      std::printf("  (copying, copy suppression and successor read from the weights: top / bottom %d over %s; sinks "
+                  "from %d random-token prompts)\n",
+                  c.weights_method.k, c.weights_method.token_set.c_str(), c.weights_method.sink_prompts);
     const auto checkpoints = lm::ListCheckpoints(dir);
     if (o.formation && !checkpoints.empty()) {
       lm::RoleFormation f =

@@ -227,6 +227,7 @@ int RunHeads(const HeadsOptions& opt) {
       std::cout << b;
     }
     if (!ca.reason.empty()) std::cout << "  (" << ca.reason << ")";
+    if (!ca.note.empty()) std::cout << "\n      " << ca.note;
     if (ca.check != library::CategoryActivation::Check::kNotRun)
       std::cout << "\n      " << (ca.check == library::CategoryActivation::Check::kChecked ? "checked: " : "not checked: ")
                 << ca.check_reason;

@@ -270,6 +270,55 @@ def main():
     report["dla_heads_max_abs_diff"] = dla_worst
     report["dla_sum_minus_logit"] = max(abs(a - b) for a, b in zip(sums, got["logits"]))
     ok &= dla_worst < 1e-4 and report["dla_sum_minus_logit"] < 1e-4
+    # The output roles verified on the prompt (heads --json): each top head's
+    # rows (the earlier key it attends to most, BOS aside), its output through
+    # the final norm's shape, and the rank of the attended token (or its
+    # successor) among every token but BOS; the attention-weighted share in
+    # the top / bottom k. Ties may move a row in float32 (not seen: 5e-7); within 1e-3.
+    cats = next(iter(json.load(open(os.path.join(d, "head_categories.json"))).values()))
+    k = cats["weight_roles"]["k"]
+    succ = {}
+    for name in cats["weight_roles"]["ordinal_sets"]:
+        items = {"digits 0-9": "0123456789", "letters a-z": "abcdefghijklmnopqrstuvwxyz",
+                 "letters A-Z": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}[name]
+        succ.update({ord(a): ord(b) for a, b in zip(items, items[1:])})
+    S = [t for t in range(cfg["vocab_size"]) if t != 256]
+    out_worst, out_checked = 0.0, 0
+    for text in (TEXT, "1 2 3 4 5 6 7 8 9 a b c d e"):
+        ids2 = encode(text)
+        roles = run_cli(headscope, "heads", d, "--tokens", ",".join(map(str, ids2)), "--json")
+        zc3 = {}
+
+        def save_z3(l, z):
+            zc3[l] = z.clone()
+            return z
+        ref = R.gpt2_forward(sd, cfg, torch.tensor([ids2]), prefix, z_hook=save_z3)
+        for key, rank_of in (("copying", "top"), ("copy_suppression", "bottom"), ("successor", "succ")):
+            for hd in roles.get(key, []):
+                l, hh = hd["layer"], hd["head"]
+                A = ref["pattern_%d" % l][0, hh].numpy()
+                W_O = sd["%sh.%d.attn.c_proj.weight" % (prefix, l)][hh * e:(hh + 1) * e]
+                o = zc3[l][0, :, hh * e:(hh + 1) * e] @ W_O
+                o = (o - o.mean(-1, keepdim=True)) * sd[prefix + "ln_f.weight"]
+                logits = (o @ W_U[S].T).numpy()  # [T, |S|]
+                num = den = 0.0
+                for i in range(2, len(ids2)):
+                    j = 1 + int(np.argmax(A[i, 1:i]))
+                    t = ids2[j]
+                    target = succ.get(t) if rank_of == "succ" else t
+                    if target is None:
+                        continue
+                    v = (o[i] @ W_U[target]).item()
+                    others = np.delete(logits[i], S.index(target))
+                    rank = (others <= v).sum() if rank_of == "bottom" else (others >= v).sum()
+                    den += A[i, j]
+                    num += A[i, j] if rank < k else 0.0
+                want = num / den if den > 0 else 0.0
+                out_worst = max(out_worst, abs(want - hd["activation_score"]))
+                out_checked += 1
+    report["output_roles_max_abs_diff"] = out_worst
+    report["output_roles_heads_checked"] = out_checked
+    ok &= out_worst < 1e-3 and out_checked > 0
     report["max_abs_diff_nats"] = worst
     print(json.dumps(report, indent=1))
     sys.exit(0 if ok else 1)

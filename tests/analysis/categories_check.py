@@ -46,6 +46,54 @@ def top_heads(scores, threshold, lower, cap=8):
     return [(l, h) for _, l, h in picked[:cap]]
 
 
+WEIGHT_THRESHOLDS = {"copying": (0.5, 0.3), "copy_suppression": (0.5, 0.3), "successor": (0.5, 0.3)}
+ORDINAL = {"digits 0-9": "0123456789", "letters a-z": "abcdefghijklmnopqrstuvwxyz",
+           "letters A-Z": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def weight_roles(sd, cfg, p, k, ordinal_sets):
+    """Copying, copy suppression and successor of every head of a byte-level
+    GPT-2 (BOS 256), from the weights: the full OV circuit of the embedding
+    after MLP 0, through ln_1's shape (centred, unit RMS, times its weight),
+    W_V W_O, the final norm's shape without its scale, and W_U."""
+    d, n = cfg["n_embd"], cfg["n_head"]
+    e, eps, V = d // n, cfg["layer_norm_epsilon"], cfg["vocab_size"]
+    S = [t for t in range(V) if t != 256]
+    sets = [[ord(c) for c in ORDINAL[name]] for name in ordinal_sets]
+    ids = S + [t for s in sets for t in s]
+    wte = sd[p + "wte.weight"]
+    WU = (sd["lm_head.weight"] if "lm_head.weight" in sd else wte).T
+    E = wte[ids]
+    L0 = "%sh.0." % p
+    x = R.layer_norm(E, sd[L0 + "ln_2.weight"], sd[L0 + "ln_2.bias"], eps)
+    E = E + R.act(cfg["activation_function"], x @ sd[L0 + "mlp.c_fc.weight"] + sd[L0 + "mlp.c_fc.bias"]) @ \
+        sd[L0 + "mlp.c_proj.weight"] + sd[L0 + "mlp.c_proj.bias"]
+    U = WU[:, ids]
+    nS = len(S)
+    out = {key: np.zeros((cfg["n_layer"], n)) for key in ("copying", "copy_suppression", "successor")}
+    for l in range(cfg["n_layer"]):
+        L = "%sh.%d." % (p, l)
+        y = E - E.mean(-1, keepdim=True)
+        y = y / torch.sqrt((y * y).mean(-1, keepdim=True) + eps) * sd[L + "ln_1.weight"]
+        for h in range(n):
+            W_V = sd[L + "attn.c_attn.weight"][:, 2 * d + h * e:2 * d + (h + 1) * e]
+            W_O = sd[L + "attn.c_proj.weight"][h * e:(h + 1) * e, :]
+            o = y @ W_V @ W_O
+            o = (o - o.mean(-1, keepdim=True)) * sd[p + "ln_f.weight"]
+            rows = (o[:nS] @ U[:, :nS]).numpy()
+            diag = np.diag(rows)[:, None]
+            out["copying"][l, h] = np.mean((rows >= diag).sum(1) - 1 < k)
+            out["copy_suppression"][l, h] = np.mean((rows <= diag).sum(1) - 1 < k)
+            at, hits, items = nS, 0, 0
+            for s in sets:
+                r = (o[at:at + len(s)] @ U[:, at:at + len(s)]).numpy()
+                hits += sum(int(np.argmax(r[i]) == i + 1) for i in range(len(s) - 1))
+                items += len(s) - 1
+                at += len(s)
+            out["successor"][l, h] = hits / max(items, 1)
+    return out
+
+
 def main():
     d, sentences_file = sys.argv[1], sys.argv[2]
     entry = next(iter(json.load(open(os.path.join(d, "head_categories.json"))).values()))
@@ -79,7 +127,7 @@ def main():
                     sums["duplicate_token"][layer, h] += ref.similarity(p[h], ref.duplicate_pattern(ids), False, False,
                                                                         "mul")
     counts = {k: (len(seqs) if k in ("induction", "duplicate_token") else len(sentences)) for k in sums}
-    worst, bad = 0.0, []
+    worst, bad, weights_worst = 0.0, [], {}
     for k, v in sums.items():
         mine = v / counts[k]
         theirs = np.array(entry["all_scores"][k])
@@ -92,6 +140,25 @@ def main():
         got = [(x["layer"], x["head"]) for x in entry["categories"][k]["top_heads"]]
         if want != got:
             bad.append("%s: top_heads %s, the rule gives %s" % (k, got, want))
+    # The roles read from the weights, in float64 (ranks may differ from
+    # headscope's float32 on near ties: a share may move by a token or two).
+    if "weight_roles" in entry:
+        w = entry["weight_roles"]
+        mine = weight_roles(R.f64(sd), cfg, prefix, w["k"], w["ordinal_sets"])
+        for k2, v in mine.items():
+            theirs = np.array(entry["all_scores"][k2])
+            diff = float(np.abs(v - theirs).max())
+            if diff > 0.02:
+                bad.append("%s: all_scores differ from the numpy OV circuit by %.2g" % (k2, diff))
+            weights_worst[k2] = diff
+        for k2 in mine:
+            THRESHOLDS[k2] = WEIGHT_THRESHOLDS[k2]
+            want = top_heads(entry["all_scores"][k2], *WEIGHT_THRESHOLDS[k2])
+            got = [(x["layer"], x["head"]) for x in entry["categories"][k2]["top_heads"]]
+            if want != got:
+                bad.append("%s: top_heads %s, the rule gives %s" % (k2, got, want))
+    else:
+        bad.append("no weight_roles: the file predates the roles read from the weights")
     classified = set()
     for k in THRESHOLDS:
         classified |= {(x["layer"], x["head"]) for x in entry["categories"][k]["top_heads"]}
@@ -99,7 +166,8 @@ def main():
     want_other = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in classified]
     if other != want_other:
         bad.append("other: %s, expected %s" % (other, want_other))
-    print(json.dumps({"max_abs_diff": worst, "sentences": len(sentences), "roles": sorted(sums), "problems": bad}))
+    print(json.dumps({"max_abs_diff": worst, "weight_roles_max_diff": weights_worst, "sentences": len(sentences),
+                      "roles": sorted(sums), "problems": bad}))
     sys.exit(1 if bad else 0)
 
 

@@ -15,6 +15,9 @@ first MLP is the embedding itself. Layer 1 plants one circuit per head:
   L1H3 sinks:       a constant query (bias) meets a key that reads position 0's
                     embedding: it attends to the first position on any input;
                     its OV is zero.
+Positions have directions of their own (orthogonal to the tokens'), and
+heads 0-2 of layer 1 attend to the previous token through them, so on a
+prompt each writes (copies, suppresses, succeeds) one token it attends to.
 random: the same shapes, every weight N(0, 0.02) (TransformerLens's init),
 norms one: no head should score above a role's threshold.
 """
@@ -72,15 +75,17 @@ def base(rng, random_all):
 
 def planted(rng):
     t = base(rng, False)
-    # Orthonormal, zero-mean directions: one per token, one for position 0.
-    a = rng.normal(size=(D, V + 1))
+    # Orthonormal, zero-mean directions: one per token, one for position 0,
+    # and one per position (for the heads' previous-token attention).
+    a = rng.normal(size=(D, V + 1 + CTX))
     a -= a.mean(axis=0, keepdims=True)
     q, _ = np.linalg.qr(a)
     q = torch.from_numpy(q.T.copy())  # [V + 1, D]
     t["wte.weight"] = q[:V].clone()
     f0 = q[V]
-    wpe = torch.zeros(CTX, D, dtype=torch.float64)
-    wpe[0] = 10.0 * f0
+    pos = q[V + 1:]  # [CTX, D]
+    wpe = pos.clone()
+    wpe[0] += 10.0 * f0
     t["wpe.weight"] = wpe
     # Successor map over the ordinal sets; a derangement elsewhere.
     succ = {}
@@ -101,6 +106,14 @@ def planted(rng):
         Wo[0 * E + j] = q[j]
         Wo[1 * E + j] = -q[j]
         Wo[2 * E + j] = q[succ[j]]
+    # QK of heads 0-2: position i's query meets position i-1's key (one-hot
+    # coordinates of the position directions): sharp previous-token attention,
+    # so what they attend to is one token, which their OV then writes.
+    for h in range(3):
+        for i in range(CTX):
+            W[:, h * E + i] += pos[i]
+            if i + 1 < CTX:
+                W[:, D + h * E + i + 1] += pos[i]
     # Head 3: constant query u; key = (x . f0) w, with u . w = 10.
     u = torch.zeros(E, dtype=torch.float64)
     u[0] = 10.0

@@ -203,7 +203,8 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   std::string note;
   int calls = 0;
   const auto c = lm::LoadOrCategorize(*lm, d, [&](int, int) { return ++calls, true; }, &note);
-  CHECK(calls == 70);  // 50 repeated sequences and 20 sentences
+  CHECK(calls == 70 + 9);  // 50 repeated sequences and 20 sentences; then the OV circuits of 8 heads, and done
+  CHECK(c.has_weight_roles);
   CHECK_THAT(note, Catch::Contains("wrote"));
   CHECK(fs::exists(lm::CategoriesPath(d)));
   const auto shipped = lm::ReadHeadCategories(Demo() / "head_categories.json");
@@ -219,6 +220,25 @@ TEST_CASE("LoadOrCategorize computes, saves and then reuses; other weights are c
   // Cancelling stops at once.
   fs::remove(lm::CategoriesPath(d));
   CHECK_THROWS_AS(lm::LoadOrCategorize(*lm, d, [](int done, int) { return done < 3; }), jobs::Cancelled);
+  // A file from before the roles read from the weights gets them added, the attention roles kept as they were.
+  {
+    json old = lm::HeadCategoriesJson(c);
+    json& e = old.begin().value();
+    e.erase("weight_roles");
+    for (const char* k : {"copying", "copy_suppression", "successor"}) e["categories"].erase(k), e["all_scores"].erase(k);
+    e["all_scores"]["previous_token"][0][0] = 0.123;  // marks the attention scores as the file's own
+    io::WriteFileAtomic(lm::CategoriesPath(d), old.dump());
+    const auto before = lm::ReadHeadCategories(lm::CategoriesPath(d));
+    CHECK(!before.has_weight_roles);
+    CHECK(before.Find("copying") == nullptr);
+    note.clear();
+    const auto added = lm::LoadOrCategorize(*lm, d, {}, &note);
+    CHECK_THAT(note, Catch::Contains("added the roles read from the weights"));
+    CHECK(added.Find("previous_token")->all_scores[0][0] == 0.123);
+    REQUIRE(added.Find("copying") != nullptr);
+    CHECK(added.Find("copying")->all_scores == c.Find("copying")->all_scores);
+    CHECK(lm::ReadHeadCategories(lm::CategoriesPath(d)).has_weight_roles);  // and saved
+  }
   // A file for other weights is replaced.
   json j = lm::HeadCategoriesJson(c);
   j.begin().value()["weights_hash"] = "fnv1a64:0000000000000000";

@@ -289,6 +289,9 @@ TEST_CASE("direct logit attribution: the components sum to the logit, in every l
 }  // namespace interventions_test
 
 #include "lm/ov_scores.h"
+#include "lm/categorize.h"
+#include "lm/prompt_analysis.h"
+#include <nlohmann/json.hpp>
 
 namespace interventions_test {
 
@@ -341,6 +344,59 @@ TEST_CASE("roles from the weights: planted circuits score on top, a random model
     CHECK(r.successor[i] < 0.3);
   }
   for (double v : lm::SinkScores(*random, random_prompts)) CHECK(v < 0.5);
+
+  // In the categories (the badges' schema): exactly the planted heads hold the
+  // output roles, L1H3 is a first-token head that is a sink; the random model
+  // has none. On prompts, the planted heads' output roles are active.
+  const library::HeadCategories pc = lm::Categorize(*planted, "planted");
+  REQUIRE(pc.has_weight_roles);
+  auto tops = [](const library::HeadCategories& c, const char* key) {
+    std::vector<std::pair<int, int>> out;
+    if (const auto* r = c.Find(key))
+      for (const auto& t : r->top_heads) out.emplace_back(t.layer, t.head);
+    return out;
+  };
+  using Heads = std::vector<std::pair<int, int>>;
+  CHECK(tops(pc, "copying") == Heads{{1, 0}});
+  CHECK(tops(pc, "copy_suppression") == Heads{{1, 1}});
+  CHECK(tops(pc, "successor") == Heads{{1, 2}});
+  CHECK(pc.IsSink(1, 3));
+  for (int l = 0; l < 2; ++l)
+    for (int h = 0; h < 4; ++h) CHECK(pc.IsSink(l, h) == (l == 1 && h == 3));
+  const library::HeadCategories rc = lm::Categorize(*random, "random");
+  for (const char* key : {"copying", "copy_suppression", "successor"}) CHECK(tops(rc, key).empty());
+  for (int l = 0; l < 2; ++l)
+    for (int h = 0; h < 4; ++h) CHECK(!rc.IsSink(l, h));
+
+  lm::LmModel model;
+  model.dir = dir.path / "planted";
+  model.lm = std::shared_ptr<const lm::LanguageModel>(lm::LanguageModel::Open(model.dir));
+  model.categories = pc;
+  auto roles = [&](const std::string& text) {
+    const auto a = lm::AnalyzePrompt(model, *model.lm, text, true);
+    REQUIRE(a->error.empty());
+    return a->roles;
+  };
+  const library::PromptRoles text = roles("When Mary and John went to the store, John gave a drink to Mary");
+  INFO(text.ToJson().dump());
+  for (const char* key : {"copying", "copy_suppression"}) {
+    const auto* ca = text.Find(key);
+    REQUIRE(ca != nullptr);
+    CHECK(ca->active);
+    CHECK(ca->heads.at(0).activation_score > 0.9);
+    CHECK_THAT(ca->note, Catch::Contains("e.g. at"));
+  }
+  const library::PromptRoles digits = roles("1 2 3 4 5 6 7 8 9");
+  const auto* succ = digits.Find("successor");
+  REQUIRE(succ != nullptr);
+  INFO(digits.ToJson().dump());
+  CHECK(succ->active);
+  CHECK(succ->heads.at(0).activation_score > 0.8);  // 0.85: layer 0's random heads add noise
+  // Nothing with a next item (no digit, no letter): not applicable, and says why.
+  const auto* none = roles("!? ,. ;: !? ,.").Find("successor");
+  REQUIRE(none != nullptr);
+  CHECK(!none->applicable);
+  CHECK_THAT(none->reason, Catch::Contains("no number"));
 }
 
 }  // namespace interventions_test

@@ -94,9 +94,12 @@ def act(cat, a):
     rows = [sum(a[i, j + shift] for j in range(i) if t[j] == t[i]) for i in range(1, T) if t[i] in t[:i]]
     return np.mean(rows)
 active = {'previous_token': 0.4, 'induction': 0.5, 'duplicate_token': 0.5, 'first_token': 0.5, 'diffuse': 0.7}
-assert set(r) == set(active) | {'other', 'reasons'}, sorted(r)
+output = {'copying', 'copy_suppression', 'successor'}  # checked against numpy by ablate_check.py
+assert set(r) == set(active) | output | {'other', 'reasons', 'notes'}, sorted(r)
+assert 'not a sink' in r['notes']['first_token'], r['notes']
+assert any(h['is_active'] for h in r['copying']) and r['notes']['copying'].startswith('L1H'), r
 for cat, heads in r.items():
-    if cat in ('other', 'reasons'): continue
+    if cat in ('other', 'reasons', 'notes') or cat in output: continue
     for h in heads:
         want = act(cat, p[h['layer'], h['head']])
         assert abs(h['activation_score'] - want) < 1e-5, (cat, h, want)
@@ -119,8 +122,13 @@ j = json.load(open(sys.argv[1]))
 (name, e), = j.items()
 assert name == 'demo_copy' and e['num_layers'] == 2 and e['num_heads'] == 4, (name, e['num_layers'])
 assert e['weights_hash'].startswith('fnv1a64:') and len(e['analysis_date']) == 10
-cats = ['previous_token', 'induction', 'duplicate_token', 'first_token', 'diffuse', 'other']
-assert list(e['categories']) == sorted(cats) or set(e['categories']) == set(cats)
+cats = ['previous_token', 'induction', 'duplicate_token', 'first_token', 'diffuse', 'copying', 'copy_suppression',
+        'successor', 'other']
+assert set(e['categories']) == set(cats), sorted(e['categories'])
+w = e['weight_roles']
+assert w['k'] == 5 and w['tokens'] == 256 and w['ordinal_sets'] == ['digits 0-9', 'letters a-z', 'letters A-Z'], w
+assert w['unavailable'] == {} and len(w['sink_random']) == 2 and all(len(r) == 4 for r in w['sink_random'])
+assert all(0 <= x <= 1 for r in w['sink_random'] for x in r)
 for k in cats:
     c = e['categories'][k]
     assert {'display_name', 'description', 'icon', 'threshold', 'requires_repetition', 'top_heads'} <= set(c), k
