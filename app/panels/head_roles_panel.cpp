@@ -129,6 +129,15 @@ class HeadRolesPanel : public PromptPanel {
               ImGui::SetTooltip("Type \"%s\" into the prompt box", def.suggested_prompt.c_str());
           }
         }
+        if (!ca->note.empty() && (ca->active || def.key == "first_token")) {
+          // What an active output head does (with a token of the prompt), or which first-token heads are sinks.
+          ImGui::Indent(fh * 0.8f);
+          ImGui::PushTextWrapPos(0);
+          ImGui::TextDisabled("%s", ca->note.c_str());
+          ImGui::PopTextWrapPos();
+          if (ImGui::IsItemHovered()) Tooltip(def, *ca);
+          ImGui::Unindent(fh * 0.8f);
+        }
         const lm::RoleCheck* rc = checked && m.checks ? m.checks->Find(def.key) : nullptr;
         if (ca->active && rc && !rc->heads.empty()) {  // the check in numbers: the role's first head against the rest
           const lm::HeadCheck& hc = rc->heads[0];
@@ -169,6 +178,16 @@ class HeadRolesPanel : public PromptPanel {
       }
       ImGui::EndTable();
     }
+    // Output roles that could not be computed for this model, and why.
+    for (const auto& [key, why] : cats.unavailable) {
+      const library::CategoryDef* def = library::FindCategoryDef(key);
+      ImGui::PushTextWrapPos(0);
+      ImGui::TextDisabled("%s: not computed for this model (%s)", def ? def->display_name.c_str() : key.c_str(),
+                          why.c_str());
+      ImGui::PopTextWrapPos();
+    }
+    if (!cats.has_weight_roles)
+      ImGui::TextDisabled("Copying, copy suppression and successor: not computed yet for this model.");
     // Other: neutral, no runtime check.
     if (const library::CategoryActivation* o = a.roles.Find("other")) {
       std::string names;
@@ -202,7 +221,8 @@ class HeadRolesPanel : public PromptPanel {
   static std::string ShortReason(const library::CategoryDef& def, const library::CategoryActivation& ca, int step,
                                  const std::string& intervention) {
     if (ca.heads.empty()) return "no such head in this model";
-    if (!ca.applicable) return "no repetition in your input";
+    if (!ca.applicable)
+      return def.output_role ? "nothing with a next item in your input" : "no repetition in your input";
     if (!intervention.empty()) return "not active with " + intervention.substr(0, intervention.rfind(" (")) + " off";
     if (step >= 0) return "not active at this training step";
     return "not triggered by this prompt";
@@ -224,6 +244,17 @@ class HeadRolesPanel : public PromptPanel {
     ImGui::TextUnformatted((def.display_name + ": " + def.description).c_str());
     ImGui::Spacing();
     ImGui::TextDisabled("%s", def.explanation.c_str());
+    if (def.output_role) {
+      ImGui::Spacing();
+      ImGui::TextDisabled("Read from the weights: the head's OV circuit (embedding after MLP 0, W_V W_O, the "
+                          "unembedding). On your prompt it is active when the token it attends to most (BOS aside) "
+                          "ranks among the few tokens its output raises (copying, successor: the next item) or "
+                          "lowers (suppression) most.");
+    }
+    if (!ca.note.empty()) {
+      ImGui::Spacing();
+      ImGui::TextUnformatted(ca.note.c_str());
+    }
     if (!ca.reason.empty()) {
       ImGui::Spacing();
       ImGui::TextUnformatted(("Gray because " + ca.reason).c_str());
@@ -241,12 +272,16 @@ class HeadRolesPanel : public PromptPanel {
                           const library::HeadActivation& h, bool applicable, const lm::HeadCheck* hc, bool off) {
     ImGui::BeginTooltip();
     ImGui::Text("Layer %d, head %d%s", h.layer, h.head, off ? " (turned off)" : "");
-    ImGui::Text("Offline %s score: %.3f (threshold %.2f)", def.display_name.c_str(), h.score, def.threshold);
+    ImGui::Text("Offline %s score%s: %.3f (threshold %.2f)", def.display_name.c_str(),
+                def.output_role ? " (from the weights)" : "", h.score, def.threshold);
+    if (def.key == "first_token" && cats.IsSink(h.layer, h.head))
+      ImGui::TextUnformatted("An attention sink: it rests on the first token on random tokens too.");
     if (applicable)
       ImGui::Text("On your prompt: %.3f, %s (active from %.2f)", h.activation_score, h.is_active ? "active" : "inactive",
                   def.active_threshold);
     else
-      ImGui::TextUnformatted("On your prompt: no repeated token, nothing to measure");
+      ImGui::TextUnformatted(def.output_role ? "On your prompt: it attends to nothing with a next item"
+                                             : "On your prompt: no repeated token, nothing to measure");
     std::string also;
     for (const auto& k : cats.RolesOf(h.layer, h.head))
       if (k != def.key) also += (also.empty() ? "" : ", ") + library::FindCategoryDef(k)->display_name;

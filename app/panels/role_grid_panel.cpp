@@ -31,6 +31,12 @@ class RoleGridPanel : public Panel {
           for (int h = 0; h < H; ++h) g[size_t(l) * H + h] = float(c.all_scores[l][h]);
         m_values.emplace_back(c.key, std::move(g));
       }
+      if (!cats.sink_random.empty()) {  // the attention sink on random tokens (on text it is the first-token score)
+        std::vector<float> g(size_t(L) * H);
+        for (int l = 0; l < L; ++l)
+          for (int h = 0; h < H; ++h) g[size_t(l) * H + h] = float(cats.sink_random[l][h]);
+        m_values.emplace_back("sink_random", std::move(g));
+      }
       m_for = m.model;
       ++m_version;  // textures are keyed by data pointer and version
     }
@@ -38,6 +44,16 @@ class RoleGridPanel : public Panel {
     ImGui::TextDisabled("Offline scores over %d random repeated sequences and %d %s (head_categories.json).",
                         cats.method.n_repeated, cats.method.n_sentences,
                         no_tokenizer ? "random token sequences (the model has no tokenizer)" : "sentences");
+    if (cats.has_weight_roles) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("Copying, suppression, successor: from the weights.");
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Read from each head's OV circuit, no prompt: the share of tokens whose own token (successor:\n"
+                          "the next item of its sequence) ranks in the top (suppression: bottom) %d of the head's\n"
+                          "output over %s.\nSink (random tokens): mean attention to the first token on %d prompts of\n"
+                          "random tokens; a first-token head that also scores high here is an attention sink.",
+                          cats.weights_method.k, cats.weights_method.token_set.c_str(), cats.weights_method.sink_prompts);
+    }
     const float fh = ImGui::GetFontSize();
     const int n = int(m_values.size());
     const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -54,7 +70,7 @@ class RoleGridPanel : public Panel {
       ImGui::SetCursorScreenPos(ImVec2(origin.x + (i % columns) * (w + ImGui::GetStyle().ItemSpacing.x),
                                        origin.y + (i / columns) * (h + ImGui::GetStyle().ItemSpacing.y)));
       widgets::HeatmapSpec spec;
-      spec.title = def->display_name.c_str();
+      spec.title = def ? def->display_name.c_str() : "Sink (random tokens)";
       spec.x_label = "head";
       spec.y_label = "layer";
       spec.value_label = "score";
@@ -65,8 +81,10 @@ class RoleGridPanel : public Panel {
       spec.equal_aspect = false;
       spec.version = m_version;
       widgets::HeatmapState st;
-      if (widgets::Heatmap(key.c_str(), g.data(), L, H, spec, &st) && st.row >= 0)
-        out.head = std::make_pair(st.row, st.col), out.category = key;
+      if (widgets::Heatmap(key.c_str(), g.data(), L, H, spec, &st) && st.row >= 0) {
+        out.head = std::make_pair(st.row, st.col);
+        if (def) out.category = key;
+      }
       if (RightClicked(st.hovered)) menu = std::make_pair(st.row, st.col);
       // Outline the category's top heads; the selected head in red.
       ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -75,7 +93,12 @@ class RoleGridPanel : public Panel {
         const ImVec2 a(st.plot_min.x + hd * cw + 1, st.plot_min.y + l * ch + 1);
         dl->AddRect(a, ImVec2(a.x + cw - 2, a.y + ch - 2), col, 0, 0, t);
       };
-      for (const auto& t : cats.Find(key)->top_heads) cell(t.layer, t.head, IM_COL32(255, 255, 255, 230), 1.5f);
+      if (const library::CategoryResult* r = cats.Find(key))
+        for (const auto& t : r->top_heads) cell(t.layer, t.head, IM_COL32(255, 255, 255, 230), 1.5f);
+      if (!def)  // the sink grid: outline the sinks
+        for (int l = 0; l < L; ++l)
+          for (int hd = 0; hd < H; ++hd)
+            if (cats.IsSink(l, hd)) cell(l, hd, IM_COL32(255, 255, 255, 230), 1.5f);
       if (m.layer >= 0 && m.layer < L && m.head >= 0 && m.head < H) cell(m.layer, m.head, IM_COL32(220, 50, 47, 255), 2.5f);
       for (const auto& [ol, oh] : m.off_heads) {  // turned off: crossed out
         if (ol >= L || oh >= H) continue;
