@@ -145,6 +145,35 @@ TEST_CASE("head_categories.json: broken files are refused naming the file and th
   j.begin().value()["all_scores"]["induction"][0][0] = "x";
   CHECK_THAT(error_of(j.dump()), Catch::Contains("must be a finite number"));
   CHECK_THAT(error_of("[]"), Catch::Contains("expected one model entry"));
+  // The roles read from the weights.
+  j = good;
+  j.begin().value()["weight_roles"]["sink_random"][1].erase(3);
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("weight_roles.sink_random[1] must hold 4 scores"));
+  j = good;
+  j.begin().value()["weight_roles"]["sink_random"][0][2] = nullptr;
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("weight_roles.sink_random[0][2] must be a finite number"));
+  j = good;
+  j.begin().value()["weight_roles"]["k"] = -3;
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("weight_roles.\"k\" must be an integer"));
+  j = good;
+  j.begin().value()["categories"].erase("successor");
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("lacks the category \"successor\" (nor says"));
+  j = good;
+  j.begin().value()["weight_roles"]["unavailable"]["copying"] = "no";
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("categories.copying is present but"));
+  j = good;
+  j.begin().value()["weight_roles"] = 3;
+  CHECK_THAT(error_of(j.dump()), Catch::Contains("\"weight_roles\" must be an object"));
+  // A role the file says could not be computed is left out, with why.
+  j = good;
+  j.begin().value()["categories"].erase("successor");
+  j.begin().value()["all_scores"].erase("successor");
+  j.begin().value()["weight_roles"]["unavailable"]["successor"] = "no ordinal sequence";
+  io::WriteFileAtomic(p, j.dump());
+  const auto c = lm::ReadHeadCategories(p);
+  CHECK(c.Find("successor") == nullptr);
+  CHECK(c.Unavailable("successor") == "no ordinal sequence");
+  CHECK(c.Find("copying") != nullptr);
 }
 
 TEST_CASE("the shipped demo LM's categories match an independent forward and its weights", "[roles][lm]") {
