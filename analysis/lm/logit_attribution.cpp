@@ -37,6 +37,7 @@ Decomposed RunDecomposed(const LanguageModel& lm, const std::vector<int64_t>& to
   spec.hook_z = [&](int l, torch::Tensor& z) { d.z[size_t(l)] = z.clone(); };
   spec.hook_post = [&](int l, torch::Tensor& p) { d.post[size_t(l)] = p.clone(); };
   spec.on_resid_final = [&](const torch::Tensor& r) { d.final_resid = r.clone(); };
+  spec.logit_rows = 0;  // no pass over the vocabulary: the logits used are read from final_resid
   lm.Mapped().Run(tokens, spec, nullptr, &d.logits);
   return d;
 }
@@ -134,16 +135,20 @@ LogitAttribution DirectLogitAttribution(const LanguageModel& lm, const std::vect
 
   const torch::Tensor all = torch::stack(rows).contiguous();  // [C, T]
   out.values.assign(all.data_ptr<double>(), all.data_ptr<double>() + all.numel());
+  // The attributed logit as the model computes it (its own final norm, then
+  // the unembedding column and bias of the target), not from the components.
   out.logits.assign(size_t(T), 0.0);
-  const torch::Tensor lg = d.logits.to(torch::kFloat64);
+  torch::Tensor normed = d.final_resid;
+  if (c.final_norm) normed = model::NormForward(c.normalization, normed, m.GlobalWeight("ln_final.w"),
+                                                m.GlobalWeight("ln_final.b"), c.eps);
+  const torch::Tensor lg = (normed.to(torch::kFloat64) * U).sum(-1) + bu;  // U: target - wrong columns, masked
   for (int p = 0; p < T; ++p)
-    if (targets[size_t(p)] >= 0)
-      out.logits[size_t(p)] =
-          lg[p][targets[size_t(p)]].item<double>() - (wrong >= 0 ? lg[p][wrong].item<double>() : 0.0);
+    if (targets[size_t(p)] >= 0) out.logits[size_t(p)] = lg[p].item<double>();
   return out;
 }
 
-LogitLens ComputeLogitLens(const LanguageModel& lm, const std::vector<int64_t>& tokens, int position, int k) {
+LogitLens ComputeLogitLens(const LanguageModel& lm, const std::vector<int64_t>& tokens, int position, int k,
+                           int max_positions) {
   const auto& c = lm.cfg();
   const int T = int(tokens.size()), L = c.n_layers;
   if (position < 0 || position >= T)
@@ -163,19 +168,36 @@ LogitLens ComputeLogitLens(const LanguageModel& lm, const std::vector<int64_t>& 
   m.Run(tokens, spec, nullptr, &unused);
   LogitLens out;
   out.n_layers = L, out.T = T, out.tokens = tokens, out.position = position;
-  out.next_rank.assign(size_t(L) * T, -1), out.next_prob.assign(size_t(L) * T, 0.f);
-  for (int l = 0; l < L; ++l) {
-    const torch::Tensor logp = torch::log_softmax(m.Logits(after[size_t(l)]).to(torch::kFloat64), -1);  // [T, V]
-    for (int p = 0; p + 1 < T; ++p) {
-      const torch::Tensor row = logp[p];
-      const double v = row[tokens[size_t(p) + 1]].item<double>();
-      out.next_rank[size_t(l) * T + p] = int((row > v).sum().item<int64_t>());
-      out.next_prob[size_t(l) * T + p] = float(std::exp(v));
+  // The positions of the grid: all, or a window of max_positions around `position`.
+  const int W = max_positions > 0 ? std::min(T, max_positions) : T;
+  out.first = std::clamp(position - W / 2, 0, T - W), out.last = out.first + W;
+  out.next_rank.assign(size_t(L) * T, -1), out.next_prob.assign(size_t(L) * T, std::nanf(""));
+  // Every layer's rows in one pass over the vocabulary.
+  std::vector<torch::Tensor> rows;
+  for (int l = 0; l < L; ++l) rows.push_back(after[size_t(l)].narrow(0, out.first, W));
+  const torch::Tensor logits = m.Logits(torch::cat(rows));  // [L * W, V]
+  const torch::Tensor lse = logits.logsumexp(1);             // log-probability = logit - lse
+  // The next token of every row (the last position's row has none: its own token stands in, ignored).
+  std::vector<int64_t> next;
+  for (int l = 0; l < L; ++l)
+    for (int i = 0; i < W; ++i) next.push_back(tokens[size_t(std::min(out.first + i + 1, T - 1))]);
+  const torch::Tensor v = logits.gather(1, torch::tensor(next, torch::kLong).unsqueeze(1));  // [L * W, 1]
+  const torch::Tensor rank = (logits > v).sum(1).contiguous();
+  const torch::Tensor prob = (v.squeeze(1) - lse).exp().contiguous();
+  const int64_t* rk = rank.data_ptr<int64_t>();
+  const float* pr = prob.data_ptr<float>();
+  for (int l = 0; l < L; ++l)
+    for (int i = 0; i < W && out.first + i + 1 < T; ++i) {
+      out.next_rank[size_t(l) * T + out.first + i] = int(rk[l * W + i]);
+      out.next_prob[size_t(l) * T + out.first + i] = pr[l * W + i];
     }
-    const auto top = logp[position].topk(std::min<int64_t>(k, logp.size(1)));
+  for (int l = 0; l < L; ++l) {
+    const int64_t r = int64_t(l) * W + (position - out.first);
+    const auto top = logits[r].topk(std::min<int64_t>(k, logits.size(1)));
+    const float z = lse[r].item<float>();
     std::vector<std::pair<int64_t, float>> t;
     for (int64_t i = 0; i < std::get<0>(top).size(0); ++i)
-      t.emplace_back(std::get<1>(top)[i].item<int64_t>(), float(std::exp(std::get<0>(top)[i].item<double>())));
+      t.emplace_back(std::get<1>(top)[i].item<int64_t>(), std::exp(std::get<0>(top)[i].item<float>() - z));
     out.top.push_back(std::move(t));
   }
   return out;
@@ -196,11 +218,7 @@ HeadPromotes HeadOutputTokens(const LanguageModel& lm, const std::vector<int64_t
                                           m.LayerWeight(layer, "attn.W_O")[head]);  // [1, D]
   const torch::Tensor normed = Normed(f, out_vec).to(torch::kFloat);
   // Through the whole unembedding (its bias is not the head's; Logits() would apply the final norm again).
-  const torch::Tensor logits = [&] {
-    std::vector<int64_t> all(size_t(c.d_vocab_out));
-    for (int64_t i = 0; i < c.d_vocab_out; ++i) all[size_t(i)] = i;
-    return torch::mm(normed, m.UnembedColumns(all))[0];  // [V]
-  }();
+  const torch::Tensor logits = m.Unembed(normed)[0];  // [V]
   HeadPromotes out;
   const int64_t kk = std::min<int64_t>(k, logits.size(0));
   const auto up = logits.topk(kk), down = (-logits).topk(kk);

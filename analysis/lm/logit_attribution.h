@@ -49,16 +49,21 @@ LogitAttribution DirectLogitAttribution(const LanguageModel& lm, const std::vect
 
 // The logit lens: the residual stream after each layer, through the final
 // norm (its own scale) and the unembedding. Row l is after layer l (the last
-// row is the model's own output).
+// row is the model's own output). Every layer's rows go through the
+// vocabulary in one pass; a long prompt's grid covers a window of
+// max_positions around `position` (the rest -1 / NaN): the lens costs
+// n_layers unembeddings of every row it covers.
 struct LogitLens {
   int n_layers = 0, T = 0;
   std::vector<int64_t> tokens;
-  std::vector<int> next_rank;      // [n_layers, T]: rank of the next token (0 = top; -1 at the last position)
-  std::vector<float> next_prob;    // [n_layers, T]
+  int first = 0, last = 0;         // the grid's positions [first, last)
+  std::vector<int> next_rank;      // [n_layers, T]: rank of the next token (0 = top; -1 at the last position and outside the grid)
+  std::vector<float> next_prob;    // [n_layers, T] (NaN where there is no rank)
   int position = -1;               // the position of `top`
   std::vector<std::vector<std::pair<int64_t, float>>> top;  // per layer: the top-k (id, probability) there
 };
-LogitLens ComputeLogitLens(const LanguageModel& lm, const std::vector<int64_t>& tokens, int position, int k = 10);
+LogitLens ComputeLogitLens(const LanguageModel& lm, const std::vector<int64_t>& tokens, int position, int k = 10,
+                           int max_positions = 64);
 
 // What one head writes at one position, read through the unembedding (its z
 // W_O through the frozen final norm, as in DirectLogitAttribution, for every

@@ -202,11 +202,11 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& W, const torch
 }
 }  // namespace
 
-torch::Tensor MappedModel::LogitsLocked(torch::Tensor resid) {
+torch::Tensor MappedModel::LogitsLocked(torch::Tensor resid, bool norm_and_bias) {
   const TransformerConfig& c = cfg();
   Parts& parts = *m->parts;
   const int64_t D = c.d_model;
-  if (c.final_norm) {
+  if (c.final_norm && norm_and_bias) {
     auto it = parts.globals.find("ln_final.b");
     resid = NormForward(c.normalization, resid, parts.globals.at("ln_final.w"),
                         it == parts.globals.end() ? torch::Tensor() : it->second, c.eps);
@@ -220,10 +220,17 @@ torch::Tensor MappedModel::LogitsLocked(torch::Tensor resid) {
     parts.unembed_rows(r0, rn, w.data_ptr<float>());
     logits.narrow(1, r0, rn).copy_(torch::mm(resid, w.narrow(0, 0, rn).t()));
   }
+  if (!norm_and_bias) return logits;
   auto b = parts.globals.find("unembed.b_U");
   if (b != parts.globals.end()) logits += b->second;
   SoftcapInPlace(logits, c.final_softcap);  // Gemma 2
   return logits;
+}
+
+torch::Tensor MappedModel::Unembed(const torch::Tensor& x) {
+  std::lock_guard<std::mutex> lock(m->mu);
+  torch::NoGradGuard no_grad;
+  return LogitsLocked(x, false);
 }
 
 torch::Tensor MappedModel::Logits(const torch::Tensor& resid) {

@@ -159,12 +159,14 @@ class MappedModel {
   // final norm (each row its own scale), the unembedding and its bias (the
   // logit lens; Run ends with it).
   torch::Tensor Logits(const torch::Tensor& resid);
+  // x W_U alone ([rows, d_model] -> [rows, d_vocab_out]): no final norm, no bias, no soft cap.
+  torch::Tensor Unembed(const torch::Tensor& x);
 
   // Working memory a T-token run needs beyond the weights, in bytes.
   int64_t WorkingBytes(int64_t T) const;
 
  private:
-  torch::Tensor LogitsLocked(torch::Tensor resid);
+  torch::Tensor LogitsLocked(torch::Tensor resid, bool norm_and_bias = true);
   struct Impl;
   std::unique_ptr<Impl> m;
 };

@@ -279,6 +279,20 @@ TEST_CASE("direct logit attribution: the components sum to the logit, in every l
       CHECK(std::log(double(lens.next_prob[size_t(c.n_layers - 1) * lens.T + p])) ==
             Approx(-losses[size_t(p)]).margin(1e-4));
     CHECK(lens.top.size() == size_t(c.n_layers));
+    // A window of positions around the selected one: the same values inside, nothing outside.
+    const lm::LogitLens win = lm::ComputeLogitLens(*lm, tokens, 4, 5, 3);
+    CHECK(win.first == 3);
+    CHECK(win.last == 6);
+    for (int l = 0; l < c.n_layers; ++l)
+      for (int p = 0; p < win.T; ++p) {
+        const size_t i = size_t(l) * win.T + p;
+        if (p >= win.first && p < win.last && p + 1 < win.T) {
+          CHECK(win.next_rank[i] == lens.next_rank[i]);
+          CHECK(win.next_prob[i] == Approx(lens.next_prob[i]).margin(1e-6));
+        } else {
+          CHECK(win.next_rank[i] == -1);
+        }
+      }
   }
   test::TempDir g2("dla_gemma2");
   MakeFixtures(g2.path, {"gemma2"});
