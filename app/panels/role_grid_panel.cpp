@@ -45,8 +45,7 @@ class RoleGridPanel : public Panel {
                         cats.method.n_repeated, cats.method.n_sentences,
                         no_tokenizer ? "random token sequences (the model has no tokenizer)" : "sentences");
     if (cats.has_weight_roles) {
-      ImGui::SameLine();
-      ImGui::TextDisabled("Copying, suppression, successor: from the weights.");
+      ImGui::TextDisabled("Copying, copy suppression, successor: from the weights (hover for how).");
       if (ImGui::IsItemHovered())
         ImGui::SetTooltip("Read from each head's OV circuit, no prompt: the share of tokens whose own token (successor:\n"
                           "the next item of its sequence) ranks in the top (suppression: bottom) %d of the head's\n"
@@ -57,9 +56,17 @@ class RoleGridPanel : public Panel {
     const float fh = ImGui::GetFontSize();
     const int n = int(m_values.size());
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const int columns = avail.x > avail.y * 2.2f ? n : 3;
-    const int rows = (n + columns - 1) / columns;
     const float cb = fh * 4.2f;  // one colour bar for all, at the right
+    // The column count that gives the largest cells (titles and axes take ~3 lines and ~3 characters).
+    int columns = 1;
+    float best = -1;
+    for (int c = 1; c <= std::max(1, n); ++c) {
+      const int r = (n + c - 1) / c;
+      const float cw = (avail.x - cb) / c - fh * 3.5f, chh = avail.y / r - fh * 3.5f;
+      const float cell = std::min(cw / float(std::max(H, 1)), chh / float(std::max(L, 1)));
+      if (cell > best + 0.5f) best = cell, columns = c;
+    }
+    const int rows = (n + columns - 1) / columns;
     const float w = (avail.x - cb) / columns - ImGui::GetStyle().ItemSpacing.x;
     const float h = std::max(fh * 5, avail.y / rows - ImGui::GetStyle().ItemSpacing.y);
     const ImVec2 origin = ImGui::GetCursorScreenPos();
