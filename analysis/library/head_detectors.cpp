@@ -99,6 +99,26 @@ double FirstTokenScore(const float* attention, int T) {
   return s / (T - 1);
 }
 
+std::vector<float> WithoutFirstKey(const float* attention, int T, int row0, int rows, int col0, int cols) {
+  if (T < 0 || row0 < 0 || col0 < 0 || rows < 0 || cols < 0 || row0 + rows > T || col0 + cols > T)
+    throw std::invalid_argument("WithoutFirstKey: window outside the pattern");
+  std::vector<float> out(static_cast<size_t>(rows) * cols, std::nanf(""));
+  for (int r = 0; r < rows; ++r) {
+    const int i = row0 + r;
+    const float* row = attention + static_cast<size_t>(i) * T;
+    double rest = 0;  // the row's attention to keys 1..i
+    for (int j = 1; j <= i; ++j) rest += row[j];
+    if (!(rest > 0)) continue;
+    float* o = out.data() + static_cast<size_t>(r) * cols;
+    for (int c = 0; c < cols; ++c) {
+      const int j = col0 + c;
+      if (j == 0) continue;
+      o[c] = j <= i ? static_cast<float>(row[j] / rest) : row[j];
+    }
+  }
+  return out;
+}
+
 double DiffuseScore(const float* attention, int T) {
   if (T < 2) return 0.0;
   double s = 0;

@@ -70,6 +70,13 @@ double AttentionSimilarityScore(const float* attention, const float* detection, 
 double FirstTokenScore(const float* attention, int T);
 double DiffuseScore(const float* attention, int T);
 
+// The pattern "without the sink": a window [rows, cols] of one head's
+// [T, T] pattern (queries row0.., keys col0..) with key 0 removed and each
+// query row renormalised over its other keys (1..i; the rest of the row as
+// it is). Key 0's column and the cells of a row with no attention left (row
+// 0, or a row that gave everything to key 0) are NaN: nothing to show.
+std::vector<float> WithoutFirstKey(const float* attention, int T, int row0, int rows, int col0, int cols);
+
 // Whether some token id occurs twice, i.e. whether the duplicate-token and
 // induction detection patterns have any 1 (the only way those roles can fire).
 bool HasRepeatedTokens(const std::vector<int64_t>& tokens);

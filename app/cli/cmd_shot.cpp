@@ -42,12 +42,16 @@ void AddShot(CLI::App& cli) {
   shot_cmd->add_option("--off-mode", off->second, "How --off removes a head: zero, or mean (its mean output)")
       ->check(CLI::IsMember({"zero", "mean"}))
       ->capture_default_str();
+  auto no_sink = std::make_shared<bool>(false);
+  shot_cmd->add_flag("--no-sink", *no_sink,
+                     "LM attention views without the first key, each row renormalised over the others");
   shot_cmd->add_option("--out", shot->screenshot, "PNG file to write")->required();
   shot_cmd->add_option("--after", shot->capture_after_s,
                        "Capture after this many seconds even while panels still compute (shows progress)");
   shot_cmd->add_option("--width", shot->width, "Window width in pixels")->capture_default_str();
   shot_cmd->add_option("--height", shot->height, "Window height in pixels")->capture_default_str();
-  shot_cmd->callback([shot, panels, ablate, off] {
+  shot_cmd->callback([shot, panels, ablate, off, no_sink] {
+    SetLmStartWithoutSink(*no_sink);
     if (!off->first.empty()) {
       std::vector<std::pair<int, int>> heads;
       std::string error;

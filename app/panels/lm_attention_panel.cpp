@@ -2,14 +2,18 @@
 // tokens across; hover names both tokens and the weight. The head's roles
 // and its activation scores on this prompt above it; with heads turned off,
 // the pattern of the model without them. Right-click the map to turn the
-// head off.
+// head off. "Without the sink" drops the first key and renormalises each row
+// over the others (library::WithoutFirstKey), so what a head that parks its
+// attention on the first token does with the rest becomes visible.
 #include <imgui.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <tuple>
 
 #include "heatmap.h"
+#include "library/head_detectors.h"
 #include "lm_panel_common.h"
 
 namespace hs::app {
@@ -52,6 +56,21 @@ class LmAttentionPanel : public PromptPanel {
     }
     if (roles.empty()) ImGui::TextDisabled("no role: below every threshold");
     else ImGui::TextUnformatted(roles.c_str());
+    bool no_sink = m.without_sink;
+    if (ImGui::Checkbox("without the sink", &no_sink)) out.without_sink = no_sink;
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Drop the first key and renormalise each query's row over the other keys.\n"
+                        "Many heads park most of their attention on the first token (an attention sink);\n"
+                        "this shows what they do with the rest. The first key's column turns grey.");
+    const auto& cats = m.model->categories;
+    if (cats.has_weight_roles && m.layer < cats.n_layers && m.head < cats.n_heads) {
+      ImGui::SameLine();
+      const bool sink = cats.IsSink(m.layer, m.head);
+      const float on_random = cats.sink_random.empty() ? NAN : cats.sink_random[size_t(m.layer)][size_t(m.head)];
+      if (sink) ImGui::TextColored(ImVec4(0.7f, 0.35f, 0, 1), "%s is an attention sink (first token %.2f on random tokens)",
+                                   HeadName(m.layer, m.head).c_str(), on_random);
+      else if (!std::isnan(on_random)) ImGui::TextDisabled("first token on random tokens: %.2f", on_random);
+    }
     if (m.IsOff(m.layer, m.head)) {
       ImGui::TextColored(ImVec4(0.7f, 0.35f, 0, 1), "%s is turned off: it still attends as shown, but its output is "
                          "replaced by %s, so the layers after it do not see it.", HeadName(m.layer, m.head).c_str(),
@@ -116,26 +135,30 @@ class LmAttentionPanel : public PromptPanel {
       else
         m_compare_waiting = m.analysis_current;
     }
-    const std::tuple<const void*, const void*, int, int, int, int, int> view{full,   clean,  T, m_window,
-                                                                              m_row0, m_col0, m.layer * 100000 + m.head};
+    const std::tuple<const void*, const void*, int, int, int, int, int> view{
+        full, clean, T, m_window, m_row0, m_col0, (m.layer * 100000 + m.head) * 2 + (m.without_sink ? 1 : 0)};
     if (view != m_view_of) {
       m_view_of = view;
-      m_cells.resize(size_t(m_window) * m_window);
-      for (int r = 0; r < m_window; ++r)
-        std::copy_n(full + size_t(m_row0 + r) * T + m_col0, m_window, m_cells.data() + size_t(r) * m_window);
-      m_clean_cells.clear();
-      if (clean) {
-        m_clean_cells.resize(size_t(m_window) * m_window);
+      auto window = [&](const float* pattern, std::vector<float>* cells) {
+        if (m.without_sink) {
+          *cells = library::WithoutFirstKey(pattern, T, m_row0, m_window, m_col0, m_window);
+          return;
+        }
+        cells->resize(size_t(m_window) * m_window);
         for (int r = 0; r < m_window; ++r)
-          std::copy_n(clean + size_t(m_row0 + r) * T + m_col0, m_window, m_clean_cells.data() + size_t(r) * m_window);
-      }
+          std::copy_n(pattern + size_t(m_row0 + r) * T + m_col0, m_window, cells->data() + size_t(r) * m_window);
+      };
+      window(full, &m_cells);
+      m_clean_cells.clear();
+      if (clean) window(clean, &m_clean_cells);
       m_row_ptrs.clear(), m_col_ptrs.clear();
       for (int i = 0; i < m_window; ++i) m_row_ptrs.push_back(m_labels[m_row0 + i].c_str());
       for (int i = 0; i < m_window; ++i) m_col_ptrs.push_back(m_labels[m_col0 + i].c_str());
       ++m_version;
     }
-    char title[128];
-    std::snprintf(title, sizeof title, "%s attention%s%s", HeadName(m.layer, m.head).c_str(),
+    char title[160];
+    std::snprintf(title, sizeof title, "%s attention%s%s%s", HeadName(m.layer, m.head).c_str(),
+                  m.without_sink ? " without the first key (rows renormalised)" : "",
                   a.step >= 0 ? (" at step " + std::to_string(a.step)).c_str() : "",
                   m_window < T ? (": queries " + std::to_string(m_row0) + "-" + std::to_string(m_row0 + m_window - 1) +
                                   ", keys " + std::to_string(m_col0) + "-" + std::to_string(m_col0 + m_window - 1))
@@ -145,7 +168,7 @@ class LmAttentionPanel : public PromptPanel {
     spec.title = title;
     spec.x_label = "key";
     spec.y_label = "query";
-    spec.value_label = "attention";
+    spec.value_label = m.without_sink ? "share of the attention not on the first key" : "attention";
     spec.vmin = 0;
     spec.vmax = 1;
     spec.colormap = widgets::Colormap::Viridis;

@@ -78,4 +78,35 @@ widgets::HeatmapSpec EffectMapSpec(float vmax, const char* title, const char* x_
   return spec;
 }
 
+std::string TokenLabel(const lm::LanguageModel& lm, int64_t id) {
+  try {
+    return TokenLabels({lm.tokenizer().TokenText(id)})[0];
+  } catch (const std::exception&) {
+    return "#" + std::to_string(id);
+  }
+}
+
+std::string LastTokens(const lm::LanguageModel& lm, const std::vector<int64_t>& ids, size_t n) {
+  std::string out = ids.size() > n ? "... " : "";
+  for (size_t i = ids.size() > n ? ids.size() - n : 0; i < ids.size(); ++i) out += "[" + TokenLabel(lm, ids[i]) + "]";
+  return out;
+}
+
+std::string EncodeOneToken(const lm::LanguageModel& lm, const char* what, const std::string& text, int64_t* id) {
+  std::vector<int64_t> ids;
+  try {
+    ids = lm.Encode(text, false);
+  } catch (const std::exception& e) {
+    return std::string(what) + ": " + e.what();
+  }
+  if (ids.size() == 1) {
+    *id = ids[0];
+    return std::string();
+  }
+  if (ids.empty()) return std::string(what) + " is empty: type one token";
+  return std::string(what) + " '" + text + "' is " + std::to_string(ids.size()) + " tokens " +
+         LastTokens(lm, ids, ids.size()) + ": it must be a single token" +
+         (text.size() > 1 ? " (for this tokenizer, e.g. '" + text.substr(0, 1) + "')" : "");
+}
+
 }  // namespace hs::app

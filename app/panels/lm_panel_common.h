@@ -69,6 +69,15 @@ ImU32 CategoryColor(const std::string& key);
 // and a token of spaces shown as middle dots.
 std::vector<std::string> TokenLabels(const std::vector<std::string>& text);
 
+// One token's readable text (TokenLabels), "#id" when the tokenizer cannot say.
+std::string TokenLabel(const lm::LanguageModel& lm, int64_t id);
+// "[The][ cat]" of the last `n` tokens of `ids` ("... " before when cut).
+std::string LastTokens(const lm::LanguageModel& lm, const std::vector<int64_t>& ids, size_t n);
+// Encodes `text` (no BOS) as exactly one token into *id; otherwise returns
+// what is wrong, starting with `what` ("the answer is 2 tokens [m][a]: it
+// must be a single token ...").
+std::string EncodeOneToken(const lm::LanguageModel& lm, const char* what, const std::string& text, int64_t* id);
+
 // "L1H2"
 inline std::string HeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
 

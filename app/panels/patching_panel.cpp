@@ -20,19 +20,6 @@
 namespace hs::app {
 namespace {
 
-// "[The][ cat]" of the last `n` tokens (newlines made visible).
-std::string LastTokens(const lm::LanguageModel& lm, const std::vector<int64_t>& ids, size_t n) {
-  std::string out = ids.size() > n ? "... " : "";
-  for (size_t i = ids.size() > n ? ids.size() - n : 0; i < ids.size(); ++i) {
-    try {
-      out += "[" + TokenLabels({lm.tokenizer().TokenText(ids[i])})[0] + "]";
-    } catch (const std::exception&) {
-      out += "[#" + std::to_string(ids[i]) + "]";
-    }
-  }
-  return out;
-}
-
 class PatchingPanel : public Panel {
  public:
   bool Waiting() const override { return m_waiting; }
@@ -159,24 +146,8 @@ class PatchingPanel : public Panel {
     }
     m_clean_info = std::to_string(m_clean_ids.size()) + " tokens, ends " + LastTokens(lm, m_clean_ids, 3);
     m_corrupt_info = std::to_string(m_corrupt_ids.size()) + " tokens, ends " + LastTokens(lm, m_corrupt_ids, 3);
-    auto one = [&](const char* what, const std::string& text, int64_t* id) {
-      std::vector<int64_t> ids;
-      try {
-        ids = lm.Encode(text, false);
-      } catch (const std::exception& e) {
-        return std::string(what) + ": " + e.what();
-      }
-      if (ids.size() == 1) {
-        *id = ids[0];
-        return std::string();
-      }
-      if (ids.empty()) return std::string(what) + " is empty: type one token";
-      return std::string(what) + " '" + text + "' is " + std::to_string(ids.size()) + " tokens " +
-             LastTokens(lm, ids, ids.size()) + ": it must be a single token" +
-             (text.size() > 1 ? " (for this tokenizer, e.g. '" + text.substr(0, 1) + "')" : "");
-    };
-    std::string p = one("the answer", m_answer, &m_answer_id);
-    if (p.empty()) p = one("the wrong token", m_wrong, &m_wrong_id);
+    std::string p = EncodeOneToken(lm, "the answer", m_answer, &m_answer_id);
+    if (p.empty()) p = EncodeOneToken(lm, "the wrong token", m_wrong, &m_wrong_id);
     if (p.empty() && m_answer_id == m_wrong_id) p = "the answer and the wrong token are the same token";
     if (p.empty() && m_clean_ids.size() != m_corrupt_ids.size())
       p = "the prompts must have the same number of tokens (clean " + std::to_string(m_clean_ids.size()) +
@@ -206,14 +177,7 @@ class PatchingPanel : public Panel {
         }
       }
       for (int t = 0; t < T; ++t) {
-        auto text = [&](int64_t id) {
-          try {
-            return TokenLabels({lm.tokenizer().TokenText(id)})[0];
-          } catch (const std::exception&) {
-            return "#" + std::to_string(id);
-          }
-        };
-        const std::string a = text(r.clean[size_t(t)]), b = text(r.corrupt[size_t(t)]);
+        const std::string a = TokenLabel(lm, r.clean[size_t(t)]), b = TokenLabel(lm, r.corrupt[size_t(t)]);
         m_x.push_back(a == b ? a : a + "/" + b);
       }
       m_x_ptrs.clear(), m_y_ptrs.clear();

@@ -41,6 +41,9 @@ struct LmView {
     return nullptr;
   }
   int layer = -1, head = -1;                 // the selected head
+  // Attention views draw each row without the first key, renormalised over
+  // the others (library::WithoutFirstKey): what a sink head does besides.
+  bool without_sink = false;
   std::string category;                      // the selected category (role grid)
   int step = -1;                             // the selected checkpoint step (-1: final weights)
   // Attention plasticity of every head (MODEL_DIR/plasticity/*.csv, or computed here).

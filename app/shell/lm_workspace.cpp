@@ -48,6 +48,7 @@ std::string ReadPromptFile(const fs::path& path) {
 // `headscope shot --off`: the heads the next workspace starts with turned off.
 std::vector<std::pair<int, int>> g_lm_start_off;
 lm::AblationMode g_lm_start_off_mode = lm::AblationMode::kZero;
+bool g_lm_start_without_sink = false;  // `headscope shot --no-sink`
 
 std::string OffHeadName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
 }  // namespace
@@ -56,6 +57,8 @@ void SetLmStartOff(std::vector<std::pair<int, int>> heads, lm::AblationMode mode
   g_lm_start_off = std::move(heads);
   g_lm_start_off_mode = mode;
 }
+
+void SetLmStartWithoutSink(bool on) { g_lm_start_without_sink = on; }
 
 // [SECTION] Model
 LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
@@ -70,6 +73,7 @@ LmWorkspace::LmWorkspace(LmOptions opt, Requests& requests)
   if (!demo.empty()) m_recent.push_back(demo);
   m_start_off = g_lm_start_off;
   m_view.off_mode = g_lm_start_off_mode;
+  m_view.without_sink = g_lm_start_without_sink;
 }
 
 void LmWorkspace::OpenModel(const fs::path& dir) {
@@ -79,9 +83,11 @@ void LmWorkspace::OpenModel(const fs::path& dir) {
   m_open_error.clear();
   const std::string category = m_view.category;
   const lm::AblationMode off_mode = m_view.off_mode;
+  const bool without_sink = m_view.without_sink;
   m_view = LmView{};  // nothing of the previous model is shown again (its heads turned off included)
   m_view.category = category;
   m_view.off_mode = off_mode;
+  m_view.without_sink = without_sink;
   m_intervention.reset();
   m_checks_asked.clear();
   m_view.model_dir = dir;
@@ -257,6 +263,7 @@ void LmWorkspace::Apply(const PanelOutput& out) {
   if (out.head) SelectHead(out.head->first, out.head->second);
   if (out.prompt) SetPrompt(*out.prompt);
   if (out.category) m_view.category = *out.category;
+  if (out.without_sink) m_view.without_sink = *out.without_sink;
   if (out.step) SelectStep(*out.step);
   if (out.compute_plasticity) m_plasticity_want = PlasticityWant::Compute;
   if (out.cancel_plasticity) {

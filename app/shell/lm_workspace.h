@@ -34,6 +34,10 @@ struct LmOptions {
   bool open_picker = false;  // draw the model picker open (screenshots of it)
 };
 
+// The next LM workspace's attention views start without the sink
+// (`headscope shot --no-sink`).
+void SetLmStartWithoutSink(bool on);
+
 // Heads the next LM workspace starts with turned off (`headscope shot
 // --off`): checked against the model once it is loaded.
 void SetLmStartOff(std::vector<std::pair<int, int>> heads, lm::AblationMode mode);

@@ -42,6 +42,7 @@ struct PanelOutput {
   std::optional<std::string> prompt;         // replace the prompt (a suggested prompt)
   std::optional<std::string> category;       // select a category (role grid)
   std::optional<int> step;                   // select a checkpoint step (-1: final weights)
+  std::optional<bool> without_sink;          // attention views without the first key (LmView::without_sink)
   bool compute_plasticity = false;           // capture and analyse every head now
   bool cancel_plasticity = false;
   // Heads turned off (a head's context menu) and back on; one mode for all.

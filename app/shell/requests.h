@@ -29,6 +29,7 @@
 #include "jobs/artifact_store.h"
 #include "jobs/job_system.h"
 #include "library/plasticity.h"
+#include "lm/logit_attribution.h"
 #include "lm/prompt_analysis.h"
 #include "lm/role_checks.h"
 
@@ -134,6 +135,12 @@ struct LmCellAblation {
   std::vector<double> change;  // [T-1] ablated minus clean loss, nats
   double total = 0;            // summed over the entries: the change of the summed loss
 };
+// --- what heads write (requests_logits.cpp) ---
+// What one head writes at one position, read through the unembedding.
+struct LmHeadWrites {
+  int layer = -1, head = -1, position = -1;
+  lm::HeadPromotes tokens;  // the k tokens it raises most and lowers most
+};
 using ArtifactResult = Result<io::NpzArchive>;
 using MetricsResult = Result<MetricsData>;
 
@@ -223,6 +230,19 @@ class Requests {
   Result<lm::PatchResult> Patch(const std::shared_ptr<const lm::LmModel>& model, const LmModelKey& key,
                                 const std::vector<int64_t>& clean, const std::vector<int64_t>& corrupt,
                                 int64_t answer, int64_t wrong);
+  // --- what heads write (requests_logits.cpp): the prompt's tokens at
+  // key.step (every head on), interactive lane, latest wins per slot ---
+  // Direct logit attribution of every component at every position: of the
+  // next token (target < 0), or of logit(target) - logit(wrong) (both >= 0).
+  // Slot "lm_dla".
+  Result<lm::LogitAttribution> Dla(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                   const std::vector<int64_t>& tokens, int64_t target = -1, int64_t wrong = -1);
+  // The logit lens around `position` (lm::ComputeLogitLens). Slot "lm_lens".
+  Result<lm::LogitLens> Lens(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                             const std::vector<int64_t>& tokens, int position, int k = 8);
+  // What head (layer, head) promotes and suppresses at `position`. Slot "lm_writes".
+  Result<LmHeadWrites> HeadWrites(const std::shared_ptr<const lm::LmModel>& model, const LmPromptKey& key,
+                                  const std::vector<int64_t>& tokens, int layer, int head, int position, int k = 10);
   // Stops a slot's job (queued or running) and forgets its key.
   void Cancel(const std::string& slot);
   // Called on a worker thread whenever a job finishes (the window wakes its

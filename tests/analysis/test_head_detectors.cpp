@@ -290,3 +290,42 @@ TEST_CASE("detectors: random patterns agree with the numpy reference of Transfor
   WARN("numpy reference: " << compared << " scores compared, worst |diff| " << worst);
   CHECK(compared == n_cases * 26);
 }
+
+TEST_CASE("detectors: the pattern without the sink renormalises each row over the other keys", "[detectors][sink]") {
+  // A causal pattern that puts 0.9 on key 0 and spreads 0.1 over the rest
+  // as 1 : 2 : 3 ...: without the first key, row i is j / (1 + ... + i).
+  const int T = 6;
+  std::vector<float> a(size_t(T) * T, 0.f);
+  for (int i = 0; i < T; ++i) {
+    a[size_t(i) * T] = i == 0 ? 1.f : 0.9f;
+    const double tri = i * (i + 1) / 2.0;
+    for (int j = 1; j <= i; ++j) a[size_t(i) * T + j] = float(0.1 * j / tri);
+  }
+  a[size_t(3) * T] = 1.f;  // row 3 gives everything to key 0
+  for (int j = 1; j <= 3; ++j) a[size_t(3) * T + j] = 0.f;
+  const std::vector<float> full = WithoutFirstKey(a.data(), T, 0, T, 0, T);
+  for (int i = 0; i < T; ++i) {
+    INFO("row " << i);
+    CHECK(std::isnan(full[size_t(i) * T]));  // the first key's column
+    if (i == 0 || i == 3) {                  // nothing left to show
+      for (int j = 0; j < T; ++j) CHECK(std::isnan(full[size_t(i) * T + j]));
+      continue;
+    }
+    double sum = 0;
+    for (int j = 1; j <= i; ++j) {
+      CHECK(full[size_t(i) * T + j] == Approx(j / (i * (i + 1) / 2.0)).epsilon(1e-6));
+      sum += full[size_t(i) * T + j];
+    }
+    CHECK(sum == Approx(1.0).epsilon(1e-6));
+    for (int j = i + 1; j < T; ++j) CHECK(full[size_t(i) * T + j] == 0.f);  // the causal zeros stay
+  }
+  // A window is the same cells as the whole.
+  const std::vector<float> w = WithoutFirstKey(a.data(), T, 2, 3, 1, 4);
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) {
+      const float x = w[size_t(r) * 4 + c], y = full[size_t(2 + r) * T + 1 + c];
+      CHECK(((std::isnan(x) && std::isnan(y)) || x == y));
+    }
+  CHECK(a[size_t(1) * T] == 0.9f);  // the input is untouched
+  CHECK_THROWS_AS(WithoutFirstKey(a.data(), T, 4, 3, 0, T), std::invalid_argument);
+}

@@ -5,6 +5,8 @@
 // third state on the roles; one head ablated at the last position changes
 // no loss; activation patching of the layer-0 residual stream at the only
 // position where clean and corrupt differ restores exactly the clean run;
+// the output views' requests (direct logit attribution, the logit lens,
+// what a head writes) agree with each other through independent paths;
 // and the new panels draw (headless ImGui) once their requests are in.
 #include <imgui.h>
 
@@ -205,7 +207,8 @@ TEST_CASE("the causal checks put the badges' third state on the roles, and exact
   app::ViewContext vc;
   vc.lm = &ws.view();
   vc.requests = &requests;
-  for (const char* name : {"head_roles", "head_effects", "patching", "lm_attention", "role_grid", "head_thumbnails"}) {
+  for (const char* name :
+       {"head_roles", "head_effects", "patching", "lm_attention", "role_grid", "head_thumbnails", "logit_attribution"}) {
     INFO(name);
     const app::PanelDef* def = app::FindPanel(name);
     REQUIRE(def);
@@ -267,4 +270,53 @@ TEST_CASE("activation patching of the layer-0 residual at the only differing pos
   const auto bad = Await(requests, [&] { return requests.Patch(m.value, key, clean, shorter, answer, wrong); });
   CHECK(!bad.value);
   CHECK(!bad.error.empty());
+}
+
+TEST_CASE("what heads write: the attribution sums to the logit and agrees with the lens and the head's own output",
+          "[app][lm][logits]") {
+  app::Requests requests;
+  const auto key = app::LmModelKey::Of(DemoDir());
+  const auto m = Await(requests, [&] { return requests.LmModel(key); });
+  REQUIRE(m.value);
+  const auto& lm = *m.value->lm;
+  const auto tokens = lm.Encode(kRepeated, true);
+  const int T = int(tokens.size());
+  for (int step : {-1, 1000}) {  // final weights and a training checkpoint
+    INFO("step " << step);
+    app::LmPromptKey pk{key, step, true, tokens.size(), app::LmPromptKey::HashTokens(tokens)};
+    const auto d = Await(requests, [&] { return requests.Dla(m.value, pk, tokens); });
+    REQUIRE(d.value);
+    const lm::LogitAttribution& a = *d.value;
+    REQUIRE(a.T == T);
+    CHECK(a.targets[size_t(T) - 1] == -1);  // the last position has no next token
+    for (int p = 0; p + 1 < T; ++p) {
+      double sum = 0;
+      for (size_t c = 0; c < a.names.size(); ++c) sum += a.At(c, p);
+      CHECK(sum == Approx(a.logits[size_t(p)]).margin(1e-4));
+    }
+    // The lens at position 45 ('a' of the second "mat"): its output row is
+    // the model's own softmax over the vocabulary. logit(A) - logit(B) of
+    // its two top tokens, attributed, is log(p(A) / p(B)).
+    const int p = 45;
+    const auto lens = Await(requests, [&] { return requests.Lens(m.value, pk, tokens, p, 4); });
+    REQUIRE(lens.value);
+    const auto& top = lens.value->top.back();
+    REQUIRE(top.size() == 4);
+    const auto pair = Await(requests, [&] { return requests.Dla(m.value, pk, tokens, top[0].first, top[1].first); });
+    REQUIRE(pair.value);
+    CHECK(pair.value->wrong == top[1].first);
+    CHECK(pair.value->logits[size_t(p)] == Approx(std::log(double(top[0].second) / top[1].second)).margin(1e-3));
+    // The next token's rank in the output row is where it sits among the top.
+    const int rank = lens.value->next_rank[size_t(lens.value->n_layers - 1) * T + p];
+    if (rank < 4) CHECK(top[size_t(rank)].first == tokens[size_t(p) + 1]);
+    // What the induction head writes there, over the whole vocabulary (k =
+    // every token), gives the next token the value the attribution gave it.
+    const int V = lm.cfg().d_vocab_out;
+    const auto w = Await(requests, [&] { return requests.HeadWrites(m.value, pk, tokens, 1, 1, p, V); });
+    REQUIRE(w.value);
+    double next_value = NAN;
+    for (const auto& [id, value] : w.value->tokens.up)
+      if (id == tokens[size_t(p) + 1]) next_value = value;
+    CHECK(next_value == Approx(a.Head(1, 1, p)).margin(1e-4));
+  }
 }
