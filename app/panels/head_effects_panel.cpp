@@ -25,12 +25,7 @@ namespace {
 
 class HeadEffectsPanel : public PromptPanel {
  public:
-  bool Waiting() const override { return PromptPanel::Waiting() || m_waiting; }
-  std::vector<std::string> Errors() const override { return m_errors; }
-
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_waiting = false;
-    m_errors.clear();
     if (!Begin(v)) return;
     const LmView& m = *v.lm;
     if (!m.checks) {
@@ -38,9 +33,9 @@ class HeadEffectsPanel : public PromptPanel {
         EmptyState(("No head effects: " + m.checks_unavailable + ".").c_str());
       } else if (!m.checks_error.empty()) {
         ErrorText("head effects: " + m.checks_error);
-        m_errors.push_back(m.checks_error);
+        m_status.errors.push_back(m.checks_error);
       } else {
-        m_waiting = true;
+        m_status.waiting = true;
         TextProgressBar(m.checks_fraction, ("measuring every head's effect: " + m.checks_status).c_str());
         EmptyState("Ablating every head on your prompt (in the background)...");
       }
@@ -49,7 +44,7 @@ class HeadEffectsPanel : public PromptPanel {
     const lm::CausalChecks& c = *m.checks;
     const int L = c.n_layers, H = c.n_heads, T = int(c.tokens.size());
     const bool stale = !m.checks_current;
-    if (stale && m.checks_unavailable.empty() && m.checks_error.empty()) m_waiting = true;
+    if (stale && m.checks_unavailable.empty() && m.checks_error.empty()) m_status.waiting = true;
     if (m_for != m.checks || m_off_for != m.off_heads) Rebuild(m);
     const float fh = ImGui::GetFontSize();
     const char* mode = c.mode == lm::AblationMode::kMean ? "its mean output" : "zeros";
@@ -254,7 +249,7 @@ class HeadEffectsPanel : public PromptPanel {
     const Result<LmCellAblation> r =
         v.requests->CellAblation(m.model, key, c.tokens, m_sel.l, m_sel.h, m_sel.p, c.mode, m.means);
     if (r.pending) {
-      m_waiting = true;
+      m_status.waiting = true;
       ImGui::TextDisabled("exact: computing...");
     } else if (!r.error.empty()) {
       ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "exact: %s", r.error.c_str());
@@ -281,8 +276,6 @@ class HeadEffectsPanel : public PromptPanel {
                         c.measured, c.exact_ms, c.attribution.forward_ms + c.attribution.backward_ms);
   }
 
-  bool m_waiting = false;
-  std::vector<std::string> m_errors;
   std::shared_ptr<const lm::CausalChecks> m_for;
   std::vector<std::pair<int, int>> m_off_for;
   std::vector<std::string> m_tokens, m_x, m_y;

@@ -41,15 +41,19 @@ inline bool HasModelToShow(const ViewContext& v) {
 // model loads or the prompt is being run.
 class PromptPanel : public Panel {
  public:
-  bool Waiting() const override { return m_waiting; }
+  bool Waiting() const override { return m_waiting || m_status.waiting; }
+  std::vector<std::string> Errors() const override { return m_status.errors; }
   std::vector<std::string> Warnings() const override { return m_warnings; }
 
  protected:
-  // The start of Draw: true when there is an analysis to draw.
+  // The start of Draw: true when there is an analysis to draw. Resets m_status.
   bool Begin(const ViewContext& v) {
+    m_status.Reset();
     m_waiting = v.lm && (!v.lm->model || !v.lm->analysis_current);
     return HasPromptToShow(v);
   }
+  // The panel's own requests: still waiting for one, the errors it showed.
+  PanelStatus m_status;
   // The model's cache files that could not be saved, each naming its file.
   void DrawModelWarnings(const ViewContext& v) {
     m_warnings.clear();

@@ -31,12 +31,7 @@ constexpr int kMaxColumns = 96;  // positions the map shows at once (a window on
 
 class LogitAttributionPanel : public PromptPanel {
  public:
-  bool Waiting() const override { return PromptPanel::Waiting() || m_waiting; }
-  std::vector<std::string> Errors() const override { return m_errors; }
-
   void Draw(const ViewContext& v, PanelOutput& out) override {
-    m_waiting = false;
-    m_errors.clear();
     if (!Begin(v)) return;
     const LmView& m = *v.lm;
     const lm::PromptAnalysis& a = *m.analysis;
@@ -65,10 +60,10 @@ class LogitAttributionPanel : public PromptPanel {
     const Result<lm::LogitAttribution> dla =
         v.requests->Dla(m.model, key, a.tokens, pair ? m_a_id : -1, pair ? m_b_id : -1);
     if (dla.value) m_dla = dla.value;
-    if (dla.pending) m_waiting = true;
+    if (dla.pending) m_status.waiting = true;
     if (!dla.error.empty()) {
       ErrorText("direct logit attribution: " + dla.error);
-      m_errors.push_back(dla.error);
+      m_status.errors.push_back(dla.error);
     }
     if (!m_dla || m_dla->tokens.empty()) {
       if (dla.error.empty()) EmptyState("Attributing every position's logit to the heads...");
@@ -348,7 +343,7 @@ class LogitAttributionPanel : public PromptPanel {
     // The logit lens around the selected position.
     const Result<lm::LogitLens> lens = v.requests->Lens(m.model, key, d.tokens, m_sel_pos, 8);
     if (lens.value) m_lens = lens.value;
-    if (lens.pending) m_waiting = true;
+    if (lens.pending) m_status.waiting = true;
     ImGui::BeginChild("##lens", ImVec2(lens_w - fh * 0.5f, size.y), false, ImGuiWindowFlags_NoScrollbar);
     ImGui::TextUnformatted("Logit lens: the next token after each layer");
     ImGui::SameLine();
@@ -357,7 +352,7 @@ class LogitAttributionPanel : public PromptPanel {
     if (ImGui::RadioButton("rank", m_rank)) m_rank = true;
     if (!lens.error.empty()) {
       ErrorText("logit lens: " + lens.error);
-      m_errors.push_back(lens.error);
+      m_status.errors.push_back(lens.error);
     } else if (m_lens && m_lens->tokens == d.tokens) {
       DrawLensGrid(*m_lens, !lens.value);
     } else {
@@ -490,10 +485,10 @@ class LogitAttributionPanel : public PromptPanel {
     }
     const Result<LmHeadWrites> r = v.requests->HeadWrites(m.model, key, d.tokens, m.layer, m.head, p, 8);
     if (r.value) m_writes = r.value;
-    if (r.pending) m_waiting = true;
+    if (r.pending) m_status.waiting = true;
     if (!r.error.empty()) {
       ErrorText(r.error);
-      m_errors.push_back(r.error);
+      m_status.errors.push_back(r.error);
       return;
     }
     if (!m_writes || m_writes->layer != m.layer || m_writes->head != m.head || m_writes->position != p) {
@@ -522,8 +517,6 @@ class LogitAttributionPanel : public PromptPanel {
     ImGui::PopTextWrapPos();
   }
 
-  bool m_waiting = false;
-  std::vector<std::string> m_errors;
   std::shared_ptr<const lm::LmModel> m_model_for;
   // The target.
   bool m_pair = false, m_pair_edited = false, m_mlp_rows = true, m_rank = false;
