@@ -55,6 +55,14 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
       x0 = std::min(x0, x); x1 = std::max(x1, x);
       y0 = std::min(y0, y); y1 = std::max(y1, y);
     }
+  for (int f = 0; f < spec.n_fills; ++f)
+    for (int i = 0; i < spec.fills[f].count; ++i)
+      for (const float* v : {spec.fills[f].lo, spec.fills[f].hi}) {
+        const double x = spec.fills[f].x[i], y = v[i];
+        if (!std::isfinite(x) || !std::isfinite(y) || (spec.log_y && y <= 0)) continue;
+        x0 = std::min(x0, x); x1 = std::max(x1, x);
+        y0 = std::min(y0, y); y1 = std::max(y1, y);
+      }
   const bool empty = x0 > x1;
   if (empty) { x0 = 0; x1 = 1; y0 = spec.log_y ? 0.1 : 0; y1 = 1; }
   if (std::isfinite(spec.y_min)) y0 = spec.y_min;
@@ -83,6 +91,22 @@ bool LinePlot(const char* id, const LineSeries* series, int n_series, const Line
                   ImGui::GetColorU32(ImGuiCol_Text, 0.75f), band.label);
   }
 
+  for (int f = 0; f < spec.n_fills; ++f) {
+    const LineFill& fl = spec.fills[f];
+    const ImU32 c = fl.color ? fl.color : IM_COL32(0, 0, 0, 30);
+    auto ok = [&](int i) {
+      return std::isfinite(fl.x[i]) && std::isfinite(fl.lo[i]) && std::isfinite(fl.hi[i]) &&
+             (!spec.log_y || (fl.lo[i] > 0 && fl.hi[i] > 0));
+    };
+    for (int i = 0; i + 1 < fl.count; ++i) {
+      if (!ok(i) || !ok(i + 1)) continue;
+      const float xa = px(fl.x[i]), xb = px(fl.x[i + 1]);
+      // Two triangles per segment (the quad need not be convex where the curves cross).
+      const ImVec2 a0(xa, py(fl.lo[i])), a1(xa, py(fl.hi[i])), b0(xb, py(fl.lo[i + 1])), b1(xb, py(fl.hi[i + 1]));
+      dl->AddTriangleFilled(a0, a1, b1, c);
+      dl->AddTriangleFilled(a0, b1, b0, c);
+    }
+  }
   char buf[32];
   // Y ticks.
   if (spec.log_y) {

@@ -33,6 +33,16 @@ struct LineBand {
   ImU32 color = 0;  // 0: a light grey
 };
 
+// A shaded area between two curves on the same x (e.g. the range of several
+// seeds), drawn under the series; non-finite samples break it.
+struct LineFill {
+  const float* x = nullptr;  // [count], ascending
+  const float* lo = nullptr;
+  const float* hi = nullptr;
+  int count = 0;
+  ImU32 color = 0;  // 0: a light grey
+};
+
 struct LinePlotSpec {
   const char* x_label = "";
   const char* y_label = "";
@@ -44,6 +54,8 @@ struct LinePlotSpec {
   float y_min = NAN, y_max = NAN;  // fixed range; NaN: from data
   const LineBand* bands = nullptr;  // [n_bands], drawn under the grid
   int n_bands = 0;
+  const LineFill* fills = nullptr;  // [n_fills], drawn under the series (their samples count for the range)
+  int n_fills = 0;
 };
 
 // Returns true when the user clicked inside the plot; *clicked_x gets the

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "analyzers/findings.h"
+#include "analyzers/seeds.h"
 #include "analyzers/pipeline.h"
 #include "commands.h"
 #include "families/run_info.h"
@@ -159,9 +160,44 @@ std::string RunLabel(const families::RunInfo& r) { return r.dir.parent_path().fi
 
 }  // namespace
 
-int RunReport(const ReportOptions& opt) {
+int RunReport(const ReportOptions& in) {
+  ReportOptions opt = in;
+  if (opt.seeds) {  // one seed group: the runs given, or the largest under --runs
+    if (opt.runs.empty()) {
+      std::vector<fs::path> all;
+      try {
+        for (const auto& r : io::ListRuns(opt.runs_root)) all.push_back(r);
+      } catch (const std::exception& e) {
+        std::cerr << "headscope report: " << e.what() << "\n";
+        return 1;
+      }
+      const auto groups = analyzers::FindSeedGroups(all);
+      if (groups.empty()) {
+        std::cerr << "headscope report --seeds: no two runs under " << opt.runs_root
+                  << " differ only in the seed; train some: headscope sweep --seed 1,2,3,4,5 --out " << opt.runs_root
+                  << "\n";
+        return 1;
+      }
+      for (size_t i = 1; i < groups.size() && !opt.quiet; ++i)
+        std::cerr << "report: also a seed group of " << groups[i].runs.size() << " runs (" << groups[i].label
+                  << "); give its runs to report it\n";
+      for (const auto& r : groups[0].runs) opt.runs.push_back(r.string());
+    } else {
+      std::vector<fs::path> given(opt.runs.begin(), opt.runs.end());
+      std::string why;
+      try {
+        why = analyzers::SeedGroupMismatch(given);
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      if (!why.empty()) {
+        std::cerr << "headscope report --seeds: " << why << "\n";
+        return 2;
+      }
+    }
+  }
   if (opt.runs.empty()) {
-    std::cerr << "headscope report: give at least one run folder\n";
+    std::cerr << "headscope report: give at least one run folder (or --seeds to find a seed group under --runs)\n";
     return 2;
   }
   std::vector<families::RunInfoPtr> runs;
@@ -275,7 +311,27 @@ int RunReport(const ReportOptions& opt) {
                {"--compare", others}))
       return 1;
   }
+  json seeds;  // the across-seeds summary (--seeds)
+  if (opt.seeds) {
+    try {
+      seeds = analyzers::SeedSummary([&] {
+        std::vector<fs::path> d;
+        for (const auto& r : runs) d.push_back(r->dir);
+        return d;
+      }());
+    } catch (const std::exception& e) {
+      std::cerr << "headscope report: " << e.what() << "\n";
+      return 1;
+    }
+    const int last = io::ListCheckpointEpochs(runs[0]->dir).back();
+    if (!shoot(*runs[0], "seeds", last, "seeds.png",
+               "Across seeds: each seed's curve (thin), their mean (thick) and range (band); the findings of every seed "
+               "with the paper's values.",
+               {"--runs", runs[0]->dir.parent_path().parent_path().string()}))
+      return 1;
+  }
   for (size_t i = 0; i < runs.size(); ++i) {
+    if (opt.seeds && i > 0) break;  // one run's figures stand for the group (the rest is in the tables)
     const auto& run = runs[i];
     const int last = io::ListCheckpointEpochs(run->dir).back();
     const std::string& v = stems[i];
@@ -347,6 +403,38 @@ int RunReport(const ReportOptions& opt) {
   h << "<li class=\"ref\">Reference, Nanda et al. (2023), p = 113: memorisation to ~1.4k epochs, circuit formation to ~9.4k, "
        "clean-up to ~14k.</li>\n</ul>\n";
   md << "- Reference, Nanda et al. (2023), p = 113: memorisation to ~1.4k epochs, circuit formation to ~9.4k, clean-up to ~14k.\n\n";
+
+  // Across seeds: mean, spread and every seed of each finding.
+  if (opt.seeds && seeds.is_object()) {
+    const auto cols = analyzers::SeedColumns(seeds);
+    const auto rows = analyzers::SeedRows(seeds);
+    h << "<h2>Across seeds</h2>\n<p>" << runs.size()
+      << " runs that differ only in the model seed. <i>consistent</i>: every seed has it and the range is within 10% of "
+         "the mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).</p>\n<table><tr>";
+    md << "## Across seeds\n\n" << runs.size()
+       << " runs that differ only in the model seed. *consistent*: every seed has it and the range is within 10% of the "
+          "mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).\n\n|";
+    for (const auto& c : cols) h << "<th>" << Html(c) << "</th>", md << " " << Md(c) << " |";
+    h << "</tr>\n";
+    md << "\n|";
+    for (size_t c = 0; c < cols.size(); ++c) md << "---|";
+    md << "\n";
+    for (const auto& r : rows) {
+      h << "<tr>";
+      md << "|";
+      for (const auto& cell : r) h << "<td>" << Html(cell) << "</td>", md << " " << Md(cell) << " |";
+      h << "</tr>\n";
+      md << "\n";
+    }
+    h << "</table>\n";
+    md << "\n";
+    try {
+      io::WriteFileAtomic(out / "seeds.json", seeds.dump(1));
+    } catch (const std::exception& e) {
+      std::cerr << "headscope report: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   // Findings side by side.
   h << "<h2>Findings</h2>\n<table><tr><th>finding</th>";
@@ -434,7 +522,11 @@ namespace {
 void AddReport(CLI::App& cli) {
   auto rp = std::make_shared<ReportOptions>();
   auto* report = cli.add_subcommand("report", "Write an HTML report (figures embedded) and a Markdown version of one or more runs");
-  report->add_option("runs", rp->runs, "Run folders; two or more are compared")->required();
+  report->add_option("runs", rp->runs, "Run folders; two or more are compared");
+  report->add_flag("--seeds", rp->seeds,
+                   "The runs are one seed group (they differ only in the seed): add mean, spread and every seed of "
+                   "each finding, and the Seeds panel. Without runs: the largest seed group under --runs");
+  report->add_option("--runs", rp->runs_root, "Folder of runs to find a seed group in (with --seeds)")->capture_default_str();
   report->add_option("--out", rp->out, "Output folder (report.html, report.md, figures/)")->required();
   report->add_option("--threads", rp->threads, "Analysis threads")->capture_default_str();
   report->add_option("--width", rp->width, "Figure width in pixels")->capture_default_str();

@@ -118,6 +118,10 @@ struct ReportOptions {
   int width = 1400, height = 800;  // figure size in pixels
   bool no_analyze = false;    // use the artifacts as they are
   bool quiet = false;
+  // A seed group: the runs given (they must differ only in the seed), or
+  // the largest group under `runs_root`; adds the across-seeds summary.
+  bool seeds = false;
+  std::string runs_root = "runs";
 };
 int RunReport(const ReportOptions& opt);
 

@@ -72,4 +72,53 @@ set +e
 msg=$("$HS" sweep --p 7 --epochs 20 --out "$WORK/sweep" --index 3 2>&1); rc=$?
 set -e
 [ $rc -eq 2 ] && echo "$msg" | grep -q "outside the grid of 1 points" || { echo "bad --index: $msg"; exit 1; }
+
+# Seeds: a sweep of three seeds, then `report --seeds` finds the group,
+# writes the across-seeds table and the Seeds panel; seeds.json checked
+# against each run's summary.json with numpy.
+"$HS" sweep --p 7 --seed 1,2,3 --epochs 40 --out "$WORK/seeds" --threads 1 > /dev/null
+"$HS" sweep --p 7 --seed 4 --weight-decay 0 --epochs 40 --out "$WORK/seeds" --threads 1 > /dev/null  # another recipe
+env -u DISPLAY -u WAYLAND_DISPLAY "$HS" report --seeds --runs "$WORK/seeds" --out "$WORK/seeds_report" --width 1000 --height 640 --quiet
+grep -q "## Across seeds" "$WORK/seeds_report/report.md"
+[ -s "$WORK/seeds_report/figures/seeds.png" ]
+$PY - "$WORK/seeds_report/seeds.json" <<'PYEOF'
+import json, sys
+import numpy as np
+s = json.load(open(sys.argv[1]))
+assert s['seeds'] == [1, 2, 3], s['seeds']                     # the wd-0 run is another recipe
+assert not s['paper_recipe']                                   # p = 7: no published values
+runs = [json.load(open(d + '/summary.json')) for d in s['runs']]
+def get(f, *path):
+    for k in path:
+        if not isinstance(f, dict) or k not in f: return None
+        f = f[k]
+    return f
+checks = {'memorised': ('memorisation_epoch',), 'grok_0.9': ('test_accuracy_crossings', '0.9'),
+          'test_loss_peak': ('test_loss_peak', 'epoch'), 'neuron_frac': ('neuron_frac_explained',),
+          'final_test_loss': ('final', 'test_loss')}
+stats = {x['key']: x for x in s['stats']}
+for key, path in checks.items():
+    vals = [get(f, *path) for f in runs]
+    assert stats[key]['values'] == vals, (key, stats[key]['values'], vals)
+    got = [v for v in vals if v is not None]
+    if got:
+        assert abs(stats[key]['mean'] - np.mean(got)) < 1e-9 * max(1, abs(np.mean(got))), key
+        if len(got) > 1: assert abs(stats[key]['sd'] - np.std(got, ddof=1)) < 1e-9 * max(1, np.std(got)), key
+        assert stats[key]['min'] == min(got) and stats[key]['max'] == max(got), key
+    else:
+        assert stats[key]['mean'] is None, key
+# The heads' lock epochs: the mean over the heads that lock, per seed.
+for i, f in enumerate(runs):
+    on = [h.get('specialization_onset') for h in f['heads']]
+    on = [x for x in on if x is not None]
+    v = stats['head_lock_mean']['values'][i]
+    assert (v is None) if not on else abs(v - np.mean(on)) < 1e-9, (i, v, on)
+curves = s['curves']
+assert len(curves['test_loss']) == 3 and all(len(c) == len(curves['epochs']) for c in curves['test_loss'])
+print('seeds: ok', len(s['stats']), 'findings')
+PYEOF
+set +e
+msg=$("$HS" report --seeds "$WORK/seeds/modadd_1l/p7_seed1" "$WORK/seeds/modadd_1l/p7_seed4_wd0" --out "$WORK/r3" 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$msg" | grep -q "differ in more than the seed: weight_decay" || { echo "report --seeds of two recipes: rc $rc: $msg"; exit 1; }
 echo "test_report: ok"
