@@ -433,8 +433,10 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
   auto last_new = Clock::now();
   int last_listed = -1;
 
+  const bool live = opt.follow && opt.follow_duty > 0;
   for (;;) {
     ++report.passes;
+    const auto pass_start = Clock::now();
     // Which checkpoints need work, and which analyzers for each: by stat,
     // reading an artifact only when the manifest does not vouch for it.
     std::deque<std::tuple<int, FileStamp, std::vector<const Analyzer*>>> todo;
@@ -481,6 +483,7 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
       }
     }
 
+    if (live && todo.size() > 1) todo.erase(todo.begin(), todo.end() - 1);  // the newest only
     if (!todo.empty() && !stop()) {
       for (const auto& a : analyzers) EnsureWritableDir(paths.ArtifactsDir(a->name()));
       AnalyzeProgress prog;
@@ -592,12 +595,13 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
     // (key frequencies), and when following only once the final epoch is in.
     const bool final_in = counted.count(run.total_epochs) > 0 || failed.count(run.total_epochs) > 0;
     for (const auto& a : run_level) {
-      if (stop() || (opt.follow && !final_in)) break;
+      if (stop() || (opt.follow && !final_in && !live)) break;
       std::vector<int> ep;
       std::string digest;
       for (int e : epochs) {
         const FileStamp ck = Stamp(paths.Checkpoint(e));
         if (ck.size < 0 || failed.count(e)) continue;
+        if (live && !analyzers.empty() && !counted.count(e)) continue;  // live: the checkpoints analysed so far
         ep.push_back(e);
         digest += std::to_string(e) + ":" + std::to_string(ck.size) + ":" + std::to_string(ck.mtime_ns) + ":" +
                   std::to_string(ck.inode) + ";";
@@ -665,7 +669,14 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
     if (!opt.follow) break;
     const bool final_done = counted.count(run.total_epochs) > 0 || failed.count(run.total_epochs) > 0;
     if (final_done && Clock::now() - last_new > std::chrono::duration<double>(opt.follow_idle_exit_seconds)) break;
-    std::this_thread::sleep_for(std::chrono::duration<double>(opt.follow_poll_seconds));
+    double pause = opt.follow_poll_seconds;
+    if (live) {
+      const double took = std::chrono::duration<double>(Clock::now() - pass_start).count();
+      pause = std::max(pause, took * (1.0 / opt.follow_duty - 1.0));
+    }
+    // Sleep in short steps so that a stop is honoured at once.
+    for (const auto until = Clock::now() + std::chrono::duration<double>(pause); Clock::now() < until && !stop();)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (stop()) break;
   }
   return report;

@@ -35,6 +35,13 @@ struct AnalyzeOptions {
   // With follow: stop once the run's final epoch (config.json) is analysed
   // and no checkpoint has appeared for this long.
   double follow_idle_exit_seconds = 30.0;
+  // With follow, live beside a trainer (the explorer): > 0 caps the share of
+  // wall time the passes take (a pass that took t seconds is followed by a
+  // pause of t * (1 / follow_duty - 1)); each pass then analyses only the
+  // newest checkpoint that needs work, and the run-level analyzers
+  // (progress_measures) are recomputed over the checkpoints analysed so far
+  // with the key frequencies found so far. The rest is for a full pass later.
+  double follow_duty = 0;
 };
 
 struct AnalyzeProgress {

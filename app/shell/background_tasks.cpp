@@ -71,23 +71,33 @@ std::string BackgroundTrainer::error() const {
   return m_error;
 }
 
-void BackgroundAnalysis::Start(const fs::path& run_dir) {
+void BackgroundAnalysis::Start(const fs::path& run_dir) { Launch(run_dir, false); }
+void BackgroundAnalysis::StartLive(const fs::path& run_dir) { Launch(run_dir, true); }
+
+void BackgroundAnalysis::Launch(const fs::path& run_dir, bool live) {
   if (m_running) return;
   if (m_thread.joinable()) m_thread.join();
   m_stop = false;
   m_running = true;
+  m_live = live;
   {
     std::lock_guard<std::mutex> lock(m_mu);
     m_dir = run_dir;
     m_progress = {};
     m_status.clear();
   }
-  m_thread = std::thread([this, run_dir] {
+  m_thread = std::thread([this, run_dir, live] {
     jobs::LowerThreadPriority(19);  // interactive requests and training come first
     std::string status;
     try {
       analyzers::AnalyzeOptions ao;
       ao.threads = 1;
+      if (live) {
+        ao.analyzers = {"attention_freq", "neuron_freq_norm", "progress_measures"};
+        ao.follow = true;
+        ao.follow_duty = kLiveDuty;
+        ao.follow_poll_seconds = 1.0;
+      }
       const auto report = analyzers::AnalyzeRun(
           run_dir, ao,
           [this](const analyzers::AnalyzeProgress& p) {

@@ -48,15 +48,24 @@ class BackgroundAnalysis {
   ~BackgroundAnalysis() { Stop(); }
   // Analyses every checkpoint of `run_dir` (no-op while already running).
   void Start(const std::filesystem::path& run_dir);
+  // Live beside the trainer: follows `run_dir`, analysing the newest
+  // checkpoint with the analyzers the trajectory panels read
+  // (attention_freq, neuron_freq_norm, progress_measures) in at most
+  // kLiveDuty of the wall time (AnalyzeOptions::follow_duty).
+  void StartLive(const std::filesystem::path& run_dir);
+  static constexpr double kLiveDuty = 0.06;
+  void RequestStop() { m_stop = true; }  // never blocks
   void Stop();
   bool running() const { return m_running; }
+  bool live() const { return m_running && m_live; }
   std::filesystem::path run_dir() const;
   analyzers::AnalyzeProgress progress() const;
   std::string status() const;  // last result or error, for the top bar
 
  private:
   std::thread m_thread;
-  std::atomic<bool> m_stop{false}, m_running{false};
+  void Launch(const std::filesystem::path& run_dir, bool live);
+  std::atomic<bool> m_stop{false}, m_running{false}, m_live{false};
   mutable std::mutex m_mu;
   std::filesystem::path m_dir;              // guarded by m_mu
   analyzers::AnalyzeProgress m_progress;    // guarded by m_mu

@@ -115,12 +115,17 @@ void GrokkingWorkspace::Update() {
     if (r.value) m_metrics.value = r.value;
     m_metrics.error = r.error;
   }
-  // A live run: while it trains, only what the visible panels ask for is
-  // computed (at low priority, see Requests); analysing every new checkpoint
-  // in the background took a fifth of the cores from the trainer. When the
-  // training stops, one background pass fills in the rest.
+  // A live run: while it trains, the trajectories grow from the newest
+  // checkpoint's heads, neurons and progress measures, analysed in at most
+  // 6% of the time (BackgroundAnalysis::StartLive; analysing every new
+  // checkpoint with every analyzer took a fifth of the cores from the
+  // trainer). When the training stops, one background pass fills in the rest.
   const bool training_here = m_trainer.running() && m_trainer.run_dir() == m_run.dir;
-  if (m_was_training && !training_here && !m_analysis.running()) m_analysis.Start(m_run.dir);
+  if (training_here && m_live_trajectories && !m_analysis.running() && !m_run.epochs.empty())
+    m_analysis.StartLive(m_run.dir);
+  if (m_analysis.live() && (!training_here || !m_live_trajectories)) m_analysis.RequestStop();
+  if (m_was_training && !training_here) m_fill_in = true;
+  if (m_fill_in && !m_analysis.running()) m_analysis.Start(m_run.dir), m_fill_in = false;
   m_was_training = training_here;
   // The user holds still: warm the neighbouring epochs of the head grid.
   if (!m_prefetched && m_run.info && n > 0 && m_epoch_index >= 0 && !m_playing &&
@@ -203,6 +208,13 @@ void GrokkingWorkspace::DrawTopBar() {
           "Otherwise every eval_every epochs (10 by default) and at every checkpoint;\n"
           "metrics.csv's test_epoch column says which epoch each row's test numbers are from.");
     ImGui::SameLine();
+    ImGui::Checkbox("live trajectories", &m_live_trajectories);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("While training, analyse the newest checkpoint's heads, neurons and progress measures\n"
+                        "(in at most %.0f%% of the time, at low priority), so the trajectories grow as you watch.\n"
+                        "The checkpoints in between are analysed when training stops.",
+                        BackgroundAnalysis::kLiveDuty * 100);
+    ImGui::SameLine();
     const train::TrainProgress p = m_trainer.progress();
     char overlay[160];
     const int eta = int(p.eta_seconds);
@@ -226,7 +238,14 @@ void GrokkingWorkspace::DrawTopBar() {
     ImGui::TextColored(ImVec4(0.8f, 0.1f, 0.1f, 1), "training failed: %s", terr.c_str());
   }
   ImGui::SameLine();
-  if (m_analysis.running() && m_analysis.run_dir() == m_run.dir) {
+  if (m_analysis.live() && m_analysis.run_dir() == m_run.dir) {
+    const auto p = m_analysis.progress();
+    if (p.epoch >= 0) ImGui::TextDisabled("live: analysed epoch %d", p.epoch);
+    else ImGui::TextDisabled("live: waiting for a checkpoint");
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("The trajectories grow from the newest checkpoint while the run trains;\n"
+                        "every checkpoint is analysed when training stops.");
+  } else if (m_analysis.running() && m_analysis.run_dir() == m_run.dir) {
     const auto p = m_analysis.progress();
     char text[128];
     if (p.total > 0)

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "background_tasks.h"
 #include "run_state.h"
@@ -66,6 +68,12 @@ class GrokkingWorkspace : public Workspace {
   bool m_playing = false, m_follow_latest = true;
   std::chrono::steady_clock::time_point m_last_play{}, m_last_move{}, m_last_follow{};
   bool m_was_training = false;  // the trainer ran this run at the last Update
+  bool m_fill_in = false;       // training stopped: a full pass once the live one has ended
+  // Analyse the newest checkpoint while training (off: HEADSCOPE_LIVE=0, for benchmarks).
+  bool m_live_trajectories = [] {
+    const char* e = std::getenv("HEADSCOPE_LIVE");
+    return !(e && std::string(e) == "0");
+  }();
   bool m_prefetched = false;
   MetricsResult m_metrics;
   BackgroundTrainer m_trainer;

@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -594,4 +597,66 @@ TEST_CASE("the npz reader survives every truncation and random corruption with a
     CHECK(other == 0);
     CHECK(rejected > int(bytes.size() / 7));
   }
+}
+
+TEST_CASE("live following analyses the newest checkpoint within its share of the time; a full pass fills in the rest",
+          "[pipeline][live]") {
+  test::TempDir tmp("live");
+  const int p = 7;
+  const auto cfg = SmallModel(p, 1, 3);
+  const fs::path dir = MakeRun(tmp.path / "a", "fam", {"a", "b", "="}, cfg, p, {0, 3, 6, 9});
+  const fs::path ref = MakeRun(tmp.path / "b", "fam", {"a", "b", "="}, cfg, p, {0, 3, 6, 9});  // the same weights
+  analyzers::AnalyzeOptions live;
+  live.analyzers = {"attention_freq", "neuron_freq_norm", "progress_measures"};
+  live.follow = true;
+  live.follow_duty = 0.5;
+  live.follow_poll_seconds = 0.01;
+  live.follow_idle_exit_seconds = 0;
+  auto r = analyzers::AnalyzeRun(dir, live);
+  CHECK(r.analysed == 1);  // the newest checkpoint only
+  const auto epochs_of = [&](const fs::path& run, const std::string& a) {
+    return io::ReadNpz(io::RunPaths{run}.ArtifactsDir(a) / "summary.npz").at("epochs").ToFloat();
+  };
+  CHECK(epochs_of(dir, "attention_freq") == std::vector<float>{9});
+  CHECK(epochs_of(dir, "progress_measures") == std::vector<float>{9});  // run-level, while following
+  CHECK_FALSE(fs::exists(io::RunPaths{dir}.Artifact("attention_freq", 3)));
+
+  // The full pass afterwards: every checkpoint, and the same summaries as a
+  // run analysed only by full passes.
+  analyzers::AnalyzeOptions full;
+  full.analyzers = live.analyzers;
+  r = analyzers::AnalyzeRun(dir, full);
+  CHECK(r.analysed == 3);
+  CHECK(r.skipped == 1);
+  CHECK(epochs_of(dir, "progress_measures") == std::vector<float>{0, 3, 6, 9});
+  analyzers::AnalyzeRun(ref, full);
+  for (const char* a : {"attention_freq", "neuron_freq_norm", "progress_measures"}) {
+    INFO(a);
+    const auto x = io::ReadNpz(io::RunPaths{dir}.ArtifactsDir(a) / "summary.npz");
+    const auto y = io::ReadNpz(io::RunPaths{ref}.ArtifactsDir(a) / "summary.npz");
+    REQUIRE(x.size() == y.size());
+    for (const auto& [k, arr] : x) {
+      INFO(k);
+      REQUIRE(y.count(k));
+      CHECK(arr.shape == y.at(k).shape);
+      CHECK(arr.ToFloat() == y.at(k).ToFloat());
+    }
+  }
+
+  // A long pause (a tiny duty) ends at once when asked to stop.
+  test::TempDir tmp2("live_stop");
+  const fs::path run2 = MakeRun(tmp2.path, "fam", {"a", "b", "="}, cfg, p, {0, 3});
+  nlohmann::json c = nlohmann::json::parse(io::ReadFile(run2 / "config.json"));
+  c["epochs"] = 1000;  // still "training": the follow never ends by itself
+  io::WriteFileAtomic(run2 / "config.json", c.dump());
+  live.follow_duty = 1e-4;
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  analyzers::AnalyzeRun(run2, live, nullptr, [&] { return stop.load(); });
+  stopper.join();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
 }
