@@ -87,7 +87,10 @@ void BackgroundAnalysis::Launch(const fs::path& run_dir, bool live) {
     m_status.clear();
   }
   m_thread = std::thread([this, run_dir, live] {
-    jobs::LowerThreadPriority(19);  // interactive requests and training come first
+    // A full pass: interactive requests and training come first. Live: the
+    // duty cycle is the limit (at nice 19 beside a two-thread trainer the
+    // newest checkpoint waited minutes for a core).
+    if (!live) jobs::LowerThreadPriority(19);
     std::string status;
     try {
       analyzers::AnalyzeOptions ao;
