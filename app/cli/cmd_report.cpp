@@ -150,6 +150,27 @@ class PrivateXvfb {
   std::string m_display;
 };
 
+// A table in both documents: the header row and the rows, each cell escaped.
+void WriteTable(std::ostream& h, std::ostream& md, const std::vector<std::string>& cols,
+                const std::vector<std::vector<std::string>>& rows) {
+  h << "<table><tr>";
+  md << "|";
+  for (const auto& c : cols) h << "<th>" << Html(c) << "</th>", md << " " << Md(c) << " |";
+  h << "</tr>\n";
+  md << "\n|";
+  for (size_t c = 0; c < cols.size(); ++c) md << "---|";
+  md << "\n";
+  for (const auto& r : rows) {
+    h << "<tr>";
+    md << "|";
+    for (const auto& cell : r) h << "<td>" << Html(cell) << "</td>", md << " " << Md(cell) << " |";
+    h << "</tr>\n";
+    md << "\n";
+  }
+  h << "</table>\n";
+  md << "\n";
+}
+
 struct Figure {
   std::string file;     // under figures/
   std::string caption;
@@ -410,24 +431,11 @@ int RunReport(const ReportOptions& in) {
     const auto rows = analyzers::SeedRows(seeds);
     h << "<h2>Across seeds</h2>\n<p>" << runs.size()
       << " runs that differ only in the model seed. <i>consistent</i>: every seed has it and the range is within 10% of "
-         "the mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).</p>\n<table><tr>";
+         "the mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).</p>\n";
     md << "## Across seeds\n\n" << runs.size()
        << " runs that differ only in the model seed. *consistent*: every seed has it and the range is within 10% of the "
-          "mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).\n\n|";
-    for (const auto& c : cols) h << "<th>" << Html(c) << "</th>", md << " " << Md(c) << " |";
-    h << "</tr>\n";
-    md << "\n|";
-    for (size_t c = 0; c < cols.size(); ++c) md << "---|";
-    md << "\n";
-    for (const auto& r : rows) {
-      h << "<tr>";
-      md << "|";
-      for (const auto& cell : r) h << "<td>" << Html(cell) << "</td>", md << " " << Md(cell) << " |";
-      h << "</tr>\n";
-      md << "\n";
-    }
-    h << "</table>\n";
-    md << "\n";
+          "mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).\n\n";
+    WriteTable(h, md, cols, rows);
     try {
       io::WriteFileAtomic(out / "seeds.json", seeds.dump(1));
     } catch (const std::exception& e) {
@@ -462,22 +470,9 @@ int RunReport(const ReportOptions& in) {
   md << "\n";
   // Heads per run.
   for (size_t i = 0; i < runs.size(); ++i) {
-    h << "<h3>Heads of " << Html(runs[i]->variant) << "</h3>\n<table><tr>";
-    md << "### Heads of " << runs[i]->variant << "\n\n|";
-    for (const auto& c : analyzers::kHeadColumns) h << "<th>" << Html(c) << "</th>", md << " " << c << " |";
-    h << "</tr>\n";
-    md << "\n|";
-    for (size_t c = 0; c < analyzers::kHeadColumns.size(); ++c) md << "---|";
-    md << "\n";
-    for (const auto& r : analyzers::HeadRows(findings[i])) {
-      h << "<tr>";
-      md << "|";
-      for (const auto& cell : r) h << "<td>" << Html(cell) << "</td>", md << " " << Md(cell) << " |";
-      h << "</tr>\n";
-      md << "\n";
-    }
-    h << "</table>\n";
-    md << "\n";
+    h << "<h3>Heads of " << Html(runs[i]->variant) << "</h3>\n";
+    md << "### Heads of " << runs[i]->variant << "\n\n";
+    WriteTable(h, md, analyzers::kHeadColumns, analyzers::HeadRows(findings[i]));
   }
   // Figures.
   h << "<h2>Figures</h2>\n";
