@@ -13,6 +13,7 @@
 #include "analyzers/pipeline.h"
 #include "commands.h"
 #include "io/atomic_file.h"
+#include "families/miscope_run.h"
 #include "jobs/thread_policy.h"
 
 namespace hs::app {
@@ -27,8 +28,12 @@ int RunAnalyze(const AnalyzeOptions& opt) {
   auto last = std::chrono::steady_clock::now() - std::chrono::hours(1);
   try {
     const auto t0 = std::chrono::steady_clock::now();
+    const std::filesystem::path run_dir = families::ResolveRunDir(opt.run_dir);  // a MIScope variant: its side folder
+    if (run_dir != std::filesystem::path(opt.run_dir) && !opt.quiet)
+      std::fprintf(stderr, "%s is a MIScope variant: headscope's analyses go to %s\n", opt.run_dir.c_str(),
+                   run_dir.c_str());
     const auto report = analyzers::AnalyzeRun(
-        opt.run_dir, ao,
+        run_dir, ao,
         [&](const analyzers::AnalyzeProgress& p) {
           if (opt.quiet) return;
           const auto now = std::chrono::steady_clock::now();
@@ -49,7 +54,7 @@ int RunAnalyze(const AnalyzeOptions& opt) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!opt.quiet)
       std::fprintf(stderr, "analysed %d checkpoints, %d already up to date, in %.1f s; artifacts in %s/artifacts\n",
-                   report.analysed, report.skipped, s, opt.run_dir.c_str());
+                   report.analysed, report.skipped, s, run_dir.c_str());
     return StopRequested() ? 130 : 0;
   } catch (const io::IoError& e) {
     std::cerr << "headscope analyze: " << e.what() << "\n";

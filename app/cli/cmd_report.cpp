@@ -25,6 +25,7 @@
 #include "analyzers/seeds.h"
 #include "analyzers/pipeline.h"
 #include "commands.h"
+#include "families/miscope_run.h"
 #include "families/run_info.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
@@ -220,6 +221,14 @@ int RunReport(const ReportOptions& in) {
   if (opt.runs.empty()) {
     std::cerr << "headscope report: give at least one run folder (or --seeds to find a seed group under --runs)\n";
     return 2;
+  }
+  for (auto& r : opt.runs) {  // MIScope variant folders: their side folders
+    try {
+      r = families::ResolveRunDir(r).string();
+    } catch (const std::exception& e) {
+      std::cerr << "headscope report: " << e.what() << "\n";
+      return 1;
+    }
   }
   std::vector<families::RunInfoPtr> runs;
   std::vector<std::string> seen;

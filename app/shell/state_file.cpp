@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "families/miscope_run.h"
 #include "io/atomic_file.h"
 #include "io/json_text.h"
 #include "panel.h"
@@ -70,6 +71,14 @@ bool ParsePair(const std::string& text, const families::RunInfo& run, int* q, in
 
 int ResolveStart(const ExplorerOptions& opt, StartView* s) {
   s->run = opt.run.empty() ? fs::path(DefaultRunDir(opt.runs)) : fs::path(opt.run);
+  if (!opt.run.empty()) {  // a MIScope variant folder opens through its side folder (read-only)
+    try {
+      s->run = families::ResolveRunDir(s->run);
+    } catch (const std::exception& e) {
+      std::cerr << "headscope: " << e.what() << "\n";
+      return 1;
+    }
+  }
   if (opt.frames == 0) {  // scripted runs and shots never depend on the last session
     s->remembered = LoadRememberedView();
     if (!s->remembered.run.empty() && opt.run.empty()) s->run = s->remembered.run;

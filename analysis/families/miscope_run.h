@@ -1,0 +1,42 @@
+// MIScope's runs opened as they are. MIScope (github.com/roaringsurfdev/miscope)
+// writes a variant folder results/{family}/{variant}/ with
+//   checkpoints/checkpoint_epoch_{epoch:05d}.safetensors  TransformerLens
+//       state dicts (with the attention's `mask` and `IGNORE` buffers);
+//   config.json    n_layers, n_heads, d_model, d_head, d_mlp, act_fn,
+//       normalization_type, d_vocab, d_vocab_out, n_ctx, seed, the domain
+//       parameters (prime, seed), model_seed, data_seed, training_fraction;
+//   metadata.json  train_losses and test_losses (one per epoch),
+//       train_indices, test_indices, checkpoint_epochs, num_epochs;
+//   artifacts/     its own .npz (not needed here).
+// headscope never writes into that tree. It keeps a side folder that is an
+// ordinary headscope run: HeadscopeCacheDir()/miscope/<hash of the
+// variant's absolute path>/modadd_1l/<variant>/ holding a config.json
+// translated from MIScope's, metrics.csv from metadata.json's losses
+// (accuracies unknown: nan), and checkpoints/epoch_NNNNN.safetensors as
+// symbolic links to MIScope's files (the loader ignores the two buffers).
+// Analyses, summary.json and the manifest then go to the side folder.
+//
+// Only MIScope's 1-layer modular-addition family (no normalisation, an
+// operand pair and '=' as in Nanda et al.) is read; its train/test split
+// must be the one torch.randperm(p * p) gives for data_seed (checked).
+#pragma once
+
+#include <filesystem>
+
+namespace hs::families {
+
+// True when `dir` looks like a MIScope variant folder (config.json with
+// "prime", metadata.json, and a checkpoints/ folder of checkpoint_epoch_*).
+bool IsMiscopeVariant(const std::filesystem::path& dir);
+
+// The headscope run folder standing for MIScope variant `dir`: created or
+// brought up to date (new checkpoints linked, config and metrics rewritten
+// when MIScope's files changed). Every file is validated where it is read;
+// throws io::IoError naming the file and what is wrong.
+std::filesystem::path OpenMiscopeVariant(const std::filesystem::path& dir);
+
+// `dir` itself, or its side folder when it is a MIScope variant (what
+// `--run DIR`, `analyze DIR` and `shot --run DIR` open).
+std::filesystem::path ResolveRunDir(const std::filesystem::path& dir);
+
+}  // namespace hs::families
