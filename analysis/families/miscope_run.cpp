@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "families/modadd_task.h"
+#include "families/run_info.h"
 #include "io/atomic_file.h"
 #include "io/hash.h"
 #include "io/hub_cache.h"
 #include "io/run_dir.h"
+#include "io/safetensors.h"
 
 namespace hs::families {
 namespace fs = std::filesystem;
@@ -225,6 +227,50 @@ fs::path OpenMiscopeVariant(const fs::path& dir_in) {
   for (const auto& entry : fs::directory_iterator(side / "checkpoints", ec))
     if (!want.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
   return side;
+}
+
+void WriteMiscopeVariant(const RunInfo& run, const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out, ec)) throw io::IoError(out.string() + ": exists; give a new folder");
+  if (run.model.n_ctx != 3 || run.model.HasNorm())
+    throw io::IoError(run.dir.string() + ": only a 1-layer-family run without normalisation maps to MIScope's layout");
+  const std::vector<int> epochs = io::ListCheckpointEpochs(run.dir);
+  if (epochs.empty()) throw io::IoError(run.dir.string() + ": no checkpoints");
+  fs::create_directories(out / "checkpoints");
+  for (int e : epochs) {
+    io::SafetensorsFile f = io::ReadSafetensors(io::RunPaths{run.dir}.Checkpoint(e));
+    const int64_t n = run.model.n_ctx;
+    for (int l = 0; l < run.model.n_layers; ++l) {
+      io::Array mask = io::Array::Zeros(io::DType::Bool, {n, n});
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j <= i; ++j) mask.mutable_data<uint8_t>()[i * n + j] = 1;
+      const std::string b = "blocks." + std::to_string(l) + ".attn.";
+      f.tensors[b + "mask"] = mask;
+      f.tensors[b + "IGNORE"] = io::Array::F32({}, std::vector<float>{-100000.f});
+    }
+    io::WriteSafetensors(MiscopeCheckpoint(out, e), f);
+  }
+  const json& m = json(run.model);
+  const int model_seed = run.config.value("model_seed", 999), data_seed = run.config.value("data_seed", 598);
+  const double frac = run.config.value("train_frac", 0.3);
+  const json c = {{"n_layers", m["n_layers"]}, {"n_heads", m["n_heads"]}, {"d_model", m["d_model"]},
+                  {"d_head", m["d_head"]}, {"d_mlp", m["d_mlp"]}, {"act_fn", m["act_fn"]},
+                  {"normalization_type", nullptr}, {"d_vocab", m["d_vocab"]}, {"d_vocab_out", m["d_vocab_out"]},
+                  {"n_ctx", m["n_ctx"]}, {"seed", model_seed}, {"prime", run.p}, {"model_seed", model_seed},
+                  {"data_seed", data_seed}, {"training_fraction", frac}};
+  io::WriteFileAtomic(out / "config.json", c.dump(2) + "\n");
+  std::vector<double> train, test;
+  for (const auto& r : io::ReadMetricsCsv(io::RunPaths{run.dir}.Metrics()))
+    if (r.epoch == int(train.size())) train.push_back(r.train_loss), test.push_back(r.test_loss);
+  const ModAddData d = MakeModAddData(run.p, frac, data_seed);
+  auto list = [](const torch::Tensor& t) {
+    const torch::Tensor x = t.to(torch::kInt64).contiguous();
+    return std::vector<int64_t>(x.data_ptr<int64_t>(), x.data_ptr<int64_t>() + x.numel());
+  };
+  const json meta = {{"train_losses", train}, {"test_losses", test}, {"train_indices", list(d.train_idx)},
+                     {"test_indices", list(d.test_idx)}, {"checkpoint_epochs", epochs},
+                     {"num_epochs", std::max(int(train.size()), epochs.back() + 1)}};
+  io::WriteFileAtomic(out / "metadata.json", meta.dump() + "\n");
 }
 
 fs::path ResolveRunDir(const fs::path& dir) { return IsMiscopeVariant(dir) ? OpenMiscopeVariant(dir) : dir; }

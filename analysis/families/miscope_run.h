@@ -35,6 +35,14 @@ bool IsMiscopeVariant(const std::filesystem::path& dir);
 // throws io::IoError naming the file and what is wrong.
 std::filesystem::path OpenMiscopeVariant(const std::filesystem::path& dir);
 
+struct RunInfo;
+// The other way: a headscope modular-addition run written as a MIScope
+// variant folder `out` (checkpoints renamed, with the attention's mask and
+// IGNORE buffers added as TransformerLens has them; config.json;
+// metadata.json with the losses of metrics.csv for epochs 0..E and the
+// split), for MIScope's users and for tests. Refuses an existing `out`.
+void WriteMiscopeVariant(const RunInfo& run, const std::filesystem::path& out);
+
 // `dir` itself, or its side folder when it is a MIScope variant (what
 // `--run DIR`, `analyze DIR` and `shot --run DIR` open).
 std::filesystem::path ResolveRunDir(const std::filesystem::path& dir);

@@ -9,6 +9,7 @@
 
 #include "analyzers/findings.h"
 #include "commands.h"
+#include "families/miscope_run.h"
 #include "families/run_info.h"
 #include "io/npz.h"
 #include "io/run_dir.h"
@@ -27,6 +28,16 @@ int RunExport(const ExportOptions& opt) {
   if (opt.out.empty()) {
     std::cerr << "headscope export: give --out FILE.zip\n";
     return 2;
+  }
+  if (opt.miscope) {
+    try {
+      families::WriteMiscopeVariant(*run, opt.out);
+    } catch (const std::exception& e) {
+      std::cerr << "headscope export: " << e.what() << "\n";
+      return 1;
+    }
+    std::cerr << "wrote the MIScope variant folder " << opt.out << "\n";
+    return 0;
   }
   const fs::path dir = run->dir;
   std::vector<fs::path> files;  // run-relative
@@ -92,6 +103,9 @@ void AddExport(CLI::App& cli) {
   exp->add_option("--out", xp->out, "The .zip to write")->required();
   exp->add_option("--artifacts", xp->artifacts, "Also every epoch's artifact of these analyzers (comma-separated)")->delimiter(',');
   exp->add_flag("--all-checkpoints", xp->all_checkpoints, "Every checkpoint, not just the last");
+  exp->add_flag("--miscope", xp->miscope,
+                "Write --out as a MIScope variant folder (checkpoints/checkpoint_epoch_NNNNN.safetensors, config.json, "
+                "metadata.json) instead of a zip");
 
   exp->callback([xp] { ExitWith(RunExport(*xp)); });
 }

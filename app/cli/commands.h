@@ -130,6 +130,7 @@ struct ExportOptions {
   std::string out;                     // .zip
   std::vector<std::string> artifacts;  // per-epoch artifacts to include (default: summaries only)
   bool all_checkpoints = false;        // every checkpoint (default: the last)
+  bool miscope = false;                // --out is a MIScope variant folder to write instead
 };
 int RunExport(const ExportOptions& opt);
 
