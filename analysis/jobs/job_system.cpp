@@ -76,6 +76,7 @@ void JobSystem::Worker(LaneState& lane) {
   for (;;) {
     std::string slot;
     Job job;
+    bool run = false;  // decided once, under the lock: counted exactly when called
     {
       std::unique_lock<std::mutex> lock(m_mu);
       m_cv.wait(lock, [&] { return m_stop || !lane.order.empty(); });
@@ -94,11 +95,13 @@ void JobSystem::Worker(LaneState& lane) {
       lane.pending.erase(slot);
       m_running[slot] = job.token;
       ++m_running_count;
-      ++m_executed;
-      ++m_executed_by_slot[slot];
+      // Counted as executed only when its task is called: a job cancelled
+      // between leaving the queue and here never runs.
+      run = !job.token.cancelled();
+      if (run) ++m_executed, ++m_executed_by_slot[slot];
     }
     try {
-      if (!job.token.cancelled()) job.task(job.token);
+      if (run) job.task(job.token);
     } catch (...) {
       // A job reports its own errors through its result; never kill the worker.
     }
