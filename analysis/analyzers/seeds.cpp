@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -284,7 +285,7 @@ json SeedSummary(const std::vector<fs::path>& runs) {
       if (unit == "fraction") consistent = hi - lo <= 0.05;
       else if (unit == "count") consistent = hi == lo;
       else if (unit == "loss") consistent = lo > 0 && std::log10(hi / lo) <= 1.0;  // within one decade
-      else consistent = hi - lo <= 0.1 * std::fabs(mean);
+      else consistent = sd <= 0.1 * std::fabs(mean);  // epochs: a coefficient of variation of at most 10%
       s["verdict"] = xs.size() < f.size() ? "not reached by every seed" : consistent ? "consistent" : "seed-dependent";
     } else {
       s["mean"] = s["sd"] = s["min"] = s["max"] = json();
@@ -370,11 +371,14 @@ std::vector<std::vector<std::string>> SeedRows(const json& summary) {
     rows.push_back(r);
   }
   // The key frequencies of each seed, and how many seeds share each.
-  const json& kf = summary.value("key_frequencies", json::object());
+  const json kf = summary.value("key_frequencies", json::object());
+  const json kf_counts = kf.value("counts", json::object());  // named: items() of a temporary dangles
   std::vector<std::string> r = {"key frequencies", "", kf.value("paper", json()).is_array() ? "14, 35, 41, 42, 52" : "-"};
+  std::vector<std::pair<int, std::string>> by_k;  // numeric order, not the object's string order
+  for (const auto& [k, n] : kf_counts.items()) by_k.emplace_back(std::atoi(k.c_str()), k + " (" + n.dump() + ")");
+  std::sort(by_k.begin(), by_k.end());
   std::string counts;
-  for (const auto& [k, n] : kf.value("counts", json::object()).items())
-    counts += (counts.empty() ? "" : ", ") + k + " (" + n.dump() + ")";
+  for (const auto& [k, text] : by_k) counts += (counts.empty() ? "" : ", ") + text;
   r.push_back("seeds per k: " + (counts.empty() ? std::string("none") : counts));
   std::string shared;
   for (const auto& k : kf.value("shared", json::array())) shared += (shared.empty() ? "" : ", ") + k.dump();

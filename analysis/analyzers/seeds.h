@@ -8,8 +8,8 @@
 // "model_seed" and "variant" (so p, data seed, train fraction, weight
 // decay, learning rate, epochs, the model's shape and the checkpoint
 // schedule all match). A finding is "consistent" across the group when
-// every seed has it and its spread (max - min) is at most 10% of the mean
-// (epochs), 0.05 (fractions), zero (counts) or one decade (losses);
+// every seed has it and its standard deviation is at most 10% of the mean
+// (epochs), its range at most 0.05 (fractions), zero (counts) or one decade (losses);
 // otherwise "seed-dependent". The published values (Nanda et al. 2023) are
 // given only for their recipe (p = 113, 30% of the pairs, weight decay 1).
 //

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -12,9 +14,12 @@
 
 #include "families/modadd_task.h"
 #include "families/run_info.h"
+#include "model/hooked_transformer.h"
+#include "model/transformer_config.h"
 #include "io/atomic_file.h"
 #include "io/hash.h"
 #include "io/hub_cache.h"
+#include "io/mapped_safetensors.h"
 #include "io/run_dir.h"
 #include "io/safetensors.h"
 
@@ -145,6 +150,10 @@ fs::path OpenMiscopeVariant(const fs::path& dir_in) {
     throw io::IoError(meta_path.string() + ": " + std::to_string(train_losses.size()) + " train_losses but " +
                       std::to_string(test_losses.size()) + " test_losses");
   const int num_epochs = IntField(m, "num_epochs", meta_path, 1, 1 << 30);
+  if (train_losses.size() != size_t(num_epochs))
+    throw io::IoError(meta_path.string() + ": " + std::to_string(train_losses.size()) +
+                      " train_losses and test_losses but num_epochs is " + std::to_string(num_epochs) +
+                      " (MIScope writes one of each per epoch)");
   const int64_t pairs = int64_t(p) * p;
   const std::vector<int64_t> train_idx = IndexList(m, "train_indices", meta_path, pairs);
   const std::vector<int64_t> test_idx = IndexList(m, "test_indices", meta_path, pairs);
@@ -185,6 +194,72 @@ fs::path OpenMiscopeVariant(const fs::path& dir_in) {
     if (!fs::is_regular_file(MiscopeCheckpoint(dir, e), ec))
       throw io::IoError(meta_path.string() + ": lists checkpoint epoch " + std::to_string(e) + " but " +
                         MiscopeCheckpoint(dir, e).string() + " is missing");
+  // ...and no checkpoint on disk that metadata.json does not list (MIScope
+  // lists what it saved; an extra file means the two are from different runs).
+  for (const auto& entry : fs::directory_iterator(dir / "checkpoints", ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string pre = "checkpoint_epoch_", suf = ".safetensors";
+    if (name.size() <= pre.size() + suf.size() || name.rfind(pre, 0) != 0 ||
+        name.compare(name.size() - suf.size(), suf.size(), suf) != 0)
+      continue;
+    const std::string num = name.substr(pre.size(), name.size() - pre.size() - suf.size());
+    if (num.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!std::binary_search(epochs.begin(), epochs.end(), std::stoi(num)))
+      throw io::IoError(entry.path().string() + ": on disk but not in " + meta_path.string() +
+                        "'s checkpoint_epochs (the two are not from the same training run)");
+  }
+  // Each checkpoint: TransformerLens names and shapes of this model, read
+  // from the header (mapped, cheap). Tensors headscope's model does not have
+  // are TransformerLens's attention buffers (mask, IGNORE) and the biases
+  // MIScope freezes at zero (b_Q, b_K, b_V, b_O, b_U); those must be zero,
+  // since the loader ignores them.
+  {
+    model::TransformerConfig tc;
+    try {
+      tc = model.get<model::TransformerConfig>();
+      tc.Validate();
+    } catch (const std::exception& e) {
+      throw io::IoError(cfg_path.string() + ": not a model headscope can build (" + e.what() + ")");
+    }
+    const model::HookedTransformer probe(tc);
+    std::map<std::string, std::vector<int64_t>> want;
+    for (const auto& np : probe->named_parameters())
+      want[np.key()] = std::vector<int64_t>(np.value().sizes().begin(), np.value().sizes().end());
+    for (int e : epochs) {
+      const fs::path ck = MiscopeCheckpoint(dir, e);
+      std::unique_ptr<io::MappedSafetensors> f;
+      try {
+        f = std::make_unique<io::MappedSafetensors>(ck);
+      } catch (const std::exception& ex) {
+        throw io::IoError(ck.string() + ": not a safetensors file (" + ex.what() + ")");
+      }
+      for (const auto& [name, shape] : want) {
+        const io::MappedTensor* t = f->Find(name);
+        if (!t) throw io::IoError(ck.string() + ": no tensor '" + name + "'");
+        if (t->shape != shape)
+          throw io::IoError(ck.string() + ": '" + name + "' has shape " + io::ShapeString(t->shape) + " but " +
+                            cfg_path.string() + " gives " + io::ShapeString(shape));
+      }
+      for (const auto& [name, t] : f->tensors()) {
+        if (want.count(name)) continue;
+        const auto ends = [&](const char* s) {
+          const std::string x(s);
+          return name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0;
+        };
+        if (ends(".attn.mask") || ends(".attn.IGNORE")) continue;
+        const bool bias = ends(".attn.b_Q") || ends(".attn.b_K") || ends(".attn.b_V") || ends(".attn.b_O") ||
+                          name == "unembed.b_U";
+        if (!bias) throw io::IoError(ck.string() + ": tensor '" + name + "' is not part of headscope's model");
+        if (!t.IsFloat()) throw io::IoError(ck.string() + ": '" + name + "' is not a floating-point tensor");
+        std::vector<float> v(size_t(t.numel()));
+        f->ToFloat32(t, v.data(), v.size());
+        for (float x : v)
+          if (x != 0.0f)
+            throw io::IoError(ck.string() + ": '" + name +
+                              "' is not zero; headscope's model has no such bias (MIScope freezes it at zero)");
+      }
+    }
+  }
 
   // The side folder: an ordinary headscope run.
   const std::string key = dir.string();
@@ -220,12 +295,22 @@ fs::path OpenMiscopeVariant(const fs::path& dir_in) {
     const fs::path link = io::RunPaths{side}.Checkpoint(e), target = MiscopeCheckpoint(dir, e);
     want.insert(link.filename().string());
     if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == target) continue;
-    fs::remove(link, ec);
-    fs::create_symlink(target, link, ec);
-    if (ec) throw io::IoError(link.string() + ": cannot link to " + target.string() + " (" + ec.message() + ")");
+    // Made beside it and renamed over it: another process opening the same
+    // variant at the same time never sees the link missing.
+    const fs::path tmp = io::TempPathFor(link);
+    fs::remove(tmp, ec);
+    fs::create_symlink(target, tmp, ec);
+    if (!ec) fs::rename(tmp, link, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      throw io::IoError(link.string() + ": cannot link to " + target.string() + " (" + ec.message() + ")");
+    }
   }
-  for (const auto& entry : fs::directory_iterator(side / "checkpoints", ec))
-    if (!want.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
+  for (const auto& entry : fs::directory_iterator(side / "checkpoints", ec)) {
+    const std::string name = entry.path().filename().string();
+    // Links of checkpoints MIScope no longer lists (not another process's temporary).
+    if (!want.count(name) && name.rfind(".", 0) != 0) fs::remove(entry.path(), ec);
+  }
   return side;
 }
 

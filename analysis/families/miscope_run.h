@@ -16,6 +16,19 @@
 // symbolic links to MIScope's files (the loader ignores the two buffers).
 // Analyses, summary.json and the manifest then go to the side folder.
 //
+// Validated where read (errors name the file): config.json's fields and
+// types; metadata.json's lists (one train and test loss per epoch of
+// num_epochs, indices in [0, p*p) that split the pairs, checkpoint_epochs in
+// [0, num_epochs)); every listed checkpoint present and no unlisted one; each
+// checkpoint's header (headscope's TransformerLens names and shapes; beyond
+// them only the attention's mask and IGNORE buffers and biases that are zero).
+// LoadRunInfo on the MIScope folder itself refuses it, naming it as one.
+//
+// Epochs keep MIScope's labels: its checkpoint E holds the weights after
+// E + 1 steps and test_losses[E] is measured on them, while train_losses[E]
+// is measured before step E + 1 (one step earlier); metrics.csv row E gets
+// both as they are (a one-step offset, negligible over thousands of epochs).
+//
 // Only MIScope's 1-layer modular-addition family (no normalisation, an
 // operand pair and '=' as in Nanda et al.) is read; its train/test split
 // must be the one torch.randperm(p * p) gives for data_seed (checked).

@@ -1,6 +1,8 @@
 // RunInfo (see run_info.h).
 #include "families/run_info.h"
 
+#include "families/miscope_run.h"
+
 #include <algorithm>
 
 #include "io/atomic_file.h"
@@ -47,6 +49,10 @@ RunInfoPtr LoadRunInfo(const fs::path& run_dir_arg) {
   if (!fs::is_directory(run_dir)) throw io::IoError(run_dir.string() + ": no such run folder");
   const fs::path cfg_path = run_dir / "config.json";
   if (!fs::exists(cfg_path)) throw io::IoError(run_dir.string() + " is not a run folder (no config.json)");
+  if (IsMiscopeVariant(run_dir))  // its config.json is MIScope's; headscope reads it through a side folder
+    throw io::IoError(run_dir.string() +
+                      ": a MIScope variant folder; headscope opens it read-only through its side folder "
+                      "(families::ResolveRunDir: --run, analyze, shot --run and report do)");
   auto info = std::make_shared<RunInfo>();
   info->dir = run_dir;
   info->config = ParseJsonFile(cfg_path, "");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cmath>
 #include <cstring>
 
 #include <algorithm>
@@ -409,7 +410,8 @@ int RunReport(const ReportOptions& in) {
     const json& f = findings[i];
     std::string line = runs[i]->variant + ": ";
     const json c9 = f["test_accuracy_crossings"].value("0.9", json());
-    const double final_acc = f.contains("final") ? f["final"].value("test_acc", 0.0) : 0.0;
+    const json fa = f.contains("final") && f["final"].is_object() ? f["final"].value("test_acc", json()) : json();
+    const double final_acc = fa.is_number() ? fa.get<double>() : NAN;  // null: not recorded (a MIScope run)
     char buf[256];
     if (c9.is_number()) {
       std::snprintf(buf, sizeof buf, "groks: test accuracy passes 0.9 at epoch %d", c9.get<int>());
@@ -421,6 +423,9 @@ int RunReport(const ReportOptions& in) {
       };
       line += "; phases: memorisation to " + end_of("memorisation") + ", circuit formation to " + end_of("circuit_formation") +
               ", clean-up to " + end_of("cleanup");
+    } else if (std::isnan(final_acc)) {
+      line += "test accuracy not recorded (a MIScope run: its files keep the losses only); final test loss " +
+              (f.contains("final") && f["final"].is_object() ? f["final"].value("test_loss", json()).dump() : std::string("-"));
     } else {
       std::snprintf(buf, sizeof buf, "does not grok: final test accuracy %.3f after %d epochs", final_acc,
                     f.contains("final") ? f["final"].value("epoch", 0) : 0);
@@ -439,11 +444,11 @@ int RunReport(const ReportOptions& in) {
     const auto cols = analyzers::SeedColumns(seeds);
     const auto rows = analyzers::SeedRows(seeds);
     h << "<h2>Across seeds</h2>\n<p>" << runs.size()
-      << " runs that differ only in the model seed. <i>consistent</i>: every seed has it and the range is within 10% of "
-         "the mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).</p>\n";
+      << " runs that differ only in the model seed. <i>consistent</i>: every seed has it and the standard deviation is "
+         "within 10% of the mean (epochs), the range within 0.05 (fractions), equal (counts) or one decade (losses).</p>\n";
     md << "## Across seeds\n\n" << runs.size()
-       << " runs that differ only in the model seed. *consistent*: every seed has it and the range is within 10% of the "
-          "mean (epochs), 0.05 (fractions), equal (counts) or one decade (losses).\n\n";
+       << " runs that differ only in the model seed. *consistent*: every seed has it and the standard deviation is "
+          "within 10% of the mean (epochs), the range within 0.05 (fractions), equal (counts) or one decade (losses).\n\n";
     WriteTable(h, md, cols, rows);
     try {
       io::WriteFileAtomic(out / "seeds.json", seeds.dump(1));
