@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -394,6 +395,13 @@ io::IoError WriteProblem(const fs::path& path, const std::string& why) {
                      "; make the run folder writable (and move away any file in the way), or analyze a copy of the run");
 }
 
+// CPU time of the calling thread (a live pass runs on it: one thread).
+double ThreadCpuSeconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
 void EnsureWritableDir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -437,6 +445,7 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
   for (;;) {
     ++report.passes;
     const auto pass_start = Clock::now();
+    const double pass_cpu = ThreadCpuSeconds();
     // Which checkpoints need work, and which analyzers for each: by stat,
     // reading an artifact only when the manifest does not vouch for it.
     std::deque<std::tuple<int, FileStamp, std::vector<const Analyzer*>>> todo;
@@ -670,9 +679,10 @@ AnalyzeReport AnalyzeRunImpl(const fs::path& run_dir, const AnalyzeOptions& opt,
     const bool final_done = counted.count(run.total_epochs) > 0 || failed.count(run.total_epochs) > 0;
     if (final_done && Clock::now() - last_new > std::chrono::duration<double>(opt.follow_idle_exit_seconds)) break;
     double pause = opt.follow_poll_seconds;
-    if (live) {
-      const double took = std::chrono::duration<double>(Clock::now() - pass_start).count();
-      pause = std::max(pause, took * (1.0 / opt.follow_duty - 1.0));
+    if (live) {  // the pass's own CPU time (a busy machine stretches its wall time, not its cost)
+      const double wall = std::chrono::duration<double>(Clock::now() - pass_start).count();
+      const double cpu = ThreadCpuSeconds() - pass_cpu;
+      pause = std::max(pause, cpu / opt.follow_duty - wall);
     }
     // Sleep in short steps so that a stop is honoured at once.
     for (const auto until = Clock::now() + std::chrono::duration<double>(pause); Clock::now() < until && !stop();)

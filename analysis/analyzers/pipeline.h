@@ -36,8 +36,9 @@ struct AnalyzeOptions {
   // and no checkpoint has appeared for this long.
   double follow_idle_exit_seconds = 30.0;
   // With follow, live beside a trainer (the explorer): > 0 caps the share of
-  // wall time the passes take (a pass that took t seconds is followed by a
-  // pause of t * (1 / follow_duty - 1)); each pass then analyses only the
+  // one core the passes take (a pass that used c seconds of CPU and took w
+  // seconds is followed by a pause of c / follow_duty - w; runs with
+  // threads = 1, on the calling thread); each pass then analyses only the
   // newest checkpoint that needs work, and the run-level analyzers
   // (progress_measures) are recomputed over the checkpoints analysed so far
   // with the key frequencies found so far. The rest is for a full pass later.

@@ -51,7 +51,7 @@ class BackgroundAnalysis {
   // Live beside the trainer: follows `run_dir`, analysing the newest
   // checkpoint with the analyzers the trajectory panels read
   // (attention_freq, neuron_freq_norm, progress_measures) in at most
-  // kLiveDuty of the wall time (AnalyzeOptions::follow_duty), at normal
+  // kLiveDuty of one core's time (AnalyzeOptions::follow_duty), at normal
   // priority: the duty cycle is what bounds its cost to the trainer.
   void StartLive(const std::filesystem::path& run_dir);
   static constexpr double kLiveDuty = 0.06;
