@@ -15,13 +15,9 @@
 
 #include "analyzers/analyzer.h"
 #include "analyzers/pipeline.h"
-#include "families/miscope_run.h"
 #include "families/modadd_forward.h"
-#include "families/modadd_task.h"
-#include "families/run_info.h"
 #include "io/atomic_file.h"
 #include "io/run_dir.h"
-#include "io/safetensors.h"
 #include "model/hooked_transformer.h"
 #include "model/tensor_io.h"
 #include "test_util.h"
@@ -663,115 +659,4 @@ TEST_CASE("live following analyses the newest checkpoint within its share of the
   analyzers::AnalyzeRun(run2, live, nullptr, [&] { return stop.load(); });
   stopper.join();
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
-}
-
-// [SECTION] MIScope's runs
-
-TEST_CASE("a MIScope variant folder made from a headscope run analyses to the same summaries, and is never written",
-          "[pipeline][miscope]") {
-  test::TempDir tmp("miscope");
-  const char* old_cache = std::getenv("XDG_CACHE_HOME");
-  const std::string saved = old_cache ? old_cache : "";
-  ::setenv("XDG_CACHE_HOME", (tmp.path / "cache").c_str(), 1);
-  const int p = 7;
-  const auto cfg = SmallModel(p, 1, 3);
-  const std::vector<int> epochs = {0, 4, 9};
-  const fs::path orig = MakeRun(tmp.path / "hs", "modadd_1l", {"a", "b", "="}, cfg, p, epochs);
-  // The MIScope layout, from that run: results/{family}/{variant}/.
-  const fs::path ms = tmp.path / "results" / "modulo_addition_1layer" / "modulo_addition_1layer_p7_seed3";
-  fs::create_directories(ms / "checkpoints");
-  fs::create_directories(ms / "artifacts" / "attention_freqs");
-  io::WriteFileAtomic(ms / "artifacts" / "attention_freqs" / "epoch_00000.npz", "MIScope's own");
-  for (int e : epochs) {
-    io::SafetensorsFile f = io::ReadSafetensors(io::RunPaths{orig}.Checkpoint(e));
-    io::Array mask = io::Array::Zeros(io::DType::Bool, {3, 3});
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j <= i; ++j) mask.mutable_data<uint8_t>()[i * 3 + j] = 1;
-    f.tensors["blocks.0.attn.mask"] = mask;
-    f.tensors["blocks.0.attn.IGNORE"] = io::Array::F32({}, std::vector<float>{-100000.f});
-    char name[64];
-    std::snprintf(name, sizeof name, "checkpoint_epoch_%05d.safetensors", e);
-    io::WriteSafetensors(ms / "checkpoints" / name, f);
-  }
-  nlohmann::json mc = {{"n_layers", 1}, {"n_heads", cfg.n_heads}, {"d_model", cfg.d_model}, {"d_head", cfg.d_head},
-                       {"d_mlp", cfg.d_mlp}, {"act_fn", cfg.act_fn}, {"normalization_type", nullptr},
-                       {"d_vocab", p + 1}, {"d_vocab_out", p}, {"n_ctx", 3}, {"seed", 3}, {"prime", p},
-                       {"model_seed", 3}, {"data_seed", 598}, {"training_fraction", 0.3}};
-  io::WriteFileAtomic(ms / "config.json", mc.dump(2));
-  const families::ModAddData data = families::MakeModAddData(p, 0.3, 598);
-  auto list = [](const torch::Tensor& t) {
-    std::vector<int64_t> v(size_t(t.numel()));
-    const torch::Tensor c = t.to(torch::kInt64).contiguous();
-    std::copy_n(c.data_ptr<int64_t>(), v.size(), v.begin());
-    return v;
-  };
-  std::vector<double> train_losses, test_losses;
-  for (int e = 0; e < 10; ++e) train_losses.push_back(4.0 / (e + 1)), test_losses.push_back(4.5 - 0.01 * e);
-  nlohmann::json meta = {{"train_losses", train_losses}, {"test_losses", test_losses},
-                         {"train_indices", list(data.train_idx)}, {"test_indices", list(data.test_idx)},
-                         {"checkpoint_epochs", epochs}, {"num_epochs", 10}};
-  io::WriteFileAtomic(ms / "metadata.json", meta.dump());
-  auto listing = [](const fs::path& d) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(d))
-      out.push_back(e.path().string() + ":" + std::to_string(e.is_regular_file() ? e.file_size() : 0) + ":" +
-                    std::to_string(fs::last_write_time(e.path()).time_since_epoch().count()));
-    std::sort(out.begin(), out.end());
-    return out;
-  };
-  const auto before = listing(tmp.path / "results");
-
-  REQUIRE(families::IsMiscopeVariant(ms));
-  CHECK_FALSE(families::IsMiscopeVariant(orig));
-  const fs::path side = families::ResolveRunDir(ms);
-  CHECK(side.string().rfind((tmp.path / "cache" / "headscope" / "miscope").string(), 0) == 0);
-  const auto info = families::LoadRunInfo(side);
-  CHECK(info->p == p);
-  CHECK(info->total_epochs == 9);
-  CHECK(io::ListCheckpointEpochs(side) == epochs);
-  const auto rows = io::ReadMetricsCsv(io::RunPaths{side}.Metrics());
-  REQUIRE(rows.size() == 10);
-  CHECK(rows[3].train_loss == Approx(1.0));
-  CHECK(std::isnan(rows[3].test_acc));  // not in MIScope's files
-  analyzers::AnalyzeOptions opt;
-  opt.analyzers = {"attention_freq", "neuron_freq_norm", "coarseness", "progress_measures"};
-  opt.threads = 1;
-  analyzers::AnalyzeRun(orig, opt);
-  const auto rep = analyzers::AnalyzeRun(side, opt);
-  CHECK(rep.warnings.empty());
-  for (const auto& a : opt.analyzers) {
-    INFO(a);
-    const auto x = io::ReadNpz(io::RunPaths{side}.ArtifactsDir(a) / "summary.npz");
-    const auto y = io::ReadNpz(io::RunPaths{orig}.ArtifactsDir(a) / "summary.npz");
-    REQUIRE(x.size() == y.size());
-    for (const auto& [k, arr] : x) {
-      INFO(k);
-      REQUIRE(y.count(k));
-      CHECK(arr.shape == y.at(k).shape);
-      CHECK(arr.ToFloat() == y.at(k).ToFloat());
-    }
-  }
-  CHECK(listing(tmp.path / "results") == before);  // nothing written into MIScope's tree
-  CHECK(families::ResolveRunDir(ms) == side);       // opened again: the same side folder, still valid
-
-  // Bad input names the file and what is wrong.
-  const fs::path bad = tmp.path / "bad" / "v";
-  fs::create_directories(bad.parent_path());
-  fs::copy(ms, bad, fs::copy_options::recursive);
-  nlohmann::json m2 = meta;
-  m2.erase("test_indices");
-  io::WriteFileAtomic(bad / "metadata.json", m2.dump());
-  CHECK_THROWS_WITH(families::OpenMiscopeVariant(bad),
-                    Contains((bad / "metadata.json").string()) && Contains("test_indices"));
-  io::WriteFileAtomic(bad / "metadata.json", meta.dump());
-  fs::remove(bad / "checkpoints" / "checkpoint_epoch_00004.safetensors");
-  CHECK_THROWS_WITH(families::OpenMiscopeVariant(bad), Contains("checkpoint_epoch_00004.safetensors") && Contains("missing"));
-  io::WriteFileAtomic(bad / "metadata.json", "{\"train_losses\": [1, 2");
-  CHECK_THROWS_WITH(families::OpenMiscopeVariant(bad), Contains("metadata.json") && Contains("not JSON"));
-  nlohmann::json m3 = meta;
-  std::swap(m3["train_indices"][0], m3["train_indices"][1]);
-  io::WriteFileAtomic(bad / "metadata.json", m3.dump());
-  CHECK_THROWS_WITH(families::OpenMiscopeVariant(bad), Contains("train_indices are not the split"));
-  if (old_cache) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
 }
